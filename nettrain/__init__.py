@@ -1,0 +1,19 @@
+"""nettrain: train neural networks from YAML configs on a vectorized NumPy core.
+
+The public API is imported lazily, so `import nettrain` (and the CLI's start-up) stays fast.
+"""
+
+__version__ = "0.1.0"
+
+_API = {"fit", "evaluate", "grid_search", "load", "Run"}
+
+
+def __getattr__(name):
+    if name in _API:
+        from nettrain import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'nettrain' has no attribute {name!r}")
+
+
+__all__ = sorted(_API)

@@ -1,0 +1,30 @@
+"""The command line: help for every command, errors as exit codes without tracebacks."""
+
+from click.testing import CliRunner
+
+from nettrain.cli import COMMANDS, cli
+
+
+def test_group_help_lists_commands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "Train neural networks" in result.output
+
+
+def test_every_written_command_has_help():
+    runner = CliRunner()
+    listed = cli.list_commands(None)
+    assert set(listed) <= set(COMMANDS)
+    for verb in listed:
+        result = runner.invoke(cli, [verb, "--help"])
+        assert result.exit_code == 0, (verb, result.output)
+        assert "Usage:" in result.output
+
+
+def test_cli_module_does_not_import_numpy():
+    import subprocess
+    import sys
+
+    code = "import sys, nettrain.cli; print('numpy' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
