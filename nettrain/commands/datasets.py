@@ -1,0 +1,48 @@
+"""`nettrain datasets list | get NAME`: the shipped CSV datasets and the downloadable ones."""
+
+import click
+
+
+@click.group(name="datasets")
+def command():
+    """List the shipped and downloadable datasets, or download one.
+
+    \b
+    nettrain datasets list
+    nettrain datasets get mnist                  # -> datasets/mnist/{train,test}.npz
+    nettrain datasets get fashion-mnist --dir data/fmnist --mirror https://host/path/
+    """
+
+
+@command.command(name="list")
+def list_():
+    """Show the shipped CSV datasets and the downloadable ones."""
+    from nettrain import downloads
+
+    shipped = downloads.shipped_datasets()
+    click.echo(f"Shipped with nettrain ({downloads.shipped_dir()}):")
+    if not shipped:
+        click.echo("  (none found)")
+    width = max([len(name) for name, _, _ in shipped] + [14])
+    for name, n_rows, n_cols in shipped:
+        click.echo(f"  {name:<{width}}  {n_rows:>7,} rows  {n_cols:>3} columns")
+    click.echo("\nDownloadable with `nettrain datasets get NAME`:")
+    for name, dataset in downloads.DOWNLOADABLE.items():
+        here = downloads.default_dir(name) / "train.npz"
+        status = f"  [downloaded: {here.parent}]" if here.is_file() else ""
+        click.echo(f"  {name:<{width}}  {dataset.title}{status}")
+
+
+@command.command()
+@click.argument("name")
+@click.option("--dir", "folder", type=click.Path(file_okay=False),
+              help="Folder for the IDX files and the .npz files. Default: datasets/NAME.")
+@click.option("--mirror", metavar="URL",
+              help="http(s):// or file:// URL or local folder holding the four .gz files "
+                   "(default: $NETTRAIN_MIRROR, else the published mirrors).")
+def get(name, folder, mirror):
+    """Download NAME (mnist, fashion-mnist), verify md5 and sha256, write train/test .npz."""
+    from nettrain import downloads
+
+    written = downloads.get(name, folder, mirror, report=lambda line: click.echo(f"  {line}"))
+    click.echo("Use in a config:  data: {train: " + str(written[0]) + ", test: " + str(written[1]) + "}")
