@@ -1,0 +1,182 @@
+"""Weight initializers for a (fan_in, fan_out) matrix, and the default for each activation.
+
+Values are drawn in float64 and then cast, so a float32 and a float64 run with the same
+seed start from the same weights (up to rounding).
+"""
+
+import math
+
+from nettrain import registry
+from nettrain.backend import xp
+from nettrain.checks import check_float
+
+
+class Initializer:
+    """Base: `init(shape, rng, dtype)` returns a new array; fan_in = shape[0], fan_out = shape[-1]."""
+
+    name = "zeros"
+
+    def __call__(self, shape, rng, dtype):
+        return self.sample(shape, rng).astype(dtype, copy=False)
+
+    def sample(self, shape, rng):
+        return xp.zeros(shape)
+
+    def config(self):
+        return self.name
+
+    @staticmethod
+    def fans(shape):
+        return shape[0], shape[-1]
+
+
+class Zeros(Initializer):
+    """All zeros (for a layer that must start as a no-op)."""
+
+
+class _Scaled(Initializer):
+    """Normal(0, std) or Uniform(-limit, limit) with std = sqrt(gain / fan) (limit = sqrt(3) std)."""
+
+    gain = 2.0
+    fan = "in"  # in | avg
+    uniform = False
+
+    def sample(self, shape, rng):
+        fan_in, fan_out = self.fans(shape)
+        fan = fan_in if self.fan == "in" else (fan_in + fan_out) / 2
+        std = math.sqrt(self.gain / fan)
+        if self.uniform:
+            limit = math.sqrt(3) * std
+            return rng.uniform(-limit, limit, size=shape)
+        return rng.normal(0.0, std, size=shape)
+
+
+class HeNormal(_Scaled):
+    """He/Kaiming normal: N(0, 2 / fan_in) (torch `kaiming_normal_`, relu gain, fan_in)."""
+
+    name = "he_normal"
+
+
+class HeUniform(_Scaled):
+    """He/Kaiming uniform: U(-sqrt(6 / fan_in), sqrt(6 / fan_in))."""
+
+    name = "he_uniform"
+    uniform = True
+
+
+class GlorotNormal(_Scaled):
+    """Glorot/Xavier normal: N(0, 2 / (fan_in + fan_out))."""
+
+    name = "glorot_normal"
+    gain, fan = 1.0, "avg"
+
+
+class GlorotUniform(_Scaled):
+    """Glorot/Xavier uniform: U(-sqrt(6 / (fan_in + fan_out)), +sqrt(6 / (fan_in + fan_out)))."""
+
+    name = "glorot_uniform"
+    gain, fan, uniform = 1.0, "avg", True
+
+
+class LecunNormal(_Scaled):
+    """LeCun normal: N(0, 1 / fan_in)."""
+
+    name = "lecun_normal"
+    gain = 1.0
+
+
+class LecunUniform(_Scaled):
+    """LeCun uniform: U(-sqrt(3 / fan_in), sqrt(3 / fan_in))."""
+
+    name = "lecun_uniform"
+    gain, uniform = 1.0, True
+
+
+class Normal(Initializer):
+    """N(mean, std^2).
+
+    Args:
+        std: the standard deviation (default 0.05).
+        mean: the mean (default 0).
+    """
+
+    name = "normal"
+
+    def __init__(self, std=0.05, mean=0.0):
+        self.std = check_float("std", std, low=0)
+        self.mean = check_float("mean", mean)
+
+    def sample(self, shape, rng):
+        return rng.normal(self.mean, self.std, size=shape)
+
+    def config(self):
+        return {"name": self.name, "std": self.std, "mean": self.mean}
+
+
+class Uniform(Initializer):
+    """U(low, high).
+
+    Args:
+        low: the lower bound (default -0.05).
+        high: the upper bound (default 0.05).
+    """
+
+    name = "uniform"
+
+    def __init__(self, low=-0.05, high=0.05):
+        self.low = check_float("low", low)
+        self.high = check_float("high", high, low=self.low)
+
+    def sample(self, shape, rng):
+        return rng.uniform(self.low, self.high, size=shape)
+
+    def config(self):
+        return {"name": self.name, "low": self.low, "high": self.high}
+
+
+INITIALIZERS = {
+    "he_normal": HeNormal,
+    "kaiming_normal": HeNormal,
+    "he_uniform": HeUniform,
+    "kaiming_uniform": HeUniform,
+    "glorot_normal": GlorotNormal,
+    "xavier_normal": GlorotNormal,
+    "glorot_uniform": GlorotUniform,
+    "xavier_uniform": GlorotUniform,
+    "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
+    "normal": Normal,
+    "uniform": Uniform,
+    "zeros": Zeros,
+}
+
+# He for the ReLU family keeps the variance of a deep stack constant (half the units are
+# zeroed, so the variance needs a factor 2); Glorot suits tanh/sigmoid/linear units, whose
+# slope near 0 is about 1 and which need the backward variance kept as well.
+DEFAULT_INIT = {
+    "relu": "he_normal",
+    "leaky_relu": "he_normal",
+    "elu": "he_normal",
+    "gelu": "he_normal",
+    "silu": "he_normal",
+    "softplus": "he_normal",
+    "sigmoid": "glorot_uniform",
+    "tanh": "glorot_uniform",
+    "identity": "glorot_uniform",
+}
+
+
+def get_initializer(spec, where=None):
+    """An initializer from a name (`he_normal`) or a mapping (`{name: normal, std: 0.01}`)."""
+    return registry.get("initializer", INITIALIZERS, spec, where=where)
+
+
+def default_init(activation):
+    """The initializer name for an activation (a name, an activation object or None)."""
+    name = getattr(activation, "name", activation) or "identity"
+    return DEFAULT_INIT.get(name, "glorot_uniform")
+
+
+def initialize(spec, shape, rng, dtype):
+    """A new array of `shape` and `dtype` drawn by the initializer `spec` from `rng`."""
+    return get_initializer(spec)(tuple(shape), rng, dtype)
