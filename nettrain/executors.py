@@ -1,0 +1,339 @@
+"""Where grid-search runs train: in this process, a local process pool, or a Dask cluster.
+
+Each executor takes `Unit`s (one trial with one repeat's seed) and gives back plain result
+dicts from `run_unit`, which runs on the worker and turns a failed trial into a result
+instead of an exception. The dataset is prepared once by the caller and handed to each
+worker once: through the pool initializer locally, `client.scatter(broadcast=True)` on Dask.
+"""
+
+import concurrent.futures as cf
+import contextlib
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nettrain.errors import ConfigError, Interrupted
+
+# The thread-count variables of OpenMP, OpenBLAS, MKL, Accelerate and numexpr.
+BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+FAILED = "failed.json"
+CONNECT_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One training run: a trial's resolved config with one repeat's seed, and its directory."""
+
+    trial_id: str
+    repeat: int
+    config: object
+    run_dir: str
+    data_key: str
+
+
+def run_unit(unit, dataset, ship=False):
+    """Train one unit and return {"status", "metrics", "error", "seconds"} (worker side).
+
+    A failure inside training (divergence, a bad combination) is returned as a result and
+    noted in the run directory's failed.json, so a resumed search does not retry it. With
+    `ship`, the run is written to a temporary folder and its files come back as bytes
+    (`files`), for workers that do not share a file system with the caller.
+    """
+    from nettrain import api
+
+    target = Path(tempfile.mkdtemp(prefix="nettrain-")) / "run" if ship else Path(unit.run_dir)
+    start = time.perf_counter()
+    result = {"status": "ok", "metrics": {}, "error": ""}
+    try:
+        result["metrics"] = api.fit(unit.config, dataset=dataset, out=target, quiet=True).metrics
+    except (Interrupted, KeyboardInterrupt):
+        raise
+    except Exception as err:  # a failed trial is a row in results.csv, not the end of the search
+        result.update(status="failed", error=_describe(err))
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    if result["status"] == "failed":
+        target.mkdir(parents=True, exist_ok=True)
+        _write_failure(target, result)
+    if ship:
+        result["files"] = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+        shutil.rmtree(target.parent, ignore_errors=True)
+    return result
+
+
+def _describe(err):
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _write_failure(run_dir, result):
+    from nettrain.rundir import write_json
+
+    write_json(Path(run_dir) / FAILED, {"error": result["error"], "seconds": result["seconds"]})
+
+
+def read_finished(run_dir):
+    """The result of a unit that already finished in `run_dir`, or None if it has to run."""
+    from nettrain.rundir import METRICS
+
+    run_dir = Path(run_dir)
+    for name, status in ((METRICS, "ok"), (FAILED, "failed")):
+        path = run_dir / name
+        if path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                if status == "ok":
+                    return {"status": "ok", "metrics": saved, "error": "", "seconds": _run_seconds(run_dir)}
+                return {"status": "failed", "metrics": {}, "error": saved["error"], "seconds": saved["seconds"]}
+    return None
+
+
+def _run_seconds(run_dir):
+    from nettrain.rundir import HISTORY, read_history
+
+    header, rows = read_history(run_dir / HISTORY)
+    if "seconds" not in header:
+        return 0.0
+    col = header.index("seconds")
+    return round(sum(float(row[col]) for row in rows if len(row) > col), 3)
+
+
+def store_shipped(run_dir, files):
+    """Write the files a remote worker sent back into `run_dir`, each atomically."""
+    from nettrain.rundir import write_bytes
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # metrics.json last: its presence is what marks the run finished.
+    for name in sorted(files, key=lambda n: n in ("metrics.json", FAILED)):
+        write_bytes(run_dir / name, files[name])
+
+
+# ---------------------------------------------------------------- in this process
+
+
+class InlineExecutor:
+    """Runs units one at a time in this process: no start-up cost, Ctrl-C reaches fit directly."""
+
+    slots = 1
+    where = "this process"
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, unit):
+        future = cf.Future()
+        future.unit = unit
+        return future
+
+    def wait(self, futures, timeout):
+        future = next(iter(futures))
+        future.set_result(run_unit(future.unit, self.datasets[future.unit.data_key]))
+        return [future]
+
+    def result(self, future):
+        return future.result()
+
+    def cancel(self):
+        pass
+
+
+# ---------------------------------------------------------------- local processes
+
+
+_WORKER_DATASETS = {}
+
+
+def _init_worker(datasets):
+    # The parent handles Ctrl-C and ends the workers; a worker must not die half-way itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_DATASETS.update(datasets)
+
+
+def _run_in_worker(unit):
+    return run_unit(unit, _WORKER_DATASETS[unit.data_key])
+
+
+@contextlib.contextmanager
+def single_thread_blas():
+    """Set the BLAS thread-count variables to 1 in os.environ while the block runs.
+
+    Spawned workers inherit the environment when they start, before they import NumPy,
+    which reads the variables only once, at import. Setting them in the worker (an
+    initializer) would be too late: unpickling its arguments already imports NumPy.
+    """
+    saved = {name: os.environ.get(name) for name in BLAS_VARS}
+    os.environ.update({name: "1" for name in BLAS_VARS})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LocalPool:
+    """`workers` spawned processes, each training one unit at a time with one BLAS thread."""
+
+    def __init__(self, workers, datasets):
+        self.slots = workers
+        self.where = f"{workers} local worker processes"
+        self.datasets = datasets
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        # Workers are spawned lazily as units are submitted, so the variables stay set
+        # for the pool's whole life, not just its creation.
+        self._stack.enter_context(single_thread_blas())
+        self.pool = cf.ProcessPoolExecutor(
+            self.slots, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker, initargs=(self.datasets,),
+        )
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._stack.close()
+        return False
+
+    def submit(self, unit):
+        return self.pool.submit(_run_in_worker, unit)
+
+    def wait(self, futures, timeout):
+        done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def result(self, future):
+        return future.result()
+
+    def cancel(self):
+        """Drop queued units and end the running ones now (Ctrl-C)."""
+        processes = list((self.pool._processes or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+
+
+# ---------------------------------------------------------------- Dask
+
+
+class DaskExecutor:
+    """Units as tasks on an existing Dask distributed cluster; results come back as bytes."""
+
+    def __init__(self, address, datasets, timeout=CONNECT_TIMEOUT_S):
+        self.address = address
+        self.where = f"the Dask cluster at {address}"
+        self.datasets = datasets
+        self.timeout = timeout
+        self.submitted = []
+
+    def __enter__(self):
+        self.client = connect(self.address, self.timeout)
+        try:
+            self.slots = max(1, sum(self.client.nthreads().values()))
+            # One copy per worker, sent once; every task then refers to it by key.
+            self.scattered = {
+                key: self.client.scatter(dataset, broadcast=True, hash=False)
+                for key, dataset in self.datasets.items()
+            }
+        except BaseException:
+            self.client.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
+        return False
+
+    def submit(self, unit):
+        future = self.client.submit(
+            run_unit, unit, self.scattered[unit.data_key], True,
+            pure=False, key=f"nettrain-{Path(unit.run_dir).name}-{os.urandom(4).hex()}",
+        )
+        future.unit = unit
+        self.submitted.append(future)
+        return future
+
+    def wait(self, futures, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            done = [f for f in futures if f.done()]
+            if done or time.monotonic() >= deadline:
+                return done
+            time.sleep(0.05)
+
+    def result(self, future):
+        result = future.result()
+        store_shipped(future.unit.run_dir, result.pop("files"))
+        return result
+
+    def cancel(self):
+        # Dask cannot stop a task that has started; its result is simply never collected.
+        pending = [f for f in self.submitted if not f.done()]
+        with contextlib.suppress(Exception):
+            self.client.cancel(pending, force=True)
+
+
+def connect(address, timeout=CONNECT_TIMEOUT_S):
+    """A distributed.Client for `address`, or a ConfigError within about `timeout` seconds."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError(
+            f"--scheduler {address} needs Dask: install it with `pip install 'nettrain[dask]'`, "
+            "or leave --scheduler out to run the trials on this machine."
+        ) from None
+    _check_reachable(address, timeout)
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise _unreachable(address, timeout, err) from None
+    try:
+        client.wait_for_workers(1, timeout=4 * timeout)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ConfigError(
+            f"The Dask scheduler at {address} has no workers. Start some with "
+            f"`dask worker {address}`, then run the search again."
+        ) from None
+    return client
+
+
+def _check_reachable(address, timeout):
+    # A plain TCP connect first: a dead address fails fast and leaves no half-made Client
+    # behind, whose clean-up would otherwise stall the interpreter's exit.
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+        socket.create_connection((host, port), timeout=timeout).close()
+    except (OSError, ValueError) as err:
+        raise _unreachable(address, timeout, err) from None
+
+
+def _unreachable(address, timeout, err):
+    return ConfigError(
+        f"Could not connect to the Dask scheduler at {address} ({_describe(err)}; waited at "
+        f"most {timeout} s). Check the address (tcp://HOST:PORT, as `dask scheduler` prints it) "
+        "and that the scheduler is running and reachable from this machine."
+    )

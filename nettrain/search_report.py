@@ -1,0 +1,141 @@
+"""What grid-search shows: a live footer (or plain lines) while it runs, the ranked table at the end."""
+
+import math
+import time
+
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+MAX_ROWS = 20
+
+
+def fmt_value(value):
+    """A parameter or metric value, short: 4 significant digits for floats."""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def fmt_seconds(seconds):
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def fmt_score(row, metric):
+    """'0.3123 ± 0.0100' (the ± only with repeats), or the status when there is no score."""
+    mean = row["metrics"].get(metric)
+    if mean is None:
+        return "-"
+    std = row["metrics"].get(f"{metric}_std")
+    return fmt_value(mean) + (f" ± {std:.2g}" if std is not None and not math.isnan(std) else "")
+
+
+def fmt_params(params):
+    return ", ".join(f"{path}={fmt_value(value)}" for path, value in params.items())
+
+
+class SearchProgress:
+    """Counts trials and units as they run; a rich Live footer on a terminal, else plain lines.
+
+    Finished trials are printed as lines either way, so they stay in the scrollback; the footer
+    shows done / running / failed, the best trial so far, elapsed time and time left.
+    """
+
+    def __init__(self, console, n_trials, n_units, slots, metric, mode, quiet=False):
+        self.console = console
+        self.n_trials = n_trials
+        self.units_left = n_units
+        self.slots = max(1, slots)
+        self.metric = metric
+        self.mode = mode
+        self.quiet = quiet
+        self.done = self.failed = 0
+        self.running = {}
+        self.best = None
+        self.unit_seconds = []
+        self.live = None
+
+    def __enter__(self):
+        self.start = time.monotonic()
+        if not self.quiet and self.console.is_terminal:
+            self.live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.stop()
+        return False
+
+    def unit_started(self, trial_id):
+        self.running[trial_id] = self.running.get(trial_id, 0) + 1
+
+    def unit_finished(self, trial_id, seconds):
+        self.running[trial_id] -= 1
+        if not self.running[trial_id]:
+            del self.running[trial_id]
+        self.units_left -= 1
+        self.unit_seconds.append(seconds)
+
+    def trial_finished(self, row, best):
+        self.done += 1
+        self.failed += row["status"] == "failed"
+        self.best = best
+        if self.quiet:
+            return
+        outcome = fmt_score(row, self.metric) if row["status"] == "ok" else f"failed: {row['error']}"
+        line = (f"[{self.done}/{self.n_trials}] {row['id']}  {fmt_params(row['params'])}  "
+                f"{self.metric} {outcome}  {fmt_seconds(row['seconds'])}")
+        if self.live is None:
+            line += f"  | {self.status_line()}"
+        self.console.print(Text(line), soft_wrap=True)
+
+    def eta(self):
+        """Seconds left: the mean unit time so far times the units left, over the slots."""
+        if not self.unit_seconds:
+            return None
+        mean = sum(self.unit_seconds) / len(self.unit_seconds)
+        return mean * self.units_left / self.slots
+
+    def status_line(self):
+        elapsed = time.monotonic() - self.start
+        eta = self.eta()
+        best = "-" if self.best is None else f"{self.best['id']} {fmt_score(self.best, self.metric)}"
+        left = "?" if eta is None else f"~{fmt_seconds(eta)}"
+        return (f"trials {self.done}/{self.n_trials} done, {len(self.running)} running, "
+                f"{self.failed} failed | best {self.metric} ({self.mode}) {best} | "
+                f"elapsed {fmt_seconds(elapsed)}, left {left}")
+
+    def __rich__(self):
+        return Text(self.status_line(), style="bold")
+
+
+def ranked_table(rows, params, metric, mode, metric_names, title=None):
+    """A rich Table of the trials, best first (rows come ranked), at most MAX_ROWS of them."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("trial")
+    for path in params:
+        table.add_column(path, justify="right")
+    table.add_column(f"{metric} ({mode})", justify="right", style="bold")
+    others = [m for m in metric_names if m != metric]
+    for name in others:
+        table.add_column(name, justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("status")
+    for rank, row in enumerate(rows[:MAX_ROWS], start=1):
+        ok = row["status"] == "ok"
+        cells = [str(rank), row["id"], *(fmt_value(row["params"][p]) for p in params),
+                 fmt_score(row, metric), *(fmt_score(row, m) if ok else "-" for m in others),
+                 fmt_seconds(row["seconds"]), "ok" if ok else Text(f"failed: {row['error']}", style="red")]
+        table.add_row(*cells)
+    if len(rows) > MAX_ROWS:
+        table.caption = f"{len(rows) - MAX_ROWS} more trials in results.csv"
+    return table
