@@ -1,0 +1,207 @@
+"""Model: the stack of layers built from `model.layers` specs, its parameters and model.npz."""
+
+import json
+
+import numpy
+
+from nettrain import registry
+from nettrain.backend import xp
+from nettrain.errors import ConfigError
+from nettrain.layers import LAYERS
+
+DTYPES = ("float32", "float64")
+
+
+class ParamList(list):
+    """`(key, param, grad)` triples whose arrays are views, in order, into two flat buffers.
+
+    `flat` is `(params, grads)`: optimizers and clipping update all parameters with a few
+    whole-buffer operations instead of a few per parameter.
+    """
+
+    def __init__(self, items, flat_params, flat_grads):
+        super().__init__(items)
+        self.flat = (flat_params, flat_grads)
+
+
+def _dtype(dtype):
+    try:
+        name = xp.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}. Got {dtype!r}.")
+    return xp.dtype(name)
+
+
+class Model:
+    """A feed-forward stack of layers.
+
+    Args:
+        layer_specs: the `model.layers` list, e.g. `[{type: dense, units: 32, activation: relu}]`.
+        n_in: the number of input features.
+        dtype: float32 or float64, for every parameter and activation.
+        rng: the numpy Generator (or an int seed) that draws the initial weights and then
+            the dropout masks.
+    """
+
+    def __init__(self, layer_specs, n_in, dtype="float32", rng=None):
+        if not isinstance(layer_specs, (list, tuple)) or not layer_specs:
+            raise ConfigError(f"model.layers must be a non-empty list of layers. Got {layer_specs!r}.")
+        self.dtype = _dtype(dtype)
+        self.n_in = n_in
+        self.rng = rng if isinstance(rng, numpy.random.Generator) else numpy.random.default_rng(rng)
+        self.layers = [
+            registry.get("layer", LAYERS, spec, where=f"model.layers[{i}]", name_key="type")
+            for i, spec in enumerate(layer_specs)
+        ]
+        self.shapes = []
+        n = n_in
+        for layer in self.layers:
+            n = layer.build(n, self.rng, self.dtype)
+            self.shapes.append(n)
+        self.n_out = n
+        self._params = self._flatten()
+
+    def _flatten(self):
+        """Move every param and grad into one contiguous buffer each; layers keep views."""
+        entries = [(f"layers.{i}.{name}", layer, name)
+                   for i, layer in enumerate(self.layers) for name in layer.params]
+        total = sum(layer.params[name].size for _, layer, name in entries)
+        flat_params, flat_grads = xp.empty(total, self.dtype), xp.zeros(total, self.dtype)
+        items, offset = [], 0
+        for key, layer, name in entries:
+            shape = layer.params[name].shape
+            size = layer.params[name].size
+            view = flat_params[offset:offset + size].reshape(shape)
+            view[...] = layer.params[name]
+            layer.params[name] = view
+            layer.grads[name] = flat_grads[offset:offset + size].reshape(shape)
+            items.append((key, view, layer.grads[name]))
+            offset += size
+        return ParamList(items, flat_params, flat_grads)
+
+    def forward(self, x, training=False):
+        """The output for a batch x of shape (n_samples, n_in)."""
+        x = xp.asarray(x, dtype=self.dtype)
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, grad_out, input_grad=False):
+        """Fill every layer's grads from the loss gradient; return the input gradient if asked."""
+        for layer in reversed(self.layers[1:]):
+            grad_out = layer.backward(grad_out)
+        return self.layers[0].backward(grad_out, input_grad=input_grad)
+
+    def named_params(self):
+        """`(key, param, grad)` for every parameter, keys `layers.{i}.{name}` (a ParamList)."""
+        return self._params
+
+    def n_params(self):
+        return int(self._params.flat[0].size)
+
+    def weights(self):
+        """The `(key, W, dW)` triples regularization applies to (dense W; no biases, no batchnorm)."""
+        return [(f"layers.{i}.{k}", layer.params[k], layer.grads[k])
+                for i, layer in enumerate(self.layers) for k in layer.weight_keys]
+
+    def penalty(self, l1=0.0, l2=0.0):
+        """The regularization term l1 * sum|W| + l2 / 2 * sum W^2 over the weights."""
+        total = 0.0
+        for _, w, _ in self.weights() if (l1 or l2) else ():
+            if l1:
+                total += l1 * float(xp.abs(w).sum())
+            if l2:
+                total += 0.5 * l2 * float(xp.vdot(w, w))
+        return total
+
+    def regularize(self, l1=0.0, l2=0.0):
+        """Add the regularization gradient (l1 sign(W) + l2 W) to the grads; return the term."""
+        for _, w, grad in self.weights() if (l1 or l2) else ():
+            if l1:
+                grad += l1 * xp.sign(w)
+            if l2:
+                grad += l2 * w
+        return self.penalty(l1, l2)
+
+    def state_dict(self):
+        """Params and buffers by key (`layers.0.W`, `layers.2.running_mean`); copies."""
+        state = {}
+        for i, layer in enumerate(self.layers):
+            for name, array in {**layer.params, **layer.buffers}.items():
+                state[f"layers.{i}.{name}"] = array.copy()
+        return state
+
+    def load_state_dict(self, arrays, source="weights"):
+        """Copy `arrays` (a mapping like state_dict's) into the model, in place.
+
+        Raises ConfigError naming the key and both shapes when an array does not fit, and
+        naming the keys when some are missing or unexpected.
+        """
+        targets = {}
+        for i, layer in enumerate(self.layers):
+            for name, array in {**layer.params, **layer.buffers}.items():
+                targets[f"layers.{i}.{name}"] = array
+        given = [k for k in arrays if k.startswith("layers.")]
+        missing = [k for k in targets if k not in arrays]
+        unexpected = [k for k in given if k not in targets]
+        problems = []
+        if missing:
+            problems.append(f"{source} lacks {', '.join(missing)}: it was saved from a different "
+                            "architecture than model.layers describes.")
+        if unexpected:
+            problems.append(f"{source} has {', '.join(unexpected)}, which model.layers does not "
+                            "have: it was saved from a different architecture.")
+        for key in (k for k in given if k in targets):
+            have, want = numpy.shape(arrays[key]), targets[key].shape
+            if have != want:
+                problems.append(f"{source}: {key} has shape {have}, but model.layers needs {want}.")
+        if problems:
+            raise ConfigError(problems)
+        for key, target in targets.items():
+            target[...] = arrays[key]
+
+    def architecture(self):
+        """A JSON-able description that rebuilds the model: n_in, dtype and layer specs."""
+        return {"n_in": int(self.n_in), "dtype": self.dtype.name,
+                "layers": [layer.config() for layer in self.layers]}
+
+    def summary(self):
+        """Rows (index, description, output shape, parameter count), one per layer."""
+        return [(i, layer.describe(), f"(n, {n_out})", sum(p.size for p in layer.params.values()))
+                for i, (layer, n_out) in enumerate(zip(self.layers, self.shapes))]
+
+    def rng_state(self):
+        """The state of the Generator that draws dropout masks (a JSON-able dict)."""
+        return self.rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+def save_model(model, file):
+    """Write model.npz to a path or an open binary file: `layers.{i}.{name}` + `architecture`."""
+    numpy.savez(file, architecture=numpy.array(json.dumps(model.architecture())),
+                **model.state_dict())
+
+
+def load_model(file, rng=None, dtype=None):
+    """A Model rebuilt from a model.npz path or file object (no pickles are read).
+
+    Args:
+        rng: the Generator for later dropout masks.
+        dtype: build in this dtype instead of the saved one (gradcheck uses float64).
+    """
+    source = str(getattr(file, "name", file))
+    try:
+        with numpy.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{source} is not a readable model.npz: {err}") from None
+    if "architecture" not in arrays:
+        raise ConfigError(f"{source} has no 'architecture' entry: it is not a nettrain model.npz.")
+    arch = json.loads(str(arrays.pop("architecture")))
+    model = Model(arch["layers"], arch["n_in"], dtype=dtype or arch["dtype"], rng=rng)
+    model.load_state_dict(arrays, source=source)
+    return model
