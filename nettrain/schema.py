@@ -21,13 +21,8 @@ def registries():
     """The core's registry tables by kind, imported on first use (they pull in NumPy)."""
     import importlib
 
-    tables = {}
-    for kind, module, name in REGISTRIES:
-        try:
-            tables[kind] = getattr(importlib.import_module(f"nettrain.{module}"), name)
-        except ImportError:
-            tables[kind] = {}
-    return tables
+    return {kind: getattr(importlib.import_module(f"nettrain.{module}"), table)
+            for kind, module, table in REGISTRIES}
 
 
 def layers(r, path, raw):
@@ -199,7 +194,7 @@ ROOT = {
     "model": section({"layers": layers, "init_from": Leaf(None, nullable(text))}),
     "loss": Item("loss", default={"name": "cross_entropy"}),
     "optimizer": Item("optimizer", default={"name": "adam", "lr": 0.001}),
-    "schedule": Item("schedule", optional=True),
+    "schedule": lambda r, path, raw: raw,  # resolved in `_resolve_root`, with the optimizer's lr
     "regularization": section({"l1": Leaf(0.0, number(0)), "l2": Leaf(0.0, number(0))}),
     "training": section(TRAINING),
     "metrics": metric_list,
@@ -254,7 +249,8 @@ def cross_checks(r, out):
                                needs_val=bool(search["space"]), mode=search["mode"])
     schedule = out["schedule"]
     if isinstance(schedule, dict) and isinstance(schedule.get("monitor"), str):
-        monitored(r, ("schedule", "monitor"), schedule["monitor"], metrics, has_val, mode="min")
+        monitored(r, ("schedule", "monitor"), schedule["monitor"], metrics, has_val,
+                  mode=schedule.get("mode") or "min")
 
 
 def check_space(r, raw, out, default_name):
@@ -293,6 +289,11 @@ def _try_value(tables, raw, key, value, default_name):
 def _resolve_root(r, raw, default_name):
     fields = dict(ROOT, name=Leaf(default_name, run_name))
     out = r.section((), raw, fields)
+    lr = out["optimizer"].get("lr") if isinstance(out["optimizer"], dict) else None
+    # A schedule scales the optimizer's lr, which its constructor takes (not a config key).
+    base_lr = lr if is_number(lr) and lr > 0 else 1.0
+    schedule = Item("schedule", optional=True, extra={"base_lr": base_lr})
+    out["schedule"] = schedule(r, ("schedule",), raw.get("schedule", MISSING) if isinstance(raw, dict) else MISSING)
     cross_checks(r, out)
     return out
 

@@ -24,35 +24,6 @@ model:
 """
 
 
-class FakeAdam:
-    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if not lr > 0:
-            raise ValueError(f"lr must be a number > 0. Got {lr!r}.")
-
-
-class FakeCosine:
-    def __init__(self, t_max=10, eta_min=0.0, warmup_epochs=0):
-        pass
-
-
-@pytest.fixture(autouse=True)
-def core_tables(monkeypatch):
-    """The core's registries; optimizers and schedules are faked until their modules exist."""
-    import importlib
-
-    from nettrain import schema
-
-    tables = {}
-    for kind, module, name, fake in [("optimizer", "optimizers", "OPTIMIZERS", {"adam": FakeAdam}),
-                                     ("schedule", "schedules", "SCHEDULES", {"cosine": FakeCosine})]:
-        try:
-            tables[kind] = getattr(importlib.import_module(f"nettrain.{module}"), name)
-        except ImportError:
-            tables[kind] = fake
-    real = schema.registries
-    monkeypatch.setattr(schema, "registries", lambda: {**real(), **tables})
-
-
 @pytest.fixture(autouse=True)
 def in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # so messages name files as the user would: cfg.yaml:3:5
@@ -333,9 +304,9 @@ def test_train_files_and_npz(tmp_path):
 
 
 def test_set_creates_an_optional_section_and_indexes_lists(tmp_path):
-    config = load_config(write(tmp_path, BASE), ["schedule.name=cosine", "model.layers.0.units=64",
-                                                 "data.features=[a, b]"])
-    assert config.data["schedule"]["name"] == "cosine"
+    config = load_config(write(tmp_path, BASE), ["schedule.name=cosine", "schedule.T_max=20",
+                                                 "model.layers.0.units=64", "data.features=[a, b]"])
+    assert config.data["schedule"] == {"name": "cosine", "T_max": 20, "eta_min": 0.0, "warmup_epochs": 0}
     assert config.data["model"]["layers"][0]["units"] == 64
     assert config.data["data"]["features"] == ["a", "b"]
     assert config.sources["model.layers[0].units"] == "--set"
