@@ -1,0 +1,47 @@
+"""`nettrain predict`: score new data with a trained run, as CSV on stdout or in a file."""
+
+import click
+
+
+@click.command("predict")
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the CSV here (atomically) instead of to stdout.")
+@click.option("--proba", is_flag=True, help="Add a proba_<class> column per class.")
+@click.option("--keep", default="", metavar="COLS",
+              help="Comma-separated input columns to carry through, e.g. --keep id.")
+def command(run, data, out, proba, keep):
+    """Predict for every row of DATA with the trained run RUN.
+
+    Applies the run's saved preprocessing: columns may come in any order, extra columns
+    are ignored and the target column may be present or absent. Writes one row per input
+    row: the kept columns, then predicted_<target> in the original label form (one column
+    per target for multi-output regression), then the probabilities with --proba.
+    """
+    from nettrain.inference import captured_warnings, load
+
+    keep = [c.strip() for c in keep.split(",") if c.strip()]
+    loaded = load(run)
+    with captured_warnings() as messages:
+        table = loaded.prediction_frame(data, proba=proba, keep=keep)
+    for text in messages:
+        click.echo(f"Warning: {text}", err=True)
+    if out is None:
+        click.echo(table.to_csv(index=False), nl=False)
+    else:
+        write_csv(table, out)
+        click.echo(f"Wrote {len(table)} predictions to {out}", err=True)
+
+
+def write_csv(table, out):
+    """Write the table to `out` atomically; an unwritable place is a usage error (exit 2)."""
+    from nettrain.errors import DataError
+    from nettrain.rundir import atomic_open
+
+    try:
+        with atomic_open(out, "w") as f:
+            table.to_csv(f, index=False)
+    except OSError as err:
+        raise DataError(f"Cannot write -o {out}: {err.strerror or err}. Check that its folder "
+                        "exists and is writable.") from None

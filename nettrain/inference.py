@@ -1,0 +1,364 @@
+"""Using a trained run: load its directory safely, predict, and evaluate on a split or a file.
+
+Loading reads JSON, YAML (safe loader) and `numpy.load(..., allow_pickle=False)` only, so a
+run directory can never make nettrain run code. The weights are checked against the
+architecture in config.yaml before they are used.
+"""
+
+import contextlib
+import json
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nettrain import rundir
+from nettrain.data import SPLITS, n_outputs, prepare_data, read_table
+from nettrain.errors import ConfigError, DataError, NettrainError
+from nettrain.metrics import as_class_columns, classification_report, regression_report
+from nettrain.preprocess import Preprocessor
+from nettrain.registry import suggest
+
+REQUIRED = (rundir.CONFIG, rundir.MODEL, rundir.PREPROCESS)
+CHUNK = 8192  # rows per forward pass, to bound the memory of activations on big files
+
+
+class DataWarning(UserWarning):
+    """Data that was used, but not as given: unseen category levels, left-out rows."""
+
+
+@contextlib.contextmanager
+def captured_warnings():
+    """Collect the DataWarning messages raised inside the block, once each, in order."""
+    messages = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        yield messages
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, DataWarning) and text not in messages:
+            messages.append(text)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def check_run_dir(path):
+    """The run directory as a Path, after checking it holds every file inference needs."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "is a file, not a directory" if path.exists() else "does not exist"
+        raise DataError(f"Run directory '{path}' {what}. Give the folder `nettrain fit` printed, "
+                        "e.g. runs/iris-mlp/20240101-120000.")
+    absent = [name for name in REQUIRED if not (path / name).is_file()]
+    if absent:
+        raise DataError(
+            f"'{path}' is not a complete nettrain run directory: {', '.join(absent)} "
+            f"{'is' if len(absent) == 1 else 'are'} missing (a run holds {', '.join(REQUIRED)}). "
+            "Point to a run that finished writing, or refit."
+        )
+    return path
+
+
+def read_model_arrays(file):
+    """(architecture dict, {key: array}) from model.npz; any damage is a DataError."""
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        arch = json.loads(str(arrays.pop("architecture")))
+        if not isinstance(arch, dict):
+            raise ValueError("the architecture entry is not a JSON object")
+    except KeyError:
+        raise DataError(f"'{file}' has no 'architecture' entry: it is not a nettrain "
+                        "model.npz. Refit the run to regenerate it.") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"'{file}' is truncated or corrupt and cannot be read ({err}). "
+                        "Refit the run to regenerate it.") from None
+    bad = [k for k, v in arrays.items() if v.dtype.kind not in "fiu"]
+    if bad:
+        raise DataError(f"'{file}': array(s) {', '.join(bad)} are not numeric. The file was "
+                        "changed after training; refit the run to regenerate it.")
+    return arch, arrays
+
+
+def build_model(config, preprocessor, file):
+    """The run's Model, built from config.yaml and filled with model.npz's checked weights."""
+    from nettrain.model import Model
+
+    arch, arrays = read_model_arrays(file)
+    model = Model(config["model"]["layers"], preprocessor.n_features, dtype=config["dtype"], rng=0)
+    expected = model.architecture()
+    if arch.get("layers") != expected["layers"] or arch.get("n_in") != expected["n_in"]:
+        raise DataError(
+            f"'{file}' describes a different network than the run's config.yaml and "
+            f"preprocess.json ({preprocessor.n_features} inputs, layers "
+            f"{json.dumps(expected['layers'])}). The files come from different runs or were "
+            "changed; refit the run."
+        )
+    try:
+        model.load_state_dict(arrays, source=f"'{file}'")
+    except ConfigError as err:
+        raise DataError(" ".join(err.problems) + " The file is truncated or was changed; refit "
+                        "the run.") from None
+    if not all(np.isfinite(v).all() for v in arrays.values()):
+        raise DataError(f"'{file}' holds NaN or infinite weights; refit the run.")
+    return model
+
+
+def load(run_dir):
+    """A `LoadedRun` from a run directory that `nettrain fit` wrote."""
+    from nettrain.config import load_config
+    from nettrain.losses import get_loss
+
+    path = check_run_dir(run_dir)
+    config = load_config(path / rundir.CONFIG)
+    try:
+        text = (path / rundir.PREPROCESS).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
+    preprocessor = Preprocessor.from_json(text)
+    model = build_model(config, preprocessor, path / rundir.MODEL)
+    loss = get_loss(config["loss"])
+    want = _expected_outputs(preprocessor, config["loss"])
+    if model.n_out != want:
+        raise DataError(f"'{path / rundir.MODEL}' has {model.n_out} outputs but the run's task "
+                        f"needs {want}; the run's files do not belong together. Refit the run.")
+    return LoadedRun(path, config, preprocessor, model, loss, text)
+
+
+def _expected_outputs(pre, loss):
+    name = loss.get("name") if isinstance(loss, dict) else loss
+    return n_outputs(pre.task, name, pre.classes, pre.targets)
+
+
+# ---------------------------------------------------------------- using a run
+
+
+class LoadedRun:
+    """A trained run ready to score data.
+
+    Attributes:
+        path: the run directory.
+        config: its resolved Config (config.yaml).
+        preprocessor: the fitted Preprocessor (preprocess.json).
+        model: the Model with the run's weights (model.npz).
+        task: "classification" or "regression".
+        classes: the class labels in index order (classification), else None.
+        target_names: the target column names.
+    """
+
+    def __init__(self, path, config, preprocessor, model, loss, preprocess_text=None):
+        self.path, self.config = Path(path), config
+        self.preprocessor, self.model, self.loss = preprocessor, model, loss
+        self._preprocess_text = preprocess_text or preprocessor.to_json()
+
+    def __repr__(self):
+        return f"LoadedRun('{self.path}')"
+
+    @property
+    def task(self):
+        return self.preprocessor.task
+
+    @property
+    def classes(self):
+        return self.preprocessor.classes
+
+    @property
+    def target_names(self):
+        return list(self.preprocessor.targets)
+
+    @property
+    def splits(self):
+        """The splits fit made, in order ("train", "val", "test"), from the config."""
+        data = self.config["data"]
+        if data.get("path"):
+            fractions = data.get("split") or {}
+            return [s for s in SPLITS if float(fractions.get(s) or 0) > 0]
+        return [s for s in SPLITS if data.get(s)]
+
+    def outputs(self, X):
+        """The model's raw outputs for preprocessed inputs X, in evaluation mode."""
+        chunks = [self.model.forward(X[i:i + CHUNK], training=False)
+                  for i in range(0, max(len(X), 1), CHUNK)]
+        return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+    def _transform(self, frame, require_target):
+        """(X, y, used rows) for a DataFrame, warning about what transform had to change."""
+        if require_target:
+            absent = [t for t in self.target_names if t not in frame.columns]
+            if absent:
+                raise DataError(
+                    f"The data has no target column {', '.join(map(repr, absent))}, which "
+                    "evaluate needs to score the predictions against. Add the labels, or use "
+                    "`nettrain predict` for unlabelled data.")
+        X, y, rows = self.preprocessor.transform(frame, require_target=require_target,
+                                                 return_rows=True)
+        for text in self.preprocessor.warnings:
+            warnings.warn(text, DataWarning, stacklevel=3)
+        return X, y, rows
+
+    def _scores(self, X):
+        """Probabilities (n, n_classes) or predictions in target units (n, n_targets)."""
+        out = self.link(self.outputs(X))
+        if self.task == "classification":
+            return as_class_columns(out)
+        return self.preprocessor.inverse_target(out)
+
+    def link(self, output):
+        return self.loss.link(output)
+
+    def read(self, frame, keep=()):
+        """A DataFrame as given, or a data file path read as fit reads its data."""
+        if isinstance(frame, pd.DataFrame):
+            return frame
+        if isinstance(frame, (str, Path)):
+            return read_input(frame, self.preprocessor, keep)
+        raise DataError(f"Expected a pandas DataFrame or a data file path. Got {type(frame).__name__}.")
+
+    def predict_proba(self, frame):
+        """Class probabilities, one row per input row and one column per class.
+
+        Rows left out for missing values (data.missing: drop) get NaN.
+        """
+        if self.task != "classification":
+            raise DataError(f"predict_proba needs a classification run; '{self.path}' is a "
+                            "regression run. Use predict.")
+        frame = self.read(frame)
+        X, _, rows = self._transform(frame, require_target=False)
+        proba = np.full((len(frame), len(self.classes)), np.nan)
+        proba[rows] = self._scores(X)
+        return proba
+
+    def predict(self, frame):
+        """Predictions in the original label form, one per input row.
+
+        Classification: labels (n,) as in the training data (strings stay strings).
+        Regression: float (n, n_targets) in the targets' units (target scaling undone).
+        Rows left out for missing values (data.missing: drop) get None / NaN.
+        """
+        frame = self.read(frame)
+        X, _, rows = self._transform(frame, require_target=False)
+        return self._fill(self._decode(self._scores(X)), rows, len(frame))
+
+    def _decode(self, scores):
+        if self.task == "classification":
+            return self.preprocessor.decode(scores.argmax(axis=1))
+        return scores
+
+    def _fill(self, values, rows, n):
+        if len(rows) == n:
+            return values
+        if self.task == "classification":
+            full = np.full(n, None, dtype=object)
+        else:
+            full = np.full((n, values.shape[1]), np.nan)
+        full[rows] = values
+        return full
+
+    def prediction_frame(self, frame, proba=False, keep=()):
+        """The table `nettrain predict` writes: kept columns, `predicted_<target>`, `proba_<class>`."""
+        frame = self.read(frame, keep)
+        absent = [c for c in keep if c not in frame.columns]
+        if absent:
+            names = [str(c) for c in frame.columns]
+            raise DataError(f"--keep: column(s) {', '.join(map(repr, absent))} not found in the "
+                            f"data.{suggest(absent[0], names)} The data has: {', '.join(names[:50])}.")
+        out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
+        X, _, rows = self._transform(frame, require_target=False)
+        scores = self._scores(X)
+        preds = self._fill(self._decode(scores), rows, len(frame))
+        if self.task == "classification":
+            out[f"predicted_{self.target_names[0]}"] = preds
+            if proba:
+                full = np.full((len(frame), scores.shape[1]), np.nan, dtype=scores.dtype)
+                full[rows] = scores
+                for j, name in enumerate(self.preprocessor.class_names):
+                    out[f"proba_{name}"] = full[:, j]
+        else:
+            for j, name in enumerate(self.target_names):
+                out[f"predicted_{name}"] = preds[:, j]
+        return out.reset_index(drop=True)
+
+    def evaluate(self, frame=None, split=None):
+        """The full metrics report, on a labelled DataFrame or on one of fit's splits.
+
+        Args:
+            frame: labelled data (a DataFrame or a file path) read through the saved
+                preprocessing; it must hold the target column(s).
+            split: "train", "val" or "test": rebuilt exactly as fit made it. Default (no
+                frame): test if the run has one, else val, else train.
+        """
+        if frame is not None and split is not None:
+            raise DataError("Evaluate either a split (--split) or a file (--data), not both.")
+        if frame is not None:
+            X, y, _ = self._transform(self.read(frame), require_target=True)
+            source = {"split": None, "data": str(frame) if isinstance(frame, (str, Path)) else None}
+        else:
+            split = split or self.default_split()
+            X, y = self.split_arrays(split)
+            source = {"split": split, "data": None}
+        return {"run": str(self.path), **source, "task": self.task, **self.report(X, y)}
+
+    def default_split(self):
+        have = self.splits
+        return next(s for s in ("test", "val", "train") if s in have)
+
+    def report(self, X, y):
+        """Loss plus the classification or regression report for preprocessed X and y."""
+        outputs = self.outputs(X)
+        loss = float(self.loss.forward(outputs, y)) if len(X) else float("nan")
+        scores = self.link(outputs)
+        if self.task == "classification":
+            rep = classification_report(y, scores, self.classes.tolist())
+        else:
+            inverse = self.preprocessor.inverse_target
+            rep = regression_report(inverse(y), inverse(scores), self.target_names)
+        return {"loss": loss, **rep}
+
+    def split_arrays(self, split):
+        """(X, y) of one of fit's splits, rebuilt from the data files with the run's seed."""
+        if split not in SPLITS:
+            raise DataError(f"Unknown split {split!r}.{suggest(split, SPLITS)} Choose one of: "
+                            f"{', '.join(SPLITS)}.")
+        if split not in self.splits:
+            raise DataError(
+                f"The run '{self.path}' has no {split} split (it has: {', '.join(self.splits)}; "
+                f"data.split.{split} was 0 or left out when it was trained). Use "
+                f"--split {self.splits[-1]}, or --data FILE with labelled data."
+            )
+        dataset = prepare_data(self.config)
+        if json.loads(dataset.preprocessor.to_json()) != json.loads(self._preprocess_text):
+            # The data files changed since training: use the saved preprocessing, and say so.
+            warnings.warn(f"The data files of '{self.path}' changed since it was trained, so "
+                          f"the {split} split may differ from fit's.", DataWarning, stacklevel=2)
+            dataset = prepare_data(self.config, preprocessor=self.preprocessor)
+        return dataset.splits[split]
+
+
+def evaluate(run, split=None, data=None):
+    """The metrics report of a run (a directory or a `Run`) on a split or a labelled file."""
+    return load(getattr(run, "path", run)).evaluate(data, split)
+
+
+def predict(run, data, proba=False, keep=()):
+    """The prediction table of a run on a DataFrame or a data file (see `prediction_frame`)."""
+    return load(getattr(run, "path", run)).prediction_frame(data, proba=proba, keep=keep)
+
+
+def read_input(path, preprocessor, keep=()):
+    """A data file (.csv, .csv.gz, .npz) as a DataFrame, read as `fit` reads its data.
+
+    Columns named in `keep` are read as they are (not as floats), so ids survive intact.
+    """
+    names = list(preprocessor.targets)
+    if not str(path).lower().endswith(".npz"):
+        names += list(keep)
+    try:
+        return read_table(path, str(path), targets=names, dtype=preprocessor.dtype)
+    except NettrainError:
+        raise
+    except (OSError, ValueError) as err:
+        raise DataError(f"Data file '{path}' cannot be read: {err}.") from None
