@@ -8,6 +8,7 @@ worker once: through the pool initializer locally, `client.scatter(broadcast=Tru
 
 import concurrent.futures as cf
 import contextlib
+import io
 import json
 import multiprocessing
 import os
@@ -47,13 +48,18 @@ def run_unit(unit, dataset, ship=False):
     `ship`, the run is written to a temporary folder and its files come back as bytes
     (`files`), for workers that do not share a file system with the caller.
     """
+    from rich.console import Console
+
     from nettrain import api
 
     target = Path(tempfile.mkdtemp(prefix="nettrain-")) / "run" if ship else Path(unit.run_dir)
     start = time.perf_counter()
     result = {"status": "ok", "metrics": {}, "error": ""}
     try:
-        result["metrics"] = api.fit(unit.config, dataset=dataset, out=target, quiet=True).metrics
+        # The search reports progress itself; a worker's own output would garble it.
+        silent = Console(file=io.StringIO())
+        run = api.fit(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
+        result["metrics"] = run.metrics
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as err:  # a failed trial is a row in results.csv, not the end of the search
@@ -63,7 +69,8 @@ def run_unit(unit, dataset, ship=False):
         target.mkdir(parents=True, exist_ok=True)
         _write_failure(target, result)
     if ship:
-        result["files"] = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+        result["files"] = {p.name: (p.read_bytes(), p.stat().st_mtime)
+                           for p in target.iterdir() if p.is_file()}
         shutil.rmtree(target.parent, ignore_errors=True)
     return result
 
@@ -89,6 +96,8 @@ def read_finished(run_dir):
         if path.is_file():
             with contextlib.suppress(OSError, ValueError):
                 saved = json.loads(path.read_text(encoding="utf-8"))
+                if saved.get("stopped_reason") == "interrupted":
+                    return None  # stopped by Ctrl-C: it trains again, from the start
                 if status == "ok":
                     return {"status": "ok", "metrics": saved, "error": "", "seconds": _run_seconds(run_dir)}
                 return {"status": "failed", "metrics": {}, "error": saved["error"], "seconds": saved["seconds"]}
@@ -96,24 +105,28 @@ def read_finished(run_dir):
 
 
 def _run_seconds(run_dir):
-    from nettrain.rundir import HISTORY, read_history
+    # fit writes config.yaml first and metrics.json last: the time between is the run's.
+    from nettrain.rundir import CONFIG, METRICS
 
-    header, rows = read_history(run_dir / HISTORY)
-    if "seconds" not in header:
+    try:
+        start, end = ((run_dir / name).stat().st_mtime for name in (CONFIG, METRICS))
+    except OSError:
         return 0.0
-    col = header.index("seconds")
-    return round(sum(float(row[col]) for row in rows if len(row) > col), 3)
+    return round(max(0.0, end - start), 3)
 
 
 def store_shipped(run_dir, files):
-    """Write the files a remote worker sent back into `run_dir`, each atomically."""
+    """Write the files a remote worker sent back into `run_dir`, each atomically, keeping
+    their modification times (a finished run's duration is read from them)."""
     from nettrain.rundir import write_bytes
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # metrics.json last: its presence is what marks the run finished.
     for name in sorted(files, key=lambda n: n in ("metrics.json", FAILED)):
-        write_bytes(run_dir / name, files[name])
+        data, mtime = files[name]
+        write_bytes(run_dir / name, data)
+        os.utime(run_dir / name, (mtime, mtime))
 
 
 # ---------------------------------------------------------------- in this process
@@ -226,7 +239,7 @@ class LocalPool:
         processes = list((self.pool._processes or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            process.terminate()
+            process.kill()
         for process in processes:
             process.join(timeout=5)
 

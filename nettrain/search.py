@@ -9,6 +9,7 @@ before the first one trains.
 import contextlib
 import copy
 import hashlib
+import io
 import json
 import math
 import os
@@ -107,6 +108,8 @@ def plan_trials(raw, base_dir, spec, seed):
     Parameters are applied to the user's raw mapping, not the resolved one, so defaults that
     depend on a searched value (an initializer that follows the activation) follow it.
     """
+    # The search section itself is not part of a trial: it would only be checked again.
+    raw = {k: v for k, v in raw.items() if k != "search"}
     trials, problems = {}, []
     for params in expand(spec, seed):
         try:
@@ -209,6 +212,8 @@ def drive(executor, units, progress):
                 unit = running.pop(future)
                 try:
                     result = executor.result(future)
+                except Interrupted:
+                    raise KeyboardInterrupt from None  # the worker saw the same Ctrl-C
                 except Exception as err:  # the worker itself died: not saved, so retried next time
                     result = {"status": "failed", "metrics": {}, "seconds": 0.0,
                               "error": f"worker failed: {type(err).__name__}: {err}"}
@@ -387,6 +392,8 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
     trials = plan_trials(raw, base_dir, spec, cfg.data["seed"])
     folder = search_dir(cfg, out)
     attach_units(trials, spec, folder)
+    if refit:
+        refit_config(trials[0])  # a config the refit could not train is reported now, not later
     datasets = prepare_datasets(trials)
     _check_val(datasets, metric)
     book = _Book(folder, trials, spec, metric, mode)
@@ -398,7 +405,7 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
         console.print(f"grid-search: {len(trials)} trials x {spec.repeats} repeat(s){note} on "
                       f"{executor.where}, into {folder}", soft_wrap=True)
     _run(executor, trials, todo, book, console, quiet)
-    return _finish(book, folder, trials, console, quiet, refit)
+    return _finish(book, folder, trials, datasets, console, quiet, refit)
 
 
 def _run(executor, trials, todo, book, console, quiet):
@@ -426,7 +433,7 @@ def _run(executor, trials, todo, book, console, quiet):
             ) from None
 
 
-def _finish(book, folder, trials, console, quiet, refit):
+def _finish(book, folder, trials, datasets, console, quiet, refit):
     import pandas as pd
 
     book.save()
@@ -444,37 +451,74 @@ def _finish(book, folder, trials, console, quiet, refit):
                       f"its config is {folder / BEST}", soft_wrap=True)
     result = SearchResult(folder, pd.read_csv(folder / RESULTS), best, folder / BEST)
     if refit:
-        result.refit = refit_best(best_trial, folder, console, quiet)
+        result.refit = refit_best(best_trial, folder, datasets, console, quiet)
     return result
 
 
-def refit_best(trial, folder, console, quiet):
-    """Train the best config on train+val (its val fraction merged into train), test on test."""
-    from nettrain import api
+def refit_config(trial):
+    """The best trial's config for a refit: val merged into train, nothing left that needs val.
 
-    overrides = refit_overrides(trial)
-    run = api.fit(trial.config.absolute_data(), overrides=overrides, out=folder / "refit", quiet=quiet,
-                  console=console)
-    test = run.metrics.get("test")
-    if not quiet:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in (test or {}).items())
-        console.print(f"refit on train+val: {run.path}; test: {shown or 'no test split'}", soft_wrap=True)
-    return run
-
-
-def refit_overrides(trial):
-    """Merge val into train; with no val left, train for the best trial's best epoch count."""
-    data = trial.config.data["data"]
-    split = data.get("split") or {}
+    With early stopping, the refit trains for the epoch whose weights the trial kept (the
+    mean over repeats) instead; a plateau schedule watching a val metric watches its train
+    counterpart.
+    """
+    data = trial.config.data
     overrides = []
-    if data.get("val"):
-        raise ConfigError("--refit with separate train/val files is not supported yet.")
-    overrides.append(("data.split.train", split.get("train", 0) + split.get("val", 0)))
-    overrides.append(("data.split.val", 0))
-    if trial.config.data["training"].get("early_stopping"):
-        epochs = [res["metrics"].get("best_epoch") for res in trial.results.values()]
-        epochs = [e for e in epochs if e]
+    if data["data"].get("val") is not None:
+        overrides.append(("data.val", None))  # the val file is appended to train (merge_val)
+    elif (data["data"].get("split") or {}).get("val"):
+        split = data["data"]["split"]
+        overrides += [("data.split.train", round(split["train"] + split["val"], 12)), ("data.split.val", 0.0)]
+    if data["training"].get("early_stopping"):
         overrides.append(("training.early_stopping", None))
-        if epochs:
-            overrides.append(("training.epochs", int(round(sum(epochs) / len(epochs)))))
-    return overrides
+        kept = [res["metrics"].get("weights_epoch") for res in trial.results.values()]
+        kept = [e for e in kept if e]
+        if kept:
+            overrides.append(("training.epochs", max(1, int(round(sum(kept) / len(kept))))))
+    monitor = (data.get("schedule") or {}).get("monitor")
+    if isinstance(monitor, str) and monitor.startswith("val_"):
+        overrides.append(("schedule.monitor", monitor[4:]))
+    return config_mod.config_from_dict(trial.config.absolute_data(), trial.config.base_dir, overrides)
+
+
+def merge_val(dataset):
+    """The dataset with its val rows appended to train (for val given as a file of its own)."""
+    import dataclasses
+
+    import numpy as np
+
+    (X_train, y_train), (X_val, y_val) = dataset.splits["train"], dataset.splits["val"]
+    splits = {k: v for k, v in dataset.splits.items() if k != "val"}
+    splits["train"] = (np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val]))
+    return dataclasses.replace(
+        dataset, splits=splits, n_rows={k: len(v[0]) for k, v in splits.items()},
+        notes=[*dataset.notes, "refit: the val rows are appended to train"],
+    )
+
+
+def refit_best(trial, folder, datasets, console, quiet):
+    """Train the best config on train+val into folder/refit-ID and print its test metrics.
+
+    A finished refit of the same trial is reused, as finished trials are.
+    """
+    from rich.console import Console
+
+    from nettrain import api
+    from nettrain.api import Run
+
+    cfg = refit_config(trial)
+    run_dir = folder / f"refit-{trial.id}"
+    if read_finished(run_dir) is None or read_finished(run_dir)["status"] != "ok":
+        _clear_partial(run_dir)
+        dataset = None
+        if trial.config.data["data"].get("val") is not None:
+            dataset = merge_val(datasets[trial.units[0].data_key])
+        silent = Console(file=io.StringIO())
+        api.fit(cfg, dataset=dataset, run_dir=run_dir, quiet=True, console=silent)
+    run = Run(run_dir)
+    if not quiet:
+        test = run.metrics.get("test")
+        shown = ", ".join(f"test_{k} {v:.4g}" for k, v in test.items()) if test else "no test split"
+        console.print(f"refit of {trial.id} on train+val: {run_dir}\n  {shown}", soft_wrap=True,
+                      highlight=False)
+    return run
