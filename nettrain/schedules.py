@@ -62,7 +62,7 @@ class Schedule:
         if missing:
             raise ConfigError(f"{source} lacks {', '.join(missing)}: it was saved with another "
                               f"schedule than {self.name}. Resume with the schedule it was trained with.")
-        values = {k: arrays[f"schedule.{k}"].item() for k in wanted}
+        values = {k: xp.asarray(arrays[f"schedule.{k}"]).item() for k in wanted}
         self.epoch = int(values.pop("epoch"))
         for key, value in values.items():
             setattr(self, key, value)
@@ -239,6 +239,11 @@ SCHEDULES = {
 
 def get_schedule(spec, base_lr, where="schedule"):
     """A schedule from a name or mapping (`{name: cosine, T_max: 50, warmup_epochs: 5}`);
-    `None` (the config's `schedule: null`) is a constant lr."""
+    `None` (the config's `schedule: null`) is a constant lr.
+
+    Args:
+        base_lr: the optimizer's initial lr, or the optimizer itself (its `lr` is read).
+    """
+    base_lr = getattr(base_lr, "lr", base_lr)
     return registry.get("schedule", SCHEDULES, "constant" if spec is None else spec, where=where,
                         base_lr=base_lr)

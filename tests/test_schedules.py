@@ -153,5 +153,20 @@ def test_bad_specs_are_config_errors(spec, message):
         get_schedule(spec, 0.1)
 
 
+def test_base_lr_may_come_from_the_optimizer():
+    from nettrain.optimizers import get_optimizer
+
+    schedule = get_schedule({"name": "step", "step_size": 1, "gamma": 0.5}, get_optimizer({"name": "sgd", "lr": 0.4}))
+    schedule.step()
+    assert schedule.lr == pytest.approx(0.2)
+
+
+def test_state_loads_from_plain_numbers():
+    schedule = get_schedule("plateau", 1.0)
+    schedule.load_state_dict({"schedule.epoch": 3, "schedule.current_lr": 0.5, "schedule.best": 0.1,
+                              "schedule.num_bad_epochs": 2, "schedule.cooldown_counter": 0})
+    assert schedule.lr == 0.5 and schedule.epoch == 3 and schedule.num_bad_epochs == 2
+
+
 def test_registered_names():
     assert {"step", "multistep", "exponential", "cosine", "plateau", "constant"} <= set(SCHEDULES)
