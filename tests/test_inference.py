@@ -246,3 +246,18 @@ def test_changed_data_file_warns(runs, tmp_path):
         warnings.simplefilter("always")
         loaded.evaluate(split="val")
     assert any(issubclass(w.category, DataWarning) and "changed since" in str(w.message) for w in caught)
+
+
+def test_rows_left_out_for_missing_values_get_empty_predictions(runs):
+    loaded = load(runs["pets"].path)
+    loaded.preprocessor.missing = "drop"  # as a run trained with data.missing: drop
+    frame = pets_frame().head(4).assign(size=[0.1, np.nan, 2.0, -1.0])
+    with captured_warnings() as messages:
+        labels = loaded.predict(frame)
+        proba = loaded.predict_proba(frame)
+    assert labels[1] is None and set(labels[[0, 2, 3]]) <= {"yes", "no"}
+    assert np.isnan(proba[1]).all() and np.isfinite(proba[[0, 2, 3]]).all()
+    assert len(messages) == 1 and "Left out 1 row(s)" in messages[0]
+    with captured_warnings():
+        table = loaded.prediction_frame(frame, proba=True, keep=["id"])
+    assert len(table) == 4 and pd.isna(table.loc[1, "predicted_label"])
