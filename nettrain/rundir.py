@@ -140,6 +140,17 @@ def new_run_dir(output, name, now=None):
     raise NettrainError(f"Too many run directories named '{parent / stamp}-N'.")
 
 
+def claim_run_dir(path):
+    """Use `path` itself as the run directory: created if absent, refused if it holds files."""
+    path = Path(path)
+    ensure_writable(path.parent, "the run directory's parent")
+    path.mkdir(exist_ok=True)
+    if any(path.iterdir()):
+        raise NettrainError(f"Run directory '{path}' exists and is not empty; a run directory is "
+                            "never overwritten. Choose a new one, or --resume it.")
+    return path
+
+
 def existing_run_dir(path):
     """A run directory given by the user (--resume, --init-from), checked to exist."""
     path = Path(path)

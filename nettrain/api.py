@@ -1,0 +1,207 @@
+"""The Python API: `fit` a config into a run directory, and the `Run` it returns."""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from nettrain import rundir
+from nettrain.config import Config, config_from_dict, load_config
+from nettrain.errors import ConfigError, Interrupted, NettrainError
+
+# Keys a resumed run may change: they do not alter the arithmetic of the epochs already run.
+RESUMABLE_CHANGES = ("name", "output", "training.epochs", "training.diagnostics", "search")
+
+
+class Run:
+    """A run directory and what `fit` wrote into it.
+
+    Attributes:
+        path: the run directory.
+        history: history.csv as a pandas DataFrame, one row per epoch.
+        metrics: metrics.json as a dict ({"train": {...}, "val": {...}, "test": {...}, ...}).
+        config: the resolved Config the run was trained with (config.yaml).
+    """
+
+    def __init__(self, path, config=None):
+        self.path = Path(path)
+        self._config = config
+
+    def __repr__(self):
+        return f"Run('{self.path}')"
+
+    @property
+    def history(self):
+        import pandas as pd
+
+        file = self.path / rundir.HISTORY
+        return pd.read_csv(file) if file.exists() else pd.DataFrame()
+
+    @property
+    def metrics(self):
+        file = self.path / rundir.METRICS
+        return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
+
+    @property
+    def config(self):
+        if self._config is None:
+            self._config = load_config(self.path / rundir.CONFIG)
+        return self._config
+
+
+def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,
+        console=None, callbacks=(), dataset=None, run_dir=None, **kwargs):
+    """Train a model from a config into a new run directory (or continue one) and return its Run.
+
+    Args:
+        config_or_path: a YAML file, a config dict (paths relative to the working directory)
+            or a Config.
+        overrides: "KEY=VALUE" strings as `--set` takes them, or (key, value) pairs.
+        out: the folder run directories go under (default: the config's `output`); the run
+            is written to `out/NAME/YYYYmmdd-HHMMSS[-N]/`.
+        init_from: a run directory or model.npz to start from (sets model.init_from).
+        resume: a run directory to continue from its checkpoint.npz, in place.
+        quiet: print only the run directory and the final metrics.
+        console: the rich Console to print on (default: stdout).
+        callbacks: extra callback objects (see nettrain.callbacks for the hooks).
+        dataset: a prepared `data.Dataset` for this config, to skip reading the data again.
+        run_dir: write into exactly this directory instead of a new timestamped one under
+            `out`; it must not exist yet or be empty.
+        **kwargs: more overrides as keywords: `fit(cfg, seed=1, training={"epochs": 5})`;
+            a double underscore is a dot (`optimizer__lr=0.01`).
+
+    Raises:
+        ConfigError, DataError: bad config or data (exit code 2), before any training.
+        DivergenceError: a non-finite loss or gradient (1); the last good checkpoint is kept.
+        Interrupted: SIGINT or SIGTERM (130), after the checkpoint and files are written;
+            its `run` attribute is the Run.
+    """
+    from rich.console import Console
+
+    from nettrain.data import prepare_data
+    from nettrain.session import Session
+
+    overrides = [*overrides, *keyword_overrides(kwargs)]
+    if init_from is not None:
+        if resume is not None:
+            raise ConfigError("--init-from and --resume cannot be used together: a resumed run "
+                              "continues from the weights in its checkpoint.")
+        overrides.append(("model.init_from", str(Path(init_from).resolve())))
+    config = as_config(config_or_path, overrides)
+    console = console or Console()
+    state = None
+    if resume is not None:
+        path, state = open_for_resume(resume, config)
+    elif run_dir is None:
+        output = output_dir(config, out)
+        rundir.ensure_writable(output, "--out" if out is not None else "output")
+        config.data["output"] = str(output.resolve())  # config.yaml records where the run went
+    else:
+        rundir.ensure_writable(Path(run_dir).parent, "run_dir")
+    dataset = dataset if dataset is not None else prepare_data(config)
+    session = Session(config, dataset, console=console, quiet=quiet, callbacks=callbacks,
+                      resuming=state is not None)
+    if state is not None:
+        session.restore(path, *state)
+    elif run_dir is not None:
+        path = rundir.claim_run_dir(run_dir)
+    else:
+        path = rundir.new_run_dir(output, config["name"])
+    run = Run(path, config)
+    try:
+        session.run(path)
+    except Interrupted as err:
+        err.run = run
+        raise
+    return run
+
+
+def output_dir(config, out=None):
+    """Where run directories go: `out`, else the config's `output` (relative to the config
+    file when the file sets it, to the working directory when it is the default `runs`)."""
+    if out is not None:
+        return Path(out)
+    if config.sources.get("output") == "default":
+        return Path(config["output"])
+    return config.resolve_path(config["output"])
+
+
+def keyword_overrides(kwargs):
+    """(dotted key, value) pairs from keyword arguments; nested dicts become dotted paths."""
+    pairs = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(f"{prefix}.{key}", item)
+        else:
+            pairs.append((prefix, value))
+
+    for key, value in kwargs.items():
+        walk(key.replace("__", "."), value)
+    return pairs
+
+
+def as_config(config_or_path, overrides=()):
+    """A Config from a path, a dict or a Config (overrides applied to it)."""
+    if isinstance(config_or_path, Config):
+        if not overrides:
+            return config_or_path
+        return config_from_dict(config_or_path.absolute_data(), config_or_path.base_dir, overrides)
+    if isinstance(config_or_path, dict):
+        return config_from_dict(config_or_path, ".", overrides)
+    if isinstance(config_or_path, (str, Path)):
+        return load_config(config_or_path, overrides)
+    raise ConfigError(f"fit() takes a config file path, a dict or a Config. "
+                      f"Got {type(config_or_path).__name__}.")
+
+
+# ---------------------------------------------------------------- resume
+
+
+def _flat(tree, prefix=""):
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat = {}
+    for key, value in tree.items():
+        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def config_differences(saved, config):
+    """Key paths whose values differ between a run's config.yaml and `config` (ignoring
+    RESUMABLE_CHANGES), each as 'key: run has X, the config has Y'."""
+    ours = _flat(yaml.safe_load(config.to_yaml()))
+    theirs = _flat(saved)
+    allowed = lambda key: any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES)
+    keys = [k for k in dict.fromkeys([*theirs, *ours]) if not allowed(k)]
+    missing = object()
+    return [f"{k}: the run has {theirs.get(k, missing)!r}, the config has {ours.get(k, missing)!r}"
+            .replace(repr(missing), "(absent)")
+            for k in keys if theirs.get(k, missing) != ours.get(k, missing)]
+
+
+def open_for_resume(run, config):
+    """(run directory, (arrays, meta)) after checking the run can continue under `config`."""
+    path = rundir.existing_run_dir(run)
+    saved_file = path / rundir.CONFIG
+    if not saved_file.exists():
+        raise NettrainError(f"'{path}' has no {rundir.CONFIG}: it is not a nettrain run directory.")
+    differences = config_differences(yaml.safe_load(saved_file.read_text(encoding="utf-8")), config)
+    if differences:
+        raise ConfigError(
+            [f"--resume {path}: the config differs from the one the run was trained with, "
+             f"so it cannot continue it:"] + differences
+            + [f"Resume with the run's own config: nettrain fit {saved_file} --resume {path} "
+               "(only training.epochs may change)."]
+        )
+    arrays, meta = rundir.load_checkpoint(path / rundir.CHECKPOINT)
+    epochs = config["training"]["epochs"]
+    if meta.get("stopped") == "early_stopping":
+        raise NettrainError(f"'{path}' stopped early at epoch {meta['epoch']}; there is nothing to resume.")
+    if meta["epoch"] >= epochs and "position" not in meta:
+        raise NettrainError(
+            f"'{path}' has already trained {meta['epoch']} epochs and training.epochs is {epochs}. "
+            f"To train longer, raise it: --set training.epochs={meta['epoch'] + epochs}."
+        )
+    return path, (arrays, meta)

@@ -1,0 +1,321 @@
+"""Training callbacks: the history record, early stopping and the epoch reporters.
+
+A callback is a small object with any of these optional hooks, found with `getattr`:
+`on_train_begin(trainer)`, `on_epoch_begin(trainer, epoch)`, `on_after_backward(trainer,
+batch)` (gradients ready, before the optimizer step), `on_batch_end(trainer, batch)` (after
+the step), `on_epoch_end(trainer, logs)` and `on_train_end(trainer)`, which runs in a
+`finally` so a crash still closes the live display. Recording and printing are separate:
+`History` stores and writes logs; `LiveTable` and `PlainLines` only print them.
+"""
+
+import math
+
+import numpy as np
+from rich import box
+from rich.console import Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nettrain import rundir
+from nettrain.metrics import metric_mode
+
+
+def history_columns(metrics, has_val):
+    """history.csv columns: epoch, train_loss, val_loss, each metric and its val_ twin, lr, seconds."""
+    columns = ["epoch", "train_loss"] + (["val_loss"] if has_val else [])
+    for name in metrics:
+        columns += [name] + ([f"val_{name}"] if has_val else [])
+    return columns + ["lr", "seconds"]
+
+
+def monitor_mode(monitor, mode=None):
+    """'min' or 'max' for a logged value; `mode` wins when given ('auto' infers)."""
+    if mode in ("min", "max"):
+        return mode
+    return metric_mode("loss" if monitor == "train_loss" else monitor, "training.early_stopping.monitor")
+
+
+# ---------------------------------------------------------------- recording
+
+
+class History:
+    """Keeps one logs dict per epoch and appends each as a row of history.csv.
+
+    Args:
+        columns: the history.csv header (see `history_columns`).
+        path: the history.csv to append to, or None to keep rows in memory only.
+        rows: earlier epochs' logs, when a run is resumed.
+    """
+
+    def __init__(self, columns, path=None, rows=()):
+        self.columns = list(columns)
+        self.path = path
+        self.rows = list(rows)
+
+    def on_epoch_end(self, trainer, logs):
+        self.rows.append(dict(logs))
+        if self.path is not None:
+            rundir.append_csv_row(self.path, self.columns, [logs[c] for c in self.columns])
+
+    def rewrite(self):
+        """Write all rows afresh (a resumed run drops epochs its checkpoint does not have)."""
+        rundir.write_csv(self.path, self.columns, [[r[c] for c in self.columns] for r in self.rows])
+
+
+class Checkpoint:
+    """Writes checkpoint.npz after every epoch, and on demand when a run is interrupted."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_epoch_end(self, trainer, logs):
+        self.save(trainer)
+
+    def save(self, trainer):
+        rundir.save_checkpoint(self.path, *trainer.state_dict())
+
+
+class Best:
+    """Tracks the best value of one logged quantity.
+
+    Improvement means `value < best - min_delta` in "min" mode and `value > best + min_delta`
+    in "max" mode (Keras's and Lightning's definition).
+    """
+
+    def __init__(self, monitor="val_loss", mode=None, min_delta=0.0):
+        self.monitor = monitor
+        self.mode = monitor_mode(monitor, mode)
+        self.min_delta = abs(float(min_delta))
+        self.value = math.inf if self.mode == "min" else -math.inf
+        self.epoch = None
+
+    def update(self, logs):
+        """Record `logs` if it improves on the best; return whether it did."""
+        value = float(logs[self.monitor])
+        if self.mode == "min":
+            improved = value < self.value - self.min_delta
+        else:
+            improved = value > self.value + self.min_delta
+        if improved:
+            self.value, self.epoch = value, int(logs["epoch"])
+        return improved
+
+    def state_dict(self):
+        return {"value": self.value, "epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        self.value, self.epoch = float(state["value"]), state["epoch"]
+
+
+class EarlyStopping:
+    """Stop when `monitor` has not improved for `patience` epochs; keep the best weights.
+
+    Args:
+        monitor: a logged value such as val_loss or val_accuracy.
+        mode: "min", "max" or "auto" (inferred from the metric).
+        patience: epochs without improvement before stopping.
+        min_delta: the smallest change that counts as an improvement.
+        restore_best: give the model the best epoch's weights when training ends, however it ends.
+    """
+
+    def __init__(self, monitor="val_loss", mode="auto", patience=10, min_delta=0.0, restore_best=True):
+        self.best = Best(monitor, mode, min_delta)
+        self.patience = int(patience)
+        self.restore_best = bool(restore_best)
+        self.wait = 0
+        self.best_weights = None
+
+    @property
+    def monitor(self):
+        return self.best.monitor
+
+    def on_epoch_end(self, trainer, logs):
+        if self.best.update(logs):
+            self.wait = 0
+            if self.restore_best:
+                self.best_weights = {k: np.array(v, copy=True) for k, v in trainer.model.state_dict().items()}
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.request_stop(
+                    "early_stopping",
+                    f"early stopping: {self.monitor} did not improve for {self.patience} epochs",
+                )
+
+    def restore(self, model):
+        """Load the best weights into `model`; return the epoch they come from, or None."""
+        if not self.restore_best or self.best_weights is None:
+            return None
+        model.load_state_dict(self.best_weights)
+        return self.best.epoch
+
+    def state_dict(self):
+        """(arrays, meta): the best weights as arrays, the counters as JSON-able values."""
+        meta = {"best": self.best.state_dict(), "wait": self.wait}
+        return (self.best_weights or {}), meta
+
+    def load_state_dict(self, arrays, meta):
+        self.best.load_state_dict(meta["best"])
+        self.wait = int(meta["wait"])
+        self.best_weights = dict(arrays) or None
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def format_value(column, value):
+    """A logged number as the table shows it: fixed decimals, scientific when tiny or huge."""
+    if column == "epoch":
+        return str(value)
+    value = float(value)
+    if column == "lr":
+        return f"{value:.3g}"
+    if column == "seconds":
+        return f"{value:.2f}"
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def _plain_line(columns, logs, epochs, best):
+    parts = [f"epoch {logs['epoch']}/{epochs}"]
+    parts += [f"{c}={format_value(c, logs[c])}" for c in columns if c != "epoch"]
+    return "  ".join(parts) + ("  *best" if best else "")
+
+
+# ---------------------------------------------------------------- reporters
+
+
+class PlainLines:
+    """One plain line per epoch, for logs and pipes: no colours, no cursor movement."""
+
+    def __init__(self, console, columns, epochs):
+        self.console = console
+        self.columns = columns
+        self.epochs = epochs
+
+    def on_epoch_end(self, trainer, logs):
+        line = _plain_line(self.columns, logs, self.epochs, trainer.best.epoch == logs["epoch"])
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+class LiveTable:
+    """A rich table on a terminal: finished epochs print as rows that stay in the scrollback,
+    while a live footer shows the running epoch's progress bar and the best epoch so far.
+
+    Args:
+        console: the rich Console to draw on (tests pass one writing to a StringIO).
+        columns: the logged columns, fixed up front.
+        epochs: the number of epochs the run is configured for.
+    """
+
+    def __init__(self, console, columns, epochs):
+        self.console = console
+        self.columns = columns
+        self.epochs = epochs
+        self.progress = Progress(
+            TextColumn(f"epoch {{task.fields[epoch]}}/{epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("batches"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[best]}"),
+            console=console,
+        )
+        self.task = None
+        self.live = None
+        self.stride = 1
+        self.best_label = ""
+
+    def _table(self, header):
+        table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False)
+        table.add_column("", width=1, no_wrap=True)
+        for c in self.columns:
+            width = max(len(c), 6 if c in ("epoch", "lr", "seconds") else 10)
+            table.add_column(c, justify="right", width=width, no_wrap=True)
+        return table
+
+    def on_train_begin(self, trainer):
+        self.console.print(self._table(header=True))
+        self.task = self.progress.add_task("", total=1, epoch=0, best="")
+        self.live = Live(self.progress, console=self.console, transient=True, refresh_per_second=8)
+        self.live.start()
+
+    def on_epoch_begin(self, trainer, epoch):
+        # Updating the bar every batch would cost more than a small batch's arithmetic.
+        self.stride = max(1, trainer.n_batches // 200)
+        self.progress.reset(self.task, total=trainer.n_batches, epoch=epoch, best=self.best_label)
+
+    def on_batch_end(self, trainer, batch):
+        if (batch + 1) % self.stride == 0:
+            self.progress.update(self.task, completed=batch + 1)
+
+    def on_epoch_end(self, trainer, logs):
+        best = trainer.best
+        is_best = best.epoch == logs["epoch"]
+        table = self._table(header=False)
+        cells = [format_value(c, logs[c]) for c in self.columns]
+        cells[0] = f"{logs['epoch']}/{self.epochs}"
+        table.add_row("*" if is_best else "", *cells, style="bold green" if is_best else None)
+        self.console.print(table)
+        if best.epoch is not None:
+            value = format_value(best.monitor, best.value)
+            self.best_label = f"best: epoch {best.epoch}, {best.monitor} {value}"
+            self.progress.update(self.task, best=self.best_label)
+
+    def on_train_end(self, trainer):
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def make_reporter(console, columns, epochs, quiet=False):
+    """The reporter for this console: none when quiet, a live table on a terminal, else lines."""
+    if quiet:
+        return None
+    cls = LiveTable if console.is_terminal and not console.is_dumb_terminal else PlainLines
+    return cls(console, columns, epochs)
+
+
+# ---------------------------------------------------------------- the end of a run
+
+
+def _metric_rows(metrics):
+    splits = [s for s in ("train", "val", "test") if s in metrics]
+    names = list(dict.fromkeys(k for s in splits for k in metrics[s]))
+    return splits, names
+
+
+def print_summary(console, result, path, stopped, quiet=False):
+    """Best epoch, why training stopped, final metrics per split and the run directory.
+
+    `result` is what metrics.json holds; `stopped` says in words why training ended. Quiet mode prints the run directory alone on the
+    first line (for scripts), then one line of metrics per split.
+    """
+    splits, names = _metric_rows(result)
+    plain = quiet or not console.is_terminal
+    if quiet:
+        console.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    else:
+        if result.get("best_epoch") is not None:
+            value = format_value(result["monitor"], result["best_value"])
+            console.print(f"Best epoch {result['best_epoch']}: {result['monitor']} {value}",
+                          markup=False, highlight=False)
+        console.print(f"Stopped: {stopped}", markup=False, highlight=False)
+    if plain:
+        for split in splits:
+            values = "  ".join(f"{n}={format_value(n, result[split][n])}" for n in names)
+            console.print(f"{split}: {values}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        table = Table(box=box.SIMPLE_HEAD, title="final metrics (saved weights)", title_justify="left")
+        table.add_column("split")
+        for name in names:
+            table.add_column(name, justify="right")
+        for split in splits:
+            table.add_row(split, *(format_value(n, result[split][n]) for n in names))
+        console.print(table)
+    if not quiet:
+        console.print(f"Run directory: {path}", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,29 @@
+"""`nettrain fit`: train from a config into a new run directory, or resume one."""
+
+import click
+
+
+@click.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set optimizer.lr=0.01 (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write the run directory under DIR instead of the config's `output`.")
+@click.option("--init-from", type=click.Path(exists=True), metavar="RUN_OR_NPZ",
+              help="Start from the weights of a run directory or a model.npz.")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), metavar="RUN",
+              help="Continue RUN from its checkpoint.npz, in the same directory.")
+@click.option("--quiet", is_flag=True, help="Print only the run directory and the final metrics.")
+def command(config, overrides, out, init_from, resume, quiet):
+    """Train a model from CONFIG into OUTPUT/NAME/YYYYmmdd-HHMMSS/.
+
+    \b
+    Ctrl-C stops at the next batch, saves the checkpoint and prints how to resume.
+    Examples:
+      nettrain fit configs/iris.yaml
+      nettrain fit configs/iris.yaml --set optimizer.lr=0.01 --set training.epochs=50
+      nettrain fit runs/iris/20240517-093005/config.yaml --resume runs/iris/20240517-093005
+    """
+    from nettrain.api import fit
+
+    fit(config, overrides=overrides, out=out, init_from=init_from, resume=resume, quiet=quiet)

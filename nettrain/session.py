@@ -1,0 +1,177 @@
+"""One fit: the model, loss and optimizer a config describes, trained into a run directory."""
+
+import numpy as np
+
+from nettrain import rundir
+from nettrain.callbacks import (Checkpoint, EarlyStopping, History, history_columns,
+                                make_reporter, print_summary)
+from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
+from nettrain.losses import get_loss
+from nettrain.model import Model, save_model
+from nettrain.optimizers import get_optimizer
+from nettrain.schedules import get_schedule
+from nettrain.trainer import StopFlag, Trainer, stop_on_signals
+
+
+def generators(seed):
+    """(model, shuffle) Generators: independent streams from the run's one seed.
+
+    The model's Generator draws the initial weights and then the dropout masks; the other
+    one draws each epoch's sample order.
+    """
+    model_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(model_seed), np.random.default_rng(shuffle_seed)
+
+
+def load_init_weights(model, config):
+    """Load `model.init_from` (a run directory or a model.npz) into `model`."""
+    source = config.resolve_path(config["model"]["init_from"])
+    file = source / rundir.MODEL if source.is_dir() else source
+    where = f"model.init_from ({file})"
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files if key != "architecture"}
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file. Give a run directory that holds a "
+                          f"{rundir.MODEL}, or the path of a model.npz.") from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{where} is not a readable model.npz: {err}.") from None
+    model.load_state_dict(arrays, source=where)
+
+
+def build_trainer(config, dataset, callbacks=(), init=True):
+    """A Trainer for `config` on `dataset`, its model initialized (from init_from if set)."""
+    model_rng, shuffle_rng = generators(config["seed"])
+    model = Model(config["model"]["layers"], dataset.n_features, config["dtype"], rng=model_rng)
+    if model.n_out != dataset.n_outputs:
+        raise ConfigError(
+            f"model.layers[{len(model.layers) - 1}]: the model has {model.n_out} outputs, but the "
+            f"{dataset.task} target with loss {config['loss']['name']} needs {dataset.n_outputs}. "
+            f"Set the last dense layer's units to {dataset.n_outputs}."
+        )
+    if init and config["model"]["init_from"]:
+        load_init_weights(model, config)
+    optimizer = get_optimizer(config["optimizer"])
+    training = config["training"]
+    stopping = training["early_stopping"]
+    early = EarlyStopping(**stopping) if stopping else None
+    return Trainer(
+        model, get_loss(config["loss"]), optimizer,
+        epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
+        schedule=get_schedule(config["schedule"], optimizer.lr),
+        metrics=config["metrics"], clip_norm=training["clip_norm"],
+        clip_value=training["clip_value"], l1=config["regularization"]["l1"],
+        l2=config["regularization"]["l2"], rng=shuffle_rng, early_stopping=early,
+        monitor="val_loss" if "val" in dataset.splits else "train_loss", callbacks=callbacks,
+        inverse_target=(dataset.preprocessor.inverse_target
+                        if dataset.task == "regression" else None),
+        stop_flag=StopFlag(),
+    )
+
+
+class Session:
+    """Trains the parts of one config into a run directory and writes its files.
+
+    Args:
+        config: the resolved Config; dataset: its prepared data.
+        console, quiet: where and how much to print.
+        callbacks: extra callbacks, after the history and checkpoint writers.
+        resuming: skip `model.init_from`, as the checkpoint will provide the weights.
+    """
+
+    def __init__(self, config, dataset, *, console, quiet=False, callbacks=(), resuming=False):
+        self.config, self.dataset = config, dataset
+        self.console, self.quiet = console, quiet
+        self.extra = list(callbacks)
+        self.columns = history_columns(config["metrics"], "val" in dataset.splits)
+        check_monitors(config, self.columns)
+        self.trainer = build_trainer(config, dataset, init=not resuming)
+        self.history_rows = []
+
+    def restore(self, path, arrays, meta):
+        """Continue the run in `path` from its checkpoint, keeping its history up to that epoch."""
+        try:
+            self.trainer.load_state_dict(arrays, meta)
+        except (KeyError, ValueError, TypeError, ConfigError) as err:
+            raise NettrainError(f"The checkpoint in {path} does not fit the config's model and "
+                                f"optimizer ({err}); it cannot be resumed.") from None
+        header, rows = rundir.read_history(path / rundir.HISTORY)
+        rows = [dict(zip(header, row)) for row in rows]
+        self.history_rows = [r for r in rows if int(r["epoch"]) <= self.trainer.epoch]
+
+    def run(self, path):
+        """Train into `path`; return the result written to metrics.json."""
+        trainer = self.trainer
+        self._write_start(path)
+        history = History(self.columns, path / rundir.HISTORY, self.history_rows)
+        history.rewrite()
+        checkpoint = Checkpoint(path / rundir.CHECKPOINT)
+        reporter = make_reporter(self.console, self.columns, trainer.epochs, self.quiet)
+        trainer.callbacks = [history, checkpoint, *self.extra] + ([reporter] if reporter else [])
+        splits = self.dataset.splits
+        with stop_on_signals(trainer.stop_flag):
+            try:
+                trainer.fit(splits["train"], splits.get("val"))
+            except DivergenceError as err:
+                raise DivergenceError(f"{err} {self._kept(path)}") from None
+            if trainer.stopped == "interrupted":
+                checkpoint.save(trainer)
+            result = self._finish(path)
+        print_summary(self.console, result, path, trainer.stopped_text, self.quiet)
+        if trainer.stopped == "interrupted":
+            raise Interrupted(
+                f"Training was {trainer.stopped_text}; the checkpoint and files are saved in "
+                f"{path}. Resume with: nettrain fit {path / rundir.CONFIG} --resume {path}"
+            )
+        return result
+
+    def _write_start(self, path):
+        rundir.write_text(path / rundir.CONFIG, self.config.to_yaml())
+        rundir.write_text(path / rundir.PREPROCESS, self.dataset.preprocessor.to_json() + "\n")
+        if self.quiet:
+            return
+        self.console.print(f"Run directory: {path}", markup=False, highlight=False, soft_wrap=True)
+        for note in self.dataset.notes:
+            self.console.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
+        if self.trainer.epoch or self.trainer.position is not None:
+            self.console.print(f"Resuming after epoch {self.trainer.epoch}.", highlight=False)
+
+    def _kept(self, path):
+        epoch = self.trainer.epoch
+        if epoch == 0:
+            return f"No epoch finished; {path} keeps the config and preprocessing only."
+        return (f"{path} keeps the history and checkpoint of epoch {epoch}, the last good one; "
+                f"after changing the config, start a new run.")
+
+    def _finish(self, path):
+        """Restore the best weights if asked, save them, and score them on every split."""
+        trainer = self.trainer
+        restored = trainer.early_stopping.restore(trainer.model) if trainer.early_stopping else None
+        with rundir.atomic_open(path / rundir.MODEL, "wb") as f:
+            save_model(trainer.model, f)
+        result = {split: trainer.evaluate(X, y) for split, (X, y) in self.dataset.splits.items()}
+        best = trainer.best
+        result.update(
+            best_epoch=best.epoch, monitor=best.monitor,
+            best_value=best.value if best.epoch is not None else None,
+            weights_epoch=restored if restored is not None else trainer.epoch,
+            stopped_reason=trainer.stopped, epochs_run=trainer.epoch,
+        )
+        rundir.write_json(path / rundir.METRICS, result)
+        return result
+
+
+def check_monitors(config, columns):
+    """Early stopping and plateau monitors must name a logged value."""
+    logged = set(columns) | {"loss"}
+    places = [("training.early_stopping.monitor", (config["training"]["early_stopping"] or {}).get("monitor"))]
+    schedule = config["schedule"]
+    if isinstance(schedule, dict) and "monitor" in schedule:
+        places.append(("schedule.monitor", schedule["monitor"]))
+    problems = []
+    for where, monitor in places:
+        if monitor is not None and monitor not in logged - {"epoch", "lr", "seconds"}:
+            choices = ", ".join(c for c in columns if c not in ("epoch", "lr", "seconds"))
+            problems.append(f"{where}: {monitor!r} is not logged by this run. Choices: {choices}.")
+    if problems:
+        raise ConfigError(problems, source=config.path)

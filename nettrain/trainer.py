@@ -1,0 +1,352 @@
+"""The training loop: epochs of mini-batches, validation, early stopping, divergence checks, state."""
+
+import contextlib
+import math
+import signal
+import threading
+import time
+
+import numpy as np
+
+from nettrain.callbacks import Best
+from nettrain.errors import DivergenceError
+from nettrain.metrics import compute_metrics
+from nettrain.optimizers import clip_grad_norm, clip_grad_value
+
+# Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
+EVAL_CHUNK = 8192
+
+
+# ---------------------------------------------------------------- signals
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the trainer looks at it at every batch boundary."""
+
+    def __init__(self):
+        self.requested = False
+        self.signal = None
+
+
+@contextlib.contextmanager
+def stop_on_signals(flag):
+    """While active, SIGINT and SIGTERM set `flag` instead of killing the process.
+
+    A second signal raises KeyboardInterrupt at once, for a user who will not wait. Handlers
+    can only be installed from the main thread; elsewhere (a worker thread) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested, flag.signal = True, signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+# ---------------------------------------------------------------- the position inside an epoch
+
+
+class EpochState:
+    """Where an epoch stands: its sample order, the next batch and the running sums.
+
+    An interrupted run saves this in its checkpoint, so a resumed run finishes the epoch on
+    the same batches and reports the same train loss and metrics as an uninterrupted one.
+    """
+
+    def __init__(self, order, outputs, batch=0, loss_sum=0.0, seconds=0.0):
+        self.order = order
+        self.outputs = outputs
+        self.batch = batch
+        self.loss_sum = loss_sum
+        self.seconds = seconds
+
+    def arrays(self):
+        out = {"order": self.order}
+        if self.outputs is not None:
+            out["outputs"] = self.outputs
+        return out
+
+    def meta(self):
+        return {"batch": self.batch, "loss_sum": self.loss_sum, "seconds": self.seconds}
+
+    @classmethod
+    def restore(cls, arrays, meta):
+        return cls(arrays["order"], arrays.get("outputs"), int(meta["batch"]),
+                   float(meta["loss_sum"]), float(meta["seconds"]))
+
+
+# ---------------------------------------------------------------- the trainer
+
+
+class Trainer:
+    """Trains a model on (X, y) for a number of epochs of mini-batches.
+
+    Batches are consecutive slices of the train split, in a fresh random order each epoch
+    when `shuffle` is true. The train loss of an epoch is the mean of its batch losses
+    weighted by batch size (the data loss; the regularization penalty is left out so it
+    compares with val_loss); validation runs in evaluation mode after the epoch.
+
+    Args:
+        model, loss, optimizer: the core objects (see ARCHITECTURE.md).
+        epochs: the epoch to train up to; batch_size, shuffle: how batches are made.
+        schedule: sets the optimizer's lr each epoch and steps on the epoch's logs.
+        metrics: metric names logged on train and (with a `val_` prefix) on val.
+        clip_norm: the global gradient-norm bound, or None; clip_value: the bound on each
+            gradient entry, or None; l1, l2: the regularization coefficients.
+        rng: the Generator that shuffles; early_stopping: an EarlyStopping or None.
+        monitor: the logged value whose best epoch is reported (without early stopping).
+        callbacks: objects with optional hooks (see nettrain.callbacks).
+        inverse_target: maps regression targets back to their units for metrics.
+        stop_flag: a StopFlag, checked at every batch boundary.
+    """
+
+    def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
+                 schedule=None, metrics=(), clip_norm=None, clip_value=None, l1=0.0, l2=0.0, rng=None,
+                 early_stopping=None, monitor="val_loss", callbacks=(), inverse_target=None,
+                 stop_flag=None):
+        self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
+        self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
+        self.metrics, self.l1, self.l2 = list(metrics), l1, l2
+        self.clip_norm, self.clip_value = clip_norm, clip_value
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.early_stopping = early_stopping
+        self.best = early_stopping.best if early_stopping else Best(monitor)
+        self.callbacks = list(callbacks)
+        self.inverse_target = inverse_target
+        self.stop_flag = stop_flag or StopFlag()
+        self.epoch = 0  # epochs completed
+        self.position = None  # an EpochState while an epoch is under way
+        self.stopped, self.stopped_text = None, None
+        self.n_batches = 0
+
+    # -------------------------------------------------------------- the loop
+
+    def fit(self, train, val=None):
+        """Train until `epochs`, early stopping or a stop signal; return the stopped reason."""
+        X, y = train
+        self.n_batches = math.ceil(len(X) / self.batch_size)
+        self._hooks = {name: [getattr(c, name) for c in self.callbacks if hasattr(c, name)]
+                       for name in ("on_after_backward", "on_batch_end")}
+        self._allocate(X, y)
+        try:
+            self._call("on_train_begin")
+            while self.stopped is None and self.epoch < self.epochs:
+                self._run_epoch(X, y, val)
+            if self.stopped is None:
+                self.stopped, self.stopped_text = "completed", f"completed {self.epochs} epochs"
+        finally:
+            self._call("on_train_end")
+        return self.stopped
+
+    def request_stop(self, reason, text):
+        """End training after the current epoch (or batch, for an interruption)."""
+        if self.stopped is None:
+            self.stopped, self.stopped_text = reason, text
+
+    def _call(self, hook, *args):
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                method(self, *args)
+
+    def _allocate(self, X, y):
+        # Batch buffers are filled with np.take(..., out=) so no batch allocates new arrays.
+        self._x_buffer = np.empty((self.batch_size,) + X.shape[1:], X.dtype) if self.shuffle else None
+        self._y_buffer = np.empty((self.batch_size,) + y.shape[1:], y.dtype) if self.shuffle else None
+
+    def _new_epoch_state(self, X):
+        n = len(X)
+        return EpochState(self.rng.permutation(n) if self.shuffle else np.arange(n), None)
+
+    def _run_epoch(self, X, y, val):
+        epoch = self.epoch + 1
+        if self.position is None:
+            self.position = self._new_epoch_state(X)
+        state = self.position
+        lr = self.schedule.lr if self.schedule is not None else self.optimizer.lr
+        self.optimizer.lr = lr
+        self._call("on_epoch_begin", epoch)
+        started = time.perf_counter()
+        if not self._train_batches(X, y, state, epoch):
+            state.seconds += time.perf_counter() - started
+            self._interrupted(epoch, state.batch)
+            return
+        logs = self._epoch_logs(epoch, state, y, val, lr)
+        logs["seconds"] = state.seconds + time.perf_counter() - started
+        self._end_epoch(logs)
+
+    def _train_batches(self, X, y, state, epoch):
+        """Run the epoch's remaining batches; False when a stop signal cut it short."""
+        n = len(X)
+        for b in range(state.batch, self.n_batches):
+            start, stop = b * self.batch_size, min(n, (b + 1) * self.batch_size)
+            x_batch, y_batch = self._batch(X, y, state.order, start, stop)
+            output, loss = self._step(x_batch, y_batch, epoch, b)
+            state.loss_sum += loss * (stop - start)
+            if self.metrics:
+                if state.outputs is None:  # the epoch's outputs, for train metrics
+                    state.outputs = np.empty((n,) + output.shape[1:], output.dtype)
+                state.outputs[start:stop] = output
+            state.batch = b + 1
+            if self.stop_flag.requested and state.batch < self.n_batches:
+                return False
+        return True
+
+    def _batch(self, X, y, order, start, stop):
+        if not self.shuffle:
+            return X[start:stop], y[start:stop]
+        m = stop - start
+        index = order[start:stop]
+        x_batch = np.take(X, index, axis=0, out=self._x_buffer[:m])
+        y_batch = np.take(y, index, axis=0, out=self._y_buffer[:m])
+        return x_batch, y_batch
+
+    def _step(self, x_batch, y_batch, epoch, batch):
+        """One forward, backward and optimizer step; (output, loss)."""
+        output = self.model.forward(x_batch, training=True)
+        loss = float(self.loss.forward(output, y_batch))
+        if not math.isfinite(loss):
+            raise self._diverged(epoch, batch, f"the loss is {loss}", None)
+        self.model.backward(self.loss.backward())
+        if self.l1 or self.l2:
+            self.model.regularize(self.l1, self.l2)
+        named = self.model.named_params()
+        self._check_gradients(named, epoch, batch)
+        if self.clip_norm:
+            clip_grad_norm(named, self.clip_norm)
+        if self.clip_value:
+            clip_grad_value(named, self.clip_value)
+        for hook in self._hooks["on_after_backward"]:
+            hook(self, batch)
+        self.optimizer.step(named)
+        for hook in self._hooks["on_batch_end"]:
+            hook(self, batch)
+        return output, loss
+
+    def _end_epoch(self, logs):
+        self.position = None
+        self.epoch = logs["epoch"]
+        if self.schedule is not None:
+            self.schedule.step(logs)
+        if self.early_stopping is not None:
+            self.early_stopping.on_epoch_end(self, logs)
+        else:
+            self.best.update(logs)
+        if self.stop_flag.requested:
+            self._interrupted(self.epoch + 1, 0)
+        self._call("on_epoch_end", logs)
+
+    def _interrupted(self, epoch, batch):
+        where = f"before epoch {epoch}" if batch == 0 else f"in epoch {epoch} after batch {batch}"
+        self.request_stop("interrupted", f"interrupted by {self.stop_flag.signal or 'a signal'} {where}")
+
+    # -------------------------------------------------------------- logs and evaluation
+
+    def _epoch_logs(self, epoch, state, y, val, lr):
+        n = len(state.order)
+        logs = {"epoch": epoch, "train_loss": state.loss_sum / n}
+        train_scores = {}
+        if self.metrics:
+            y_seen = y if not self.shuffle else np.take(y, state.order, axis=0)
+            train_scores = self._metrics(y_seen, state.outputs)
+        val_scores = self.evaluate(*val) if val is not None else {}
+        if val is not None:
+            logs["val_loss"] = val_scores["loss"]
+        for name in self.metrics:
+            logs[name] = train_scores[name]
+            if val is not None:
+                logs[f"val_{name}"] = val_scores[name]
+        logs["lr"] = float(lr)
+        logs["loss"] = logs["train_loss"]  # the name schedules and early stopping may monitor
+        return logs
+
+    def _metrics(self, y, outputs):
+        return compute_metrics(self.metrics, y, outputs, self.loss.link, self.inverse_target)
+
+    def predict_outputs(self, X):
+        """The model's raw outputs on X in evaluation mode, computed in chunks."""
+        result = None
+        for start in range(0, len(X), EVAL_CHUNK):
+            out = self.model.forward(X[start:start + EVAL_CHUNK], training=False)
+            if result is None:
+                result = np.empty((len(X),) + out.shape[1:], out.dtype)
+            result[start:start + len(out)] = out
+        return result
+
+    def evaluate(self, X, y):
+        """{"loss": ..., metric: ...} on one split, in evaluation mode."""
+        outputs = self.predict_outputs(X)
+        return {"loss": float(self.loss.forward(outputs, y)), **self._metrics(y, outputs)}
+
+    # -------------------------------------------------------------- divergence
+
+    def _check_gradients(self, named, epoch, batch):
+        # One reduction over the model's flat gradient buffer on the healthy path: the sum is
+        # non-finite iff some entry is (or the sum overflows); only then look layer by layer.
+        flat = getattr(named, "flat", None)
+        grads = [flat[1]] if flat is not None else [grad for _, _, grad in named]
+        if math.isfinite(sum(float(g.sum()) for g in grads)):
+            return
+        layer = next((key for key, _, grad in reversed(named) if not np.isfinite(grad).all()), None)
+        raise self._diverged(epoch, batch, "a gradient is not finite", layer)
+
+    def _diverged(self, epoch, batch, what, key):
+        where = ""
+        if key is not None:
+            _, index, name = key.split(".", 2)
+            where = (f" Going back from the output, the first non-finite gradient is "
+                     f"{name} of model.layers[{index}].")
+        return DivergenceError(
+            f"Training diverged in epoch {epoch}, batch {batch + 1} of {self.n_batches}: {what}."
+            f"{where} Try a lower learning rate (optimizer.lr is {self.optimizer.lr:g}), gradient "
+            f"clipping (training.clip_norm: 1.0), or scaled inputs (data.scale: standard; "
+            f"data.scale_target: standard for regression)."
+        )
+
+    # -------------------------------------------------------------- state for checkpoints
+
+    def state_dict(self):
+        """(arrays, meta): everything a resumed run needs to continue bit for bit."""
+        arrays = {"model": self.model.state_dict()}
+        meta = {"epoch": self.epoch, "stopped": self.stopped,
+                "rng": {"shuffle": self.rng.bit_generator.state, "model": self.model.rng_state()},
+                "best": self.best.state_dict()}
+        for name, part in (("optimizer", self.optimizer), ("schedule", self.schedule)):
+            if part is not None:
+                arrays[name], meta[name] = split_state(part.state_dict())
+        if self.early_stopping is not None:
+            arrays["best_weights"], meta["early_stopping"] = self.early_stopping.state_dict()
+        if self.position is not None:
+            arrays["position"], meta["position"] = self.position.arrays(), self.position.meta()
+        return arrays, meta
+
+    def load_state_dict(self, arrays, meta):
+        """Restore what `state_dict` saved (the model's architecture must match)."""
+        self.model.load_state_dict(arrays["model"])
+        self.epoch = int(meta["epoch"])
+        self.rng.bit_generator.state = meta["rng"]["shuffle"]
+        self.model.set_rng_state(meta["rng"]["model"])
+        for name, part in (("optimizer", self.optimizer), ("schedule", self.schedule)):
+            if part is not None:
+                part.load_state_dict({**meta.get(name, {}), **arrays.get(name, {})})
+        if self.early_stopping is not None:
+            self.early_stopping.load_state_dict(arrays.get("best_weights", {}), meta["early_stopping"])
+        else:
+            self.best.load_state_dict(meta["best"])
+        if "position" in meta:
+            self.position = EpochState.restore(arrays["position"], meta["position"])
+
+
+def split_state(state):
+    """A component's state_dict split into (arrays, JSON-able scalars) for a checkpoint."""
+    arrays = {k: v for k, v in state.items() if isinstance(v, (np.ndarray, np.generic))}
+    return arrays, {k: v for k, v in state.items() if k not in arrays}
