@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from nettrain import rundir
-from nettrain.config import Config, config_from_dict, load_config
+from nettrain.config import Config, check_against_data, config_from_dict, load_config
 from nettrain.errors import ConfigError, Interrupted, NettrainError
 
 # Keys a resumed run may change: they do not alter the arithmetic of the epochs already run.
@@ -99,6 +99,7 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
     else:
         rundir.ensure_writable(Path(run_dir).parent, "run_dir")
     dataset = dataset if dataset is not None else prepare_data(config)
+    check_against_data(config, dataset)
     session = Session(config, dataset, console=console, quiet=quiet, callbacks=callbacks,
                       resuming=state is not None)
     if state is not None:
