@@ -206,3 +206,16 @@ def open_for_resume(run, config):
             f"To train longer, raise it: --set training.epochs={meta['epoch'] + epochs}."
         )
     return path, (arrays, meta)
+
+
+def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, refit=False,
+                out=None, quiet=False, console=None):
+    """Train every trial of the config's `search` space in parallel and rank them.
+
+    Returns a `nettrain.search.SearchResult` (`path`, `results` DataFrame, `best`,
+    `best_config`, `refit`); see `nettrain.search.grid_search` for the arguments.
+    """
+    from nettrain.search import grid_search as run_search
+
+    return run_search(config_or_path, overrides=overrides, workers=workers, scheduler=scheduler,
+                      refit=refit, out=out, quiet=quiet, console=console)
