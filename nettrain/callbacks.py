@@ -102,7 +102,7 @@ class Best:
         return improved
 
     def state_dict(self):
-        return {"value": self.value, "epoch": self.epoch}
+        return {"monitor": self.monitor, "value": self.value, "epoch": self.epoch}
 
     def load_state_dict(self, state):
         self.value, self.epoch = float(state["value"]), state["epoch"]

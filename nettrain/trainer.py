@@ -103,7 +103,8 @@ class Trainer:
         clip_norm: the global gradient-norm bound, or None; clip_value: the bound on each
             gradient entry, or None; l1, l2: the regularization coefficients.
         rng: the Generator that shuffles; early_stopping: an EarlyStopping or None.
-        monitor: the logged value whose best epoch is reported (without early stopping).
+        monitor: the logged value whose best epoch is reported (without early stopping);
+            default val_loss when there is a val split, else train_loss.
         callbacks: objects with optional hooks (see nettrain.callbacks).
         inverse_target: maps regression targets back to their units for metrics.
         stop_flag: a StopFlag, checked at every batch boundary.
@@ -111,7 +112,7 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
                  schedule=None, metrics=(), clip_norm=None, clip_value=None, l1=0.0, l2=0.0, rng=None,
-                 early_stopping=None, monitor="val_loss", callbacks=(), inverse_target=None,
+                 early_stopping=None, monitor=None, callbacks=(), inverse_target=None,
                  stop_flag=None):
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
@@ -119,7 +120,7 @@ class Trainer:
         self.clip_norm, self.clip_value = clip_norm, clip_value
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.early_stopping = early_stopping
-        self.best = early_stopping.best if early_stopping else Best(monitor)
+        self.best = early_stopping.best if early_stopping else (Best(monitor) if monitor else None)
         self.callbacks = list(callbacks)
         self.inverse_target = inverse_target
         self.stop_flag = stop_flag or StopFlag()
@@ -134,13 +135,19 @@ class Trainer:
         """Train until `epochs`, early stopping or a stop signal; return the stopped reason."""
         X, y = train
         self.n_batches = math.ceil(len(X) / self.batch_size)
+        if self.best is None:
+            self.best = Best("val_loss" if val is not None else "train_loss")
         self._hooks = {name: [getattr(c, name) for c in self.callbacks if hasattr(c, name)]
                        for name in ("on_after_backward", "on_batch_end")}
         self._allocate(X, y)
+        # Non-finite values are caught and explained by the divergence checks, so NumPy's
+        # overflow warnings would only repeat them, in the middle of the table.
+        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         try:
             self._call("on_train_begin")
-            while self.stopped is None and self.epoch < self.epochs:
-                self._run_epoch(X, y, val)
+            with errstate:
+                while self.stopped is None and self.epoch < self.epochs:
+                    self._run_epoch(X, y, val)
             if self.stopped is None:
                 self.stopped, self.stopped_text = "completed", f"completed {self.epochs} epochs"
         finally:
@@ -341,6 +348,7 @@ class Trainer:
         if self.early_stopping is not None:
             self.early_stopping.load_state_dict(arrays.get("best_weights", {}), meta["early_stopping"])
         else:
+            self.best = self.best or Best(meta["best"]["monitor"])
             self.best.load_state_dict(meta["best"])
         if "position" in meta:
             self.position = EpochState.restore(arrays["position"], meta["position"])
