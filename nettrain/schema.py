@@ -213,16 +213,16 @@ def has_val_split(data):
 
 
 def monitored(r, path, name, metrics, has_val, needs_val=True, mode=None):
-    """Check a monitored log name (loss, val_loss, a metric or val_<metric>); return its mode.
+    """Check a monitored log name (loss or train_loss, val_loss, a metric, val_<metric>); return its mode.
 
     `mode` is the user's; without one it is inferred from the metric ('loss' is min).
     """
     if not isinstance(name, str):
         return mode
-    base = name[4:] if name.startswith("val_") else name
-    listed = metrics if isinstance(metrics, list) else []
+    base = "loss" if name == "train_loss" else name[4:] if name.startswith("val_") else name
+    listed = [m for m in metrics if m in r.tables["metric"]] if isinstance(metrics, list) else []
     if base != "loss" and base not in listed:
-        choices = ["loss", "val_loss"] + [p + m for m in listed for p in ("", "val_")]
+        choices = ["loss", "train_loss", "val_loss"] + [p + m for m in listed for p in ("", "val_")]
         hint = (f" Add {base!r} to metrics to monitor it." if base in r.tables["metric"]
                 else registry.suggest(name, choices))
         r.error(path, f"{name!r} is not logged.{hint} Choices: {', '.join(choices)}.")

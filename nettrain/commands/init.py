@@ -1,0 +1,69 @@
+"""`nettrain init`: write a commented starter config that validates and trains as written."""
+
+import os
+from pathlib import Path
+from string import Template
+
+import click
+
+TEMPLATES = {"classification": "iris.csv", "regression": "diabetes.csv"}  # template -> dataset
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+DATASETS_DIR = Path(__file__).resolve().parent.parent.parent / "datasets"
+
+
+def render(template, out_dir, name="config.yaml"):
+    """The starter config `template` to be saved as `name` in `out_dir` (the data path is relative to it)."""
+    from nettrain.config import flow
+
+    dataset = DATASETS_DIR / TEMPLATES[template]
+    try:
+        data_path = Path(os.path.relpath(dataset, Path(out_dir).resolve())).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        data_path = dataset.as_posix()
+    text = (TEMPLATE_DIR / f"{template}.yaml").read_text(encoding="utf-8")
+    return Template(text).substitute(data_path=flow(data_path).ljust(19) + " ", config=name)
+
+
+def _write(text, output, force):
+    from nettrain.errors import NettrainError
+
+    path = Path(output)
+    if path.exists() and not force:
+        raise NettrainError(f"{output} already exists; nothing was written. Use --force to overwrite "
+                            "it, or choose another file with -o.")
+    if path.is_dir():
+        raise NettrainError(f"{output} is a directory; give a file name such as {path / 'config.yaml'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise NettrainError(f"Cannot write {output}: {err.strerror or err}.") from None
+
+
+@click.command()
+@click.argument("template", required=False, default="classification", type=click.Choice(list(TEMPLATES)))
+@click.option("-o", "--output", type=click.Path(), metavar="FILE",
+              help="Write the config to FILE instead of printing it.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def command(template, output, force):
+    """Write a commented starter config for TEMPLATE (default: classification).
+
+    \b
+    classification: iris species (datasets/iris.csv), cross_entropy, accuracy and f1
+    regression:     diabetes progression (datasets/diabetes.csv), mse, r2, mae and rmse
+    The data path is written relative to FILE's folder (or to the current folder when the
+    config is printed). It validates and trains as written.
+    Examples:
+      nettrain init classification -o my.yaml && nettrain fit my.yaml
+      nettrain init regression > reg.yaml
+    """
+    out_dir = Path(output).parent if output else Path.cwd()
+    text = render(template, out_dir, output or "config.yaml")
+    if not (DATASETS_DIR / TEMPLATES[template]).is_file():
+        click.echo(f"Note: {DATASETS_DIR / TEMPLATES[template]} was not found; point data.path at "
+                   "your data before training.", err=True)
+    if not output:
+        click.echo(text, nl=False)
+        return
+    _write(text, output, force)
+    click.echo(f"Wrote {output}. Next: nettrain validate {output} && nettrain fit {output}")

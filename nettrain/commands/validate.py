@@ -1,0 +1,99 @@
+"""`nettrain validate`: check a config and print it resolved, with the data, the model and the steps per epoch."""
+
+import math
+
+import click
+
+SOURCE_STYLE = {"default": "dim", "file": "green", "--set": "bold yellow"}
+
+
+def annotated_lines(data, sources, path=(), indent=0):
+    """The resolved config as YAML lines, each (text, source of its value or None)."""
+    from nettrain.config import flow, keypath
+
+    pad, lines = " " * indent, []
+    for key, value in data.items():
+        here = path + (key,)
+        if keypath(here) in sources or not value or not isinstance(value, (dict, list)):
+            lines.append((f"{pad}{key}: {flow(value)}", sources.get(keypath(here))))
+        elif isinstance(value, dict):
+            lines += [(f"{pad}{key}:", None)] + annotated_lines(value, sources, here, indent + 2)
+        else:  # a list of mappings (model.layers): one "- " block per item
+            lines.append((f"{pad}{key}:", None))
+            for i, item in enumerate(value):
+                block = annotated_lines(item, sources, here + (i,), indent + 4)
+                block[0] = (f"{pad}  - {block[0][0].lstrip()}", block[0][1])
+                lines += block
+    return lines
+
+
+def _print_config(console, config):
+    from rich.markup import escape
+
+    lines = annotated_lines(config.data, config.sources)
+    width = min(max(len(text) for text, _ in lines), 64) + 2
+    console.print(f"[bold]Resolved config[/bold] ({config.path}): each value's source after '#'")
+    for text, source in lines:
+        comment = f"[{SOURCE_STYLE[source]}]# {source}[/]" if source else ""
+        console.print(escape(text.ljust(width)) + comment if comment else escape(text))
+
+
+def _print_data(console, config, dataset):
+    from rich.markup import escape
+
+    console.print(f"\n[bold]Data[/bold]: {dataset.task}, {dataset.n_features} input features, "
+                  f"{dataset.n_outputs} output unit(s)")
+    for note in dataset.notes:
+        console.print(f"  {escape(str(note))}")
+
+
+def _print_model(console, config, dataset):
+    from rich.table import Table
+
+    from nettrain.model import Model
+
+    model = Model(config["model"]["layers"], dataset.n_features, config["dtype"], rng=config["seed"])
+    table = Table(title="Model", title_justify="left", show_footer=True)
+    table.add_column("#", justify="right", footer="")
+    table.add_column("layer", footer="total")
+    table.add_column("output shape", footer="")
+    table.add_column("parameters", justify="right", footer=f"{model.n_params():,}")
+    table.add_row("", "input", f"(n, {dataset.n_features})", "0")
+    for index, description, shape, count in model.summary():
+        table.add_row(str(index), description, shape, f"{count:,}")
+    console.print()
+    console.print(table)
+
+
+@click.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set optimizer.lr=0.01 (repeatable).")
+def command(config, overrides):
+    """Check CONFIG without training: parse it, fill in every default, read the data and
+    build the model.
+
+    \b
+    Prints the resolved config with each value's source (default, file or --set), what
+    was inferred from the data, the model summary and the steps per epoch. Exits 0 if the
+    config is valid, 2 with every problem found otherwise.
+    Example:
+      nettrain validate configs/iris.yaml --set model.layers.0.units=64
+    """
+    from rich.console import Console
+
+    from nettrain.config import check_against_data, load_config
+    from nettrain.data import prepare_data
+
+    cfg = load_config(config, overrides)
+    dataset = prepare_data(cfg)
+    check_against_data(cfg, dataset)
+    console = Console(highlight=False, soft_wrap=True)
+    _print_config(console, cfg)
+    _print_data(console, cfg, dataset)
+    _print_model(console, cfg, dataset)
+    n_train = (dataset.n_rows or {}).get("train") or len(dataset.splits["train"][0])
+    batch = cfg["training"]["batch_size"]
+    console.print(f"Steps per epoch: {math.ceil(n_train / batch)} "
+                  f"(ceil({n_train} train rows / batch_size {batch}))")
+    console.print(f"[bold green]OK[/]: {config} is valid.")
