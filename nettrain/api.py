@@ -196,6 +196,7 @@ def open_for_resume(run, config):
             + [f"Resume with the run's own config: nettrain fit {saved_file} --resume {path} "
                "(only training.epochs may change)."]
         )
+    rundir.remove_stale_temps(path)
     arrays, meta = rundir.load_checkpoint(path / rundir.CHECKPOINT)
     epochs = config["training"]["epochs"]
     if meta.get("stopped") == "early_stopping":

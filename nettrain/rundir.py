@@ -159,6 +159,13 @@ def existing_run_dir(path):
     return path
 
 
+def remove_stale_temps(path):
+    """Delete temporary files a killed process left behind (its complete files are kept)."""
+    for tmp in Path(path).glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def read_history(path):
     """The rows of a history.csv as (header, list of rows of strings); empty when absent."""
     path = Path(path)
