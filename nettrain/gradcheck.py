@@ -3,10 +3,13 @@
 from nettrain.backend import xp
 from nettrain.errors import RunError
 
-# Central differences of a loss of order 1 carry a rounding noise of about
-# 1e-16 / eps = 1e-10; dividing by at least FLOOR keeps that noise below 1e-7 in the
-# relative error of gradients near zero (dead units, tiny weights) instead of blowing it up.
-FLOOR = 1e-3
+THRESHOLD = 1e-6  # the largest relative error `nettrain gradcheck` accepts
+
+# Central differences (eps 1e-6) of a loss of order 1 carry a rounding noise of about
+# 1e-16 / eps, up to 5e-10 on real configs. So a gradient entry smaller than FLOOR is
+# measured against FLOOR: there, a relative error under 1e-6 means an absolute error under
+# 1e-8, twenty times the noise, instead of a ratio of two noisy numbers near zero.
+FLOOR = 1e-2
 
 
 def numerical_gradient(f, x, eps=1e-6, indices=None):
@@ -74,3 +77,31 @@ def check_gradients(model, loss, X, y, l1=0.0, l2=0.0, eps=1e-6, max_entries=Non
     model.load_state_dict(saved)
     model.set_rng_state(rng_state)
     return rows
+
+
+def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
+    """Gradient check of a config's model, loss and regularization on its first train rows.
+
+    The model is built in float64 from `model.layers` with the config's seed; X and y are
+    the first `n_rows` rows of the prepared train split. A parameter array with more than
+    `max_entries` entries is checked on that many of them, chosen at random (None: all).
+
+    Returns:
+        (rows, sizes): `check_gradients` rows and, per row, (entries checked, entries).
+    """
+    from nettrain.config import check_against_data
+    from nettrain.data import prepare_data
+    from nettrain.losses import get_loss
+    from nettrain.model import Model
+
+    dataset = prepare_data(config)
+    check_against_data(config, dataset)
+    X, y = dataset.splits["train"]
+    X, y = xp.asarray(X[:n_rows], dtype=xp.float64), y[:n_rows]
+    rng = xp.random.default_rng(config["seed"])
+    model = Model(config["model"]["layers"], dataset.n_features, dtype="float64", rng=rng)
+    reg = config["regularization"]
+    rows = check_gradients(model, get_loss(config["loss"]), X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
+                           max_entries=max_entries, rng=rng)
+    sizes = [(min(p.size, max_entries or p.size), p.size) for _, p, _ in model.named_params()]
+    return rows, sizes

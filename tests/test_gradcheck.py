@@ -104,3 +104,73 @@ def test_numerical_gradient_of_a_known_function():
     grad = numerical_gradient(lambda: float((x ** 3).sum()), x)
     assert relative_error(grad, 3 * x ** 2).max() < 1e-8
     np.testing.assert_array_equal(x, [[1.0, -2.0], [0.5, 3.0]])  # restored exactly
+
+
+CONFIG = """
+seed: 3
+data: {path: data.csv, target: label}
+model:
+  layers:
+    - {type: dense, units: 6, activation: relu}
+    - {type: batchnorm}
+    - {type: dropout, rate: 0.2}
+    - {type: dense, units: UNITS}
+loss: {name: cross_entropy, label_smoothing: 0.1}
+regularization: {l1: 0.001, l2: 0.01}
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["x1,x2,x3,label"] + [f"{a:.3f},{b:.3f},{c:.3f},{'abc'[i % 3]}"
+                                 for i, (a, b, c) in enumerate(rng.normal(size=(30, 3)))]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+
+    def write(units=3):
+        path = tmp_path / "config.yaml"
+        path.write_text(CONFIG.replace("UNITS", str(units)))
+        return str(path)
+    return write
+
+
+def test_command_prints_a_row_per_parameter_and_passes(config_file):
+    from click.testing import CliRunner
+
+    from nettrain.cli import cli
+
+    result = CliRunner().invoke(cli, ["gradcheck", config_file(), "--rows", "8"])
+    assert result.exit_code == 0, result.output
+    for layer, name in [("layers.0", "W"), ("layers.0", "b"), ("layers.1", "gamma"), ("layers.1", "beta"),
+                        ("layers.3", "W"), ("layers.3", "b")]:
+        assert any(layer in line and f" {name} " in line for line in result.output.splitlines()), (layer, name)
+    assert "OK: every gradient matches within a relative error of 1e-06." in result.output
+
+
+def test_command_exits_1_when_a_gradient_is_wrong(config_file, monkeypatch):
+    from click.testing import CliRunner
+
+    from nettrain import gradcheck
+    from nettrain.cli import cli
+
+    real = gradcheck.check_gradients
+
+    def one_wrong(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        return rows[:1] + [(rows[1][0], rows[1][1], 1e-5, 3e-4)] + rows[2:]
+
+    monkeypatch.setattr(gradcheck, "check_gradients", one_wrong)
+    result = CliRunner().invoke(cli, ["gradcheck", config_file()])
+    assert result.exit_code == 1
+    assert "Gradient check failed: the relative error of layers.0.b (3.0e-04) exceeds 1e-06" in result.output
+
+
+def test_command_reports_a_bad_config_with_exit_2(config_file):
+    from click.testing import CliRunner
+
+    from nettrain.cli import cli
+
+    result = CliRunner().invoke(cli, ["gradcheck", config_file(units=0)])
+    assert result.exit_code == 2
+    assert "model.layers[3]: units must be an integer >= 1. Got 0." in result.output
+    assert "Traceback" not in result.output
