@@ -45,7 +45,8 @@ def split_dotted(dotted):
     """'model.layers.0.units' -> ('model', 'layers', 0, 'units'): list indices as numbers."""
     parts = str(dotted).split(".")
     if not dotted or any(p.strip() == "" for p in parts):
-        raise ConfigError(f"{dotted!r} is not a dotted key path such as optimizer.lr or model.layers.0.units.")
+        raise ConfigError(f"{dotted!r} is not a dotted key path such as optimizer.lr or "
+                          "model.layers.0.units.")
     return tuple(int(p) if p.isdigit() else p.strip() for p in parts)
 
 
@@ -95,19 +96,20 @@ def _syntax_error(err, text, filename):
     lines = text.splitlines()
     mark, context = err.problem_mark, err.context_mark
     what = str(err.problem or err).rstrip(".")
+    kind = "YAML syntax error"
+    advice = "Check the indentation, colons, brackets and quotes on that line or the one before it."
+    if isinstance(err, yaml.constructor.ConstructorError):
+        kind, advice = "YAML error", "nettrain reads plain YAML only: no tags such as !!python/object."
     if err.context:
         where = f" that started on line {context.line + 1}, column {context.column + 1}" if context else ""
         what += f" ({err.context}{where})"
     if mark is None or mark.line >= len(lines):  # the end of the file: show where the open part began
         mark = context or mark
     if mark is None:
-        return f"{filename}: YAML syntax error: {what}."
+        return f"{filename}: {kind}: {what}. {advice}"
     line = lines[mark.line] if mark.line < len(lines) else ""
-    return (
-        f"{filename}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {what}.\n"
-        f"    {line}\n    {' ' * mark.column}^\n"
-        "Check the indentation, colons, brackets and quotes on that line or the one before it."
-    )
+    return (f"{filename}:{mark.line + 1}:{mark.column + 1}: {kind}: {what}.\n"
+            f"    {line}\n    {' ' * mark.column}^\n{advice}")
 
 
 def _walk(loader, node, path, marks, key_marks, problems):
@@ -123,6 +125,8 @@ def _walk(loader, node, path, marks, key_marks, problems):
                 first = seen[key].line + 1
                 problems.append((path + (key,), f"duplicate key {key!r} (first given on line {first}); "
                                                  "YAML would silently keep only the last one. Remove one."))
+                for stale in [p for p in marks if p[:len(path) + 1] == path + (key,)]:
+                    del marks[stale]  # the first value is discarded: so are its positions
             seen[key] = key_node.start_mark
             key_marks[path + (key,)] = key_node.start_mark
             _walk(loader, value_node, path + (key,), marks, key_marks, problems)
@@ -234,19 +238,26 @@ def _set(root, path, value, who):
     return walked
 
 
-def overridden(mapping, overrides, label="--set"):
+def overridden(mapping, overrides, label="--set", problems=None):
     """(new mapping, {path: override text}): overrides applied in order to a deep copy.
 
     `label` names where the overrides come from in error messages ('--set', 'search.space').
+    With a `problems` list, an override that cannot be applied is added to it (and skipped)
+    instead of raising, so that one ConfigError can report every problem.
     """
     root = copy.deepcopy(mapping) if mapping is not None else {}
     if not isinstance(root, dict):
         root = {}
     applied = {}
     for path, value, text in _normalize_overrides(overrides):
-        if not path:
-            raise ConfigError(f"{label} {text}: give a key path, such as optimizer.lr=0.01.")
-        applied[_set(root, path, copy.deepcopy(value), f"{label} {text}")] = text
+        try:
+            if not path:
+                raise ConfigError(f"{label} {text}: give a key path, such as optimizer.lr=0.01.")
+            applied[_set(root, path, copy.deepcopy(value), f"{label} {text}")] = text
+        except ConfigError as err:
+            if problems is None:
+                raise
+            problems += err.problems
     return root, applied
 
 
@@ -335,10 +346,11 @@ def locate_problem(places, path, message, key=False, with_path=True):
 def _build(raw, places, name, base_dir, path, overrides, early=()):
     from nettrain import schema  # the schema imports the core's registries only when used
 
-    raw, applied = overridden(raw, overrides)
+    failed = []
+    raw, applied = overridden(raw, overrides, problems=failed)
     places.overrides = applied
     data, sources, problems = schema.resolve(raw, places, default_name=name)
-    problems = list(early) + problems
+    problems = list(early) + [((1, -1, i), text) for i, text in enumerate(failed)] + problems
     if problems:
         raise config_error([text for _, text in sorted(problems, key=lambda p: p[0])], path)
     return Config(data, sources, path, Path(base_dir).resolve(), places)
@@ -372,7 +384,8 @@ def load_config(path, overrides=()):
 def config_from_dict(mapping, base_dir=".", overrides=()):
     """Validate and resolve a config given as a dict (the Python API); paths relative to base_dir."""
     if not isinstance(mapping, dict):
-        raise ConfigError(f"A config must be a mapping of keys (data, model, ...). Got {type(mapping).__name__}.")
+        raise ConfigError("A config must be a mapping of keys (data, model, ...). "
+                          f"Got {type(mapping).__name__}.")
     return _build(mapping, Places(), "run", base_dir, None, overrides)
 
 

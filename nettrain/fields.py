@@ -13,6 +13,7 @@ MISSING = object()
 
 
 # ---------------------------------------------------------------- value checks
+# Each check returns the value (numbers as float where a float is meant) or raises Bad.
 
 
 class Bad(Exception):
@@ -233,7 +234,7 @@ class Item:
                 r.record(path, False)
                 return None
             given, spec = set(), copy.deepcopy(self.default)
-        elif isinstance(raw, str) or isinstance(raw, dict):
+        elif isinstance(raw, (str, dict)):
             given = set(raw) if isinstance(raw, dict) else {key}
             spec = dict(raw) if isinstance(raw, dict) else {key: raw}
         else:
@@ -296,13 +297,8 @@ class Item:
         value = spec.get(key)
         if value is None:
             return True
-        table = r.tables[kind]
         try:
-            if isinstance(value, dict) and all(isinstance(c, type) for c in table.values()):
-                registry.get(kind, table, value, where=keypath(path + (key,)))
-            else:
-                name = value.get("name") if isinstance(value, dict) else value
-                registry.lookup(kind, table, name, keypath(path + (key,)))
+            registry.get(kind, r.tables[kind], value, where=keypath(path + (key,)))
         except ConfigError as err:
             r.errors_from(path + (key,), err)
             return False

@@ -101,7 +101,20 @@ def data_section(r, path, raw):
                       "to predict).")
     out = r.section(path, raw, DATA)
     given = raw if isinstance(raw, dict) else {}
-    files = [out[k] for k in ("path", "train", "val", "test") if isinstance(out[k], str)]
+    _check_files(r, path, out, given)
+    if out["train"] is not None:
+        _files_are_the_splits(r, path, out, given)
+    target = [out["target"]] if isinstance(out["target"], str) else out["target"]
+    if isinstance(target, list) and isinstance(out["features"], list):
+        both = [c for c in target if c in out["features"]]
+        if both:
+            r.error(path + ("features",), f"the target {', '.join(map(repr, both))} cannot be a feature "
+                                          "too. Remove it from data.features.")
+    return out
+
+
+def _check_files(r, path, out, given):
+    """One file (path) or train/val/test files; CSVs need a target, .npz files hold y."""
     if out["path"] is not None and out["train"] is not None:
         r.error(path + ("train",), "give either data.path (one file, split by data.split) or data.train "
                                    "(with optional val/test files), not both.")
@@ -112,27 +125,23 @@ def data_section(r, path, raw):
         if out[key] is not None and out["train"] is None:
             r.error(path + (key,), f"data.{key} is a file of its own and needs data.train as well; with "
                                    f"data.path, use data.split.{key} instead.")
+    files = [out[k] for k in ("path", "train", "val", "test") if isinstance(out[k], str)]
     for key in ("path", "train", "val", "test"):
         if isinstance(out[key], str) and not out[key].lower().endswith(DATA_SUFFIXES):
             r.error(path + (key,), f"expected a .csv, .csv.gz or .npz file, got {out[key]!r}.")
-    if out["train"] is not None:
-        if given.get("split") is not None:
-            r.error(path + ("split",), "applies to data.path only: with data.train/val/test the files "
-                                       "are the splits. Remove data.split.")
-        for key in ("split", *(f"split.{k}" for k in (*FRACTIONS, "stratify"))):
-            r.sources.pop(keypath(path) + "." + key, None)
-        out["split"] = None
-        r.record(path + ("split",), False)
     npz = bool(files) and all(f.lower().endswith(".npz") for f in files)
     if files and not npz and out["target"] is None:
         r.error(path, "needs data.target: the column (or list of columns) to predict.")
-    target = [out["target"]] if isinstance(out["target"], str) else out["target"]
-    if isinstance(target, list) and isinstance(out["features"], list):
-        both = [c for c in target if c in out["features"]]
-        if both:
-            r.error(path + ("features",), f"the target {', '.join(map(repr, both))} cannot be a feature "
-                                          "too. Remove it from data.features.")
-    return out
+
+
+def _files_are_the_splits(r, path, out, given):
+    if given.get("split") is not None:
+        r.error(path + ("split",), "applies to data.path only: with data.train/val/test the files "
+                                   "are the splits. Remove data.split.")
+    for key in ("split", *(f"split.{k}" for k in (*FRACTIONS, "stratify"))):
+        r.sources.pop(f"{keypath(path)}.{key}", None)
+    out["split"] = None
+    r.record(path + ("split",), False)
 
 
 def early_stopping(r, path, raw):
@@ -187,7 +196,7 @@ SEARCH = {
 }
 
 ROOT = {
-    "name": None,  # its default is the config file's stem: set in `resolve`
+    "name": None,  # its default, the config file's stem, is set in `_resolve_root`
     "seed": Leaf(0, integer(0)),
     "dtype": Leaf("float32", choice("float32", "float64")),
     "data": data_section,
@@ -278,7 +287,7 @@ def check_space(r, raw, out, default_name):
 
 def _try_value(tables, raw, key, value, default_name):
     try:
-        trial, applied = overridden(raw, [(key, value)], label="search.space")
+        trial = overridden(raw, [(key, value)], label="search.space")[0]
     except ConfigError as err:
         return err.problems
     sub = Resolver(Places(), tables)
@@ -293,7 +302,7 @@ def _resolve_root(r, raw, default_name):
     # A schedule scales the optimizer's lr, which its constructor takes (not a config key).
     base_lr = lr if is_number(lr) and lr > 0 else 1.0
     schedule = Item("schedule", optional=True, extra={"base_lr": base_lr})
-    out["schedule"] = schedule(r, ("schedule",), raw.get("schedule", MISSING) if isinstance(raw, dict) else MISSING)
+    out["schedule"] = schedule(r, ("schedule",), raw.get("schedule", MISSING))
     cross_checks(r, out)
     return out
 

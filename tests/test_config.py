@@ -383,3 +383,25 @@ def test_regression_units_count_the_targets(tmp_path):
     config = load_config(write(tmp_path, text))
     with pytest.raises(ConfigError, match=r"needs 2 units \(one per target: 'a', 'b'\), got 3"):
         check_against_data(config, dataset("regression", 2))
+
+
+def test_bad_set_paths_are_reported_with_the_other_problems(tmp_path):
+    message = error(tmp_path, BASE + "seed: -1\n", ["model.layers.9.units=1", "training.epoch=1"])
+    assert message.startswith("3 problems in the config:")
+    assert "cfg.yaml:9:7: seed: expected an integer >= 0" in message
+    assert "--set model.layers.9.units=1: model.layers is a list of 3 items" in message
+    assert "--set training.epoch=1: Unknown key 'epoch' at training." in message
+
+
+def test_yaml_tags_that_would_run_code_are_refused(tmp_path):
+    message = error(tmp_path, BASE + "seed: !!python/object/apply:os.system ['true']\n")
+    assert "cfg.yaml:9:7: YAML error: could not determine a constructor" in message
+    assert "plain YAML only" in message
+
+
+def test_positions_after_a_duplicate_key_are_those_of_the_kept_value(tmp_path):
+    text = BASE + "training: {epochs: 1, batch_size: 0}\ntraining: {epochs: 0}\n"
+    message = error(tmp_path, text)
+    assert "cfg.yaml:10:1: training: duplicate key 'training' (first given on line 9)" in message
+    assert "cfg.yaml:10:20: training.epochs: expected an integer >= 1, got 0." in message
+    assert "batch_size" not in message

@@ -1,4 +1,4 @@
-"""`nettrain validate`: check a config and print it resolved, with the data, the model and the steps per epoch."""
+"""`nettrain validate`: check a config; print it resolved, with the data, model and steps per epoch."""
 
 import math
 
