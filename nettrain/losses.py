@@ -12,11 +12,6 @@ from nettrain.checks import check_float
 from nettrain.errors import ConfigError, DataError
 
 
-def log_softmax(z):
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-
-
 def softmax(z):
     e = xp.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -95,28 +90,40 @@ class CrossEntropy(Loss):
     def forward(self, output, y):
         n, n_classes = output.shape
         y = _class_targets(y, n, n_classes, self.name)
-        logp = log_softmax(output)
+        rows = xp.arange(n)
+        shifted = output - output.max(axis=1, keepdims=True)  # exp never overflows
+        if self.class_weights is None and not self.label_smoothing:
+            picked = shifted[rows, y]
+            p = xp.exp(shifted, out=shifted)
+            total = p.sum(axis=1, keepdims=True)
+            p /= total
+            self.cache = (p, rows, y, None, n)
+            # -log p_iy = log sum_c exp(z_ic) - z_iy, both shifted by the row max
+            return float((xp.log(total).sum() - picked.sum()) / n)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         # a_ic: the weight of -log p_ic in the sum
         a = xp.zeros_like(output)
-        a[xp.arange(n), y] = 1 - self.label_smoothing
-        if self.label_smoothing:
-            a += self.label_smoothing / n_classes
+        a[rows, y] = 1 - self.label_smoothing
+        a += self.label_smoothing / n_classes
         weights = self._weights(n_classes, output.dtype)
-        if weights is None:
-            total = n
-        else:
+        total = n
+        if weights is not None:
             a *= weights
             total = float(weights[y].sum())
             if total == 0:
                 raise DataError("cross_entropy: every sample of the batch has class weight 0, "
                                 "so the weighted mean is undefined. Give those classes a weight > 0.")
-        self.cache = (logp, a, total, weights is not None or self.label_smoothing > 0)
+        self.cache = (xp.exp(logp), rows, y, a, total)
         return float(-(a * logp).sum() / total)
 
     def backward(self):
-        logp, a, total, weighted = self.cache
-        p = xp.exp(logp)
-        grad = p * a.sum(axis=1, keepdims=True) - a if weighted else p - a
+        p, rows, y, a, total = self.cache
+        if a is None:  # the fused softmax + cross-entropy gradient: p - onehot(y)
+            grad = p.copy()
+            grad[rows, y] -= 1
+        else:
+            grad = p * a.sum(axis=1, keepdims=True)
+            grad -= a
         grad /= total
         return grad
 

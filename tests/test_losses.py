@@ -136,6 +136,8 @@ def test_bad_targets_raise_data_errors():
         get_loss("binary_cross_entropy").forward(LOGITS, LABELS % 2)
     with pytest.raises(ConfigError, match="class_weights has 2 weights but the model has 3 classes"):
         get_loss({"name": "cross_entropy", "class_weights": [1, 2]}).forward(LOGITS, LABELS)
+    with pytest.raises(DataError, match="every sample of the batch has class weight 0"):
+        get_loss({"name": "cross_entropy", "class_weights": [0, 1, 1]}).forward(LOGITS, np.zeros(6, int))
 
 
 def test_bad_specs_raise_config_errors():
