@@ -200,7 +200,8 @@ def open_for_resume(run, config):
     arrays, meta = rundir.load_checkpoint(path / rundir.CHECKPOINT)
     epochs = config["training"]["epochs"]
     if meta.get("stopped") == "early_stopping":
-        raise NettrainError(f"'{path}' stopped early at epoch {meta['epoch']}; there is nothing to resume.")
+        raise NettrainError(f"'{path}' stopped early at epoch {meta['epoch']}; there is nothing "
+                            "to resume.")
     if meta["epoch"] >= epochs and "position" not in meta:
         raise NettrainError(
             f"'{path}' has already trained {meta['epoch']} epochs and training.epochs is {epochs}. "

@@ -10,9 +10,7 @@ the step), `on_epoch_end(trainer, logs)` and `on_train_end(trainer)`, which runs
 
 import math
 
-import numpy as np
 from rich import box
-from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -134,7 +132,7 @@ class EarlyStopping:
         if self.best.update(logs):
             self.wait = 0
             if self.restore_best:
-                self.best_weights = {k: np.array(v, copy=True) for k, v in trainer.model.state_dict().items()}
+                self.best_weights = trainer.model.state_dict()  # copies
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -292,8 +290,9 @@ def _metric_rows(metrics):
 def print_summary(console, result, path, stopped, quiet=False):
     """Best epoch, why training stopped, final metrics per split and the run directory.
 
-    `result` is what metrics.json holds; `stopped` says in words why training ended. Quiet mode prints the run directory alone on the
-    first line (for scripts), then one line of metrics per split.
+    `result` is what metrics.json holds; `stopped` says in words why training ended. Quiet
+    mode prints the run directory alone on the first line (for scripts), then one line of
+    metrics per split.
     """
     splits, names = _metric_rows(result)
     plain = quiet or not console.is_terminal

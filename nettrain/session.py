@@ -164,7 +164,8 @@ class Session:
 def check_monitors(config, columns):
     """Early stopping and plateau monitors must name a logged value."""
     logged = set(columns) | {"loss"}
-    places = [("training.early_stopping.monitor", (config["training"]["early_stopping"] or {}).get("monitor"))]
+    stopping = config["training"]["early_stopping"] or {}
+    places = [("training.early_stopping.monitor", stopping.get("monitor"))]
     schedule = config["schedule"]
     if isinstance(schedule, dict) and "monitor" in schedule:
         places.append(("schedule.monitor", schedule["monitor"]))

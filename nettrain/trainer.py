@@ -222,7 +222,7 @@ class Trainer:
         output = self.model.forward(x_batch, training=True)
         loss = float(self.loss.forward(output, y_batch))
         if not math.isfinite(loss):
-            raise self._diverged(epoch, batch, f"the loss is {loss}", None)
+            raise self._diverged(epoch, batch, f"the loss is {loss}", self._first_bad_output(x_batch))
         self.model.backward(self.loss.backward())
         if self.l1 or self.l2:
             self.model.regularize(self.l1, self.l2)
@@ -303,15 +303,25 @@ class Trainer:
         grads = [flat[1]] if flat is not None else [grad for _, _, grad in named]
         if math.isfinite(sum(float(g.sum()) for g in grads)):
             return
-        layer = next((key for key, _, grad in reversed(named) if not np.isfinite(grad).all()), None)
-        raise self._diverged(epoch, batch, "a gradient is not finite", layer)
-
-    def _diverged(self, epoch, batch, what, key):
+        key = next((key for key, _, grad in reversed(named) if not np.isfinite(grad).all()), None)
         where = ""
         if key is not None:
             _, index, name = key.split(".", 2)
-            where = (f" Going back from the output, the first non-finite gradient is "
-                     f"{name} of model.layers[{index}].")
+            where = (f" Going back from the output, the first non-finite gradient is {name} "
+                     f"of model.layers[{index}].")
+        raise self._diverged(epoch, batch, "a gradient is not finite", where)
+
+    def _first_bad_output(self, x):
+        """Which step of the forward pass first produced a non-finite value (a sentence)."""
+        if not np.isfinite(x).all():
+            return " The batch's inputs themselves hold NaN or inf: check the data."
+        for i, layer in enumerate(self.model.layers):
+            x = layer.forward(x, training=False)
+            if not np.isfinite(x).all():
+                return f" The first non-finite output is that of model.layers[{i}] ({layer.describe()})."
+        return ""
+
+    def _diverged(self, epoch, batch, what, where):
         return DivergenceError(
             f"Training diverged in epoch {epoch}, batch {batch + 1} of {self.n_batches}: {what}."
             f"{where} Try a lower learning rate (optimizer.lr is {self.optimizer.lr:g}), gradient "

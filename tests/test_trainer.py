@@ -245,7 +245,18 @@ def test_non_finite_loss_names_epoch_and_batch_and_suggests_fixes():
         trainer.fit((X, y))
     message = str(info.value)
     assert "diverged in epoch 1, batch 3 of 4: the loss is nan" in message
+    assert "inputs themselves hold NaN or inf" in message
     assert "optimizer.lr" in message and "clip_norm" in message and "data.scale" in message
+
+
+def test_non_finite_loss_names_the_first_layer_whose_output_overflows():
+    X, y = blobs(16)
+    trainer = make_trainer([{"type": "dense", "units": 4, "activation": "relu"}, {"type": "dense", "units": 3}],
+                           epochs=1, batch_size=8)
+    trainer.model.layers[0].params["W"][...] = 1e38  # finite weights, overflowing products
+    with pytest.raises(DivergenceError, match=r"the loss is nan\. The first non-finite output is that "
+                                              r"of model.layers\[0\] \(dense\(4, relu\)\)"):
+        trainer.fit((X, y))
 
 
 def test_non_finite_gradient_names_the_first_layer_from_the_output():
