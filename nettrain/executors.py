@@ -48,6 +48,7 @@ def run_unit(unit, dataset, ship=False):
     `ship`, the run is written to a temporary folder and its files come back as bytes
     (`files`), for workers that do not share a file system with the caller.
     """
+    import numpy as np
     from rich.console import Console
 
     from nettrain import api
@@ -56,9 +57,11 @@ def run_unit(unit, dataset, ship=False):
     start = time.perf_counter()
     result = {"status": "ok", "metrics": {}, "error": ""}
     try:
-        # The search reports progress itself; a worker's own output would garble it.
+        # The search reports progress and failures itself; a worker's own output (or NumPy's
+        # overflow warnings on the way to a divergence) would garble it.
         silent = Console(file=io.StringIO())
-        run = api.fit(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
+        with np.errstate(all="ignore"):
+            run = api.fit(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
         result["metrics"] = run.metrics
     except (Interrupted, KeyboardInterrupt):
         raise

@@ -39,6 +39,12 @@ def fmt_score(row, metric):
     return fmt_value(mean) + (f" ± {std:.2g}" if std is not None and not math.isnan(std) else "")
 
 
+def short_error(error, limit=80):
+    """The first sentence of an error, at most `limit` characters: results.csv has it whole."""
+    first = error.split(". ", 1)[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
 def fmt_params(params):
     return ", ".join(f"{path}={fmt_value(value)}" for path, value in params.items())
 
@@ -92,7 +98,7 @@ class SearchProgress:
         self.best = best
         if self.quiet:
             return
-        outcome = fmt_score(row, self.metric) if row["status"] == "ok" else f"failed: {row['error']}"
+        outcome = fmt_score(row, self.metric) if row["status"] == "ok" else f"failed: {short_error(row['error'])}"
         line = (f"[{self.done}/{self.n_trials}] {row['id']}  {fmt_params(row['params'])}  "
                 f"{self.metric} {outcome}  {fmt_seconds(row['seconds'])}")
         if self.live is None:
@@ -131,12 +137,12 @@ def ranked_table(rows, params, metric, mode, metric_names, title=None):
     for name in others:
         table.add_column(name, justify="right")
     table.add_column("time", justify="right")
-    table.add_column("status")
+    table.add_column("status", no_wrap=True, overflow="ellipsis", max_width=48)
     for rank, row in enumerate(rows[:MAX_ROWS], start=1):
         ok = row["status"] == "ok"
         cells = [str(rank), row["id"], *(fmt_value(row["params"][p]) for p in params),
                  fmt_score(row, metric), *(fmt_score(row, m) if ok else "-" for m in others),
-                 fmt_seconds(row["seconds"]), "ok" if ok else Text(f"failed: {row['error']}", style="red")]
+                 fmt_seconds(row["seconds"]), "ok" if ok else Text(f"failed: {short_error(row['error'], 40)}", style="red")]
         table.add_row(*cells)
     if len(rows) > MAX_ROWS:
         table.caption = f"{len(rows) - MAX_ROWS} more trials in results.csv"
