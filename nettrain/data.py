@@ -14,7 +14,6 @@ from nettrain.registry import suggest
 
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True}
-REGRESSION_LOSSES = {"mse", "mae", "huber"}
 MAX_AUTO_CLASSES = 20  # task: auto calls an integer target with at most this many values classes
 CSV_CHUNK_ROWS = 100_000
 SAMPLE_ROWS = 1000  # rows read first to find the numeric columns, which are then read as floats
@@ -27,7 +26,8 @@ class Dataset:
 
     `splits` maps "train"/"val"/"test" (absent when empty) to (X, y): X float
     (n, n_features), C-contiguous; y int64 class indices (n,) or float (n, n_targets).
-    `n_outputs` is the number of units the last layer needs for the configured loss.
+    `n_outputs` is the number of units the last layer needs for the configured loss;
+    `classes` the original labels in class-index order (a list), None for regression.
     `notes` tell the user what was inferred.
     """
 
@@ -95,21 +95,15 @@ def prepare_data(config, preprocessor=None):
     if categorical:
         notes.append(f"one-hot encoded: {', '.join(f'{c} ({len(pre.levels[c])} levels)' for c in categorical)}")
     return Dataset(splits, pre, task, pre.n_features, n_outputs(task, loss, classes, targets),
-                   classes, notes, {k: len(v[0]) for k, v in splits.items()})
+                   None if classes is None else classes.tolist(), notes, {k: len(v[0]) for k, v in splits.items()})
 
 
 def n_outputs(task, loss, classes, targets):
     """Units of the last dense layer: classes for cross_entropy, 1 for binary, k targets."""
     if task == "regression":
         return len(targets)
-    if loss == "binary_cross_entropy":
-        if len(classes) != 2:
-            raise DataError(
-                f"loss binary_cross_entropy needs exactly 2 classes, but target "
-                f"{targets[0]!r} has {len(classes)} ({_shorten([str(c) for c in classes])}). "
-                "Use loss: cross_entropy for more than two classes.")
-        return 1
-    return len(classes)
+    # binary_cross_entropy with other than 2 classes is reported by config.check_against_data
+    return 1 if loss == "binary_cross_entropy" else len(classes)
 
 
 # ---- reading
@@ -221,6 +215,12 @@ def _loss_name(loss):
     return loss if isinstance(loss, str) else "cross_entropy"
 
 
+def _loss_task(name):
+    from nettrain.losses import LOSSES
+
+    return getattr(LOSSES.get(name), "task", None)
+
+
 def _pick_columns(frames, data, files):
     """Target and feature column names, checked against every file's columns."""
     first_name, first = next(iter(frames.items()))
@@ -281,7 +281,7 @@ def infer_task(frame, targets, task="auto", loss="cross_entropy"):
         return "classification", f"task: classification (target {name!r} has {n_unique} {kind} values)"
     integral = bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
     few = integral and n_unique <= min(MAX_AUTO_CLASSES, max(2, len(values) // 2))
-    if few and loss not in REGRESSION_LOSSES:
+    if few and _loss_task(loss) != "regression":
         return "classification", (f"task: classification (target {name!r} has {n_unique} "
                                   "integer values; set data.task: regression to override)")
     why = (f"loss is {loss}" if few else
@@ -427,10 +427,10 @@ def _split_parts(frames, rows, data, seed, targets, classes, notes):
     """{split: (frame name, row positions)} from fractions or from separate files."""
     if "all" not in frames:
         return {name: (name, rows[name]) for name in frames}
-    split = {**DEFAULT_SPLIT, **(data.get("split") or {})}
+    split = data.get("split") or DEFAULT_SPLIT  # fractions left out count as 0
     frame, kept = frames["all"], rows["all"]
     strata = names = None
-    stratified = bool(split.get("stratify")) and classes is not None
+    stratified = bool(split.get("stratify", True)) and classes is not None
     if stratified:
         labels = frame[targets[0]].to_numpy(dtype=object)[kept]
         strata = _label_codes(labels, classes)
