@@ -5,7 +5,7 @@ The public API is imported lazily, so `import nettrain` (and the CLI's start-up)
 
 __version__ = "0.1.0"
 
-_API = {"fit", "evaluate", "grid_search", "load", "Run"}
+_API = {"fit", "evaluate", "predict", "grid_search", "load", "Run"}
 
 
 def __getattr__(name):

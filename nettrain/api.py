@@ -48,6 +48,18 @@ class Run:
             self._config = load_config(self.path / rundir.CONFIG)
         return self._config
 
+    def load(self):
+        """The trained model, ready to predict and evaluate (a `nettrain.inference.LoadedRun`)."""
+        return load(self.path)
+
+    def evaluate(self, data=None, split=None):
+        """The metrics report on a labelled DataFrame / file, or on a split (default: test, else val)."""
+        return self.load().evaluate(data, split)
+
+    def predict(self, data):
+        """Predictions in the original label form, one per row of a DataFrame or data file."""
+        return self.load().predict(data)
+
 
 def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,
         console=None, callbacks=(), dataset=None, run_dir=None, **kwargs):
@@ -221,3 +233,24 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
 
     return run_search(config_or_path, overrides=overrides, workers=workers, scheduler=scheduler,
                       refit=refit, out=out, quiet=quiet, console=console)
+
+
+def load(run_dir):
+    """A trained run directory, ready to `.predict(df)`, `.predict_proba(df)`, `.evaluate(df)`."""
+    from nettrain.inference import load as load_run
+
+    return load_run(run_dir)
+
+
+def evaluate(run, split=None, data=None):
+    """The metrics report of a run (directory or Run) on a split or a labelled file/DataFrame."""
+    from nettrain.inference import evaluate as evaluate_run
+
+    return evaluate_run(run, split=split, data=data)
+
+
+def predict(run, data, proba=False, keep=()):
+    """The table `nettrain predict` writes, as a DataFrame, for a DataFrame or a data file."""
+    from nettrain.inference import predict as predict_run
+
+    return predict_run(run, data, proba=proba, keep=keep)

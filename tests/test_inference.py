@@ -38,6 +38,17 @@ def test_load_is_exported(runs):
     assert loaded.splits == ["train", "val", "test"]
 
 
+def test_api_functions_and_run_methods(runs):
+    run = runs["iris"]
+    frame = pd.read_csv(IRIS)
+    assert nettrain.evaluate(run, split="val")["accuracy"] == run.evaluate(split="val")["accuracy"]
+    assert run.evaluate(frame)["n_samples"] == 150
+    assert run.predict(frame).tolist() == load(run.path).predict(frame).tolist()
+    table = nettrain.predict(run.path, IRIS, proba=True, keep=["species"])
+    assert list(table.columns) == ["species", "predicted_species", "proba_setosa",
+                                   "proba_versicolor", "proba_virginica"]
+
+
 @pytest.mark.parametrize("split", ["train", "val", "test"])
 def test_evaluate_rebuilds_fits_splits(runs, split):
     # fit's metrics.json and evaluate must see the very same rows and preprocessing.
