@@ -5,6 +5,7 @@ import numpy as np
 from nettrain import rundir
 from nettrain.callbacks import (Checkpoint, EarlyStopping, History, history_columns,
                                 make_reporter, print_summary)
+from nettrain.config import check_against_data
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
 from nettrain.losses import get_loss
 from nettrain.model import Model, save_model
@@ -83,6 +84,7 @@ class Session:
         self.config, self.dataset = config, dataset
         self.console, self.quiet = console, quiet
         self.extra = list(callbacks)
+        check_against_data(config, dataset)
         self.columns = history_columns(config["metrics"], "val" in dataset.splits)
         check_monitors(config, self.columns)
         self.trainer = build_trainer(config, dataset, init=not resuming)
