@@ -18,7 +18,8 @@ import pandas as pd
 from nettrain import rundir
 from nettrain.data import SPLITS, n_outputs, prepare_data, read_table
 from nettrain.errors import ConfigError, DataError, NettrainError
-from nettrain.metrics import as_class_columns, classification_report, regression_report
+from nettrain.metrics import (as_class_columns, classification_report, predicted_classes,
+                              regression_report)
 from nettrain.preprocess import Preprocessor
 from nettrain.registry import suggest
 
@@ -201,10 +202,10 @@ class LoadedRun:
         return X, y, rows
 
     def _scores(self, X):
-        """Probabilities (n, n_classes) or predictions in target units (n, n_targets)."""
+        """Probabilities ((n, 1) for a binary model) or predictions in target units."""
         out = self.link(self.outputs(X))
         if self.task == "classification":
-            return as_class_columns(out)
+            return out
         return self.preprocessor.inverse_target(out)
 
     def link(self, output):
@@ -229,7 +230,7 @@ class LoadedRun:
         frame = self.read(frame)
         X, _, rows = self._transform(frame, require_target=False)
         proba = np.full((len(frame), len(self.classes)), np.nan)
-        proba[rows] = self._scores(X)
+        proba[rows] = as_class_columns(self._scores(X))
         return proba
 
     def predict(self, frame):
@@ -244,8 +245,8 @@ class LoadedRun:
         return self._fill(self._decode(self._scores(X)), rows, len(frame))
 
     def _decode(self, scores):
-        if self.task == "classification":
-            return self.preprocessor.decode(scores.argmax(axis=1))
+        if self.task == "classification":  # p >= 0.5 for one binary column, as the metrics
+            return self.preprocessor.decode(predicted_classes(scores))
         return scores
 
     def _fill(self, values, rows, n):
@@ -273,6 +274,7 @@ class LoadedRun:
         if self.task == "classification":
             out[f"predicted_{self.target_names[0]}"] = preds
             if proba:
+                scores = as_class_columns(scores)
                 full = np.full((len(frame), scores.shape[1]), np.nan, dtype=scores.dtype)
                 full[rows] = scores
                 for j, name in enumerate(self.preprocessor.class_names):

@@ -272,3 +272,13 @@ def test_rows_left_out_for_missing_values_get_empty_predictions(runs):
     with captured_warnings():
         table = loaded.prediction_frame(frame, proba=True, keep=["id"])
     assert len(table) == 4 and pd.isna(table.loc[1, "predicted_label"])
+
+
+def test_binary_probability_of_one_half_predicts_the_positive_class(copy_run):
+    # Zero output weights give logit 0, p = 0.5: the second sorted label, as the metrics count it.
+    run = copy_run("pets")
+    _rewrite_model(run, lambda a: (a["layers.1.W"].fill(0), a["layers.1.b"].fill(0)))
+    loaded = load(run)
+    frame = pets_frame()
+    assert set(loaded.predict(frame)) == {"yes"}
+    assert loaded.evaluate(frame)["accuracy"] == pytest.approx(np.mean(frame["label"] == "yes"))
