@@ -92,6 +92,14 @@ class Session:
 
     def restore(self, path, arrays, meta):
         """Continue the run in `path` from its checkpoint, keeping its history up to that epoch."""
+        saved = path / rundir.PREPROCESS
+        now = self.dataset.preprocessor.to_json()
+        if saved.exists() and saved.read_text(encoding="utf-8").strip() != now:
+            raise NettrainError(
+                f"The data has changed since {path} was trained: its preprocessing (feature "
+                f"statistics, levels or classes) differs from {saved}. Resuming would not continue "
+                f"the same run; start a new one."
+            )
         try:
             self.trainer.load_state_dict(arrays, meta)
         except (KeyError, ValueError, TypeError, ConfigError) as err:

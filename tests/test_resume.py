@@ -123,7 +123,8 @@ def test_interrupt_restores_best_weights_but_checkpoints_the_current_ones(tmp_pa
 
 def test_resume_with_a_different_config_is_refused(tmp_path):
     run = fit(config(tmp_path, epochs=2))
-    with pytest.raises(ConfigError, match=r"optimizer.lr: the run has 0.01, the config has 0.02") as info:
+    changed = r"optimizer.lr: the run has 0.01, the config has 0.02"
+    with pytest.raises(ConfigError, match=changed) as info:
         fit(config(tmp_path, epochs=4, optimizer={"name": "adam", "lr": 0.02}), resume=run.path)
     assert info.value.exit_code == 2
     assert "nettrain fit" in str(info.value) and "--resume" in str(info.value)
@@ -152,6 +153,19 @@ def test_resume_of_an_early_stopped_run_is_refused(tmp_path):
         fit(run.path / rundir.CONFIG, resume=run.path, overrides=["training.epochs=80"])
 
 
+def test_resume_after_the_data_changed_is_refused(tmp_path):
+    data = tmp_path / "iris.csv"
+    data.write_text((ROOT / "datasets" / "iris.csv").read_text())
+    cfg = config(tmp_path, epochs=1)
+    cfg["data"]["path"] = str(data)
+    run = fit(cfg)
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines[:1] + [lines[1].replace("5.1", "9.9", 1)] + lines[2:]) + "\n")
+    with pytest.raises(NettrainError, match="The data has changed") as info:
+        fit(run.path / rundir.CONFIG, resume=run.path, overrides=["training.epochs=2"])
+    assert info.value.exit_code == 2
+
+
 def test_resume_removes_temporary_files_left_by_a_killed_process(tmp_path):
     run = fit(config(tmp_path, epochs=1))
     stale = run.path / ".history.csv.abc123.tmp"
@@ -170,7 +184,8 @@ def test_init_from_another_run_and_shape_mismatch(tmp_path):
         assert np.array_equal(weights(tuned)[key], weights(base)[key])
     wider = config(tmp_path, epochs=1)
     wider["model"]["layers"][0]["units"] = 32
-    with pytest.raises(ConfigError, match=r"layers.0.W has shape \(4, 16\), but model.layers needs \(4, 32\)"):
+    mismatch = r"layers.0.W has shape \(4, 16\), but model.layers needs \(4, 32\)"
+    with pytest.raises(ConfigError, match=mismatch):
         fit(wider, init_from=base.path / rundir.MODEL)
     with pytest.raises(ConfigError, match="model.init_from .*no such file"):
         fit(config(tmp_path, epochs=1), init_from=tmp_path / "nothing.npz")
