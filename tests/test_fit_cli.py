@@ -18,7 +18,8 @@ from nettrain.cli import cli
 
 from conftest import ROOT
 
-RUN_FILES = {"config.yaml", "model.npz", "preprocess.json", "history.csv", "metrics.json", "checkpoint.npz"}
+RUN_FILES = {"config.yaml", "model.npz", "preprocess.json", "history.csv", "metrics.json",
+             "checkpoint.npz"}
 
 
 def iris_config(tmp_path, **extra):
@@ -84,7 +85,8 @@ def test_refitting_from_the_saved_config_reproduces_the_run(tmp_path):
 
 
 def test_quiet_prints_the_run_directory_and_final_metrics(tmp_path):
-    result = fit(iris_config(tmp_path), "--out", tmp_path / "runs", "--quiet", "--set", "training.epochs=1")
+    result = fit(iris_config(tmp_path), "--out", tmp_path / "runs", "--quiet",
+                 "--set", "training.epochs=1")
     assert result.exit_code == 0, result.output
     [run] = run_dirs(tmp_path / "runs")
     lines = result.output.splitlines()
@@ -139,7 +141,8 @@ def exploding_config(tmp_path):
     every step, so the loss overflows float32 after a few dozen epochs."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=64)
-    pd.DataFrame({"x": x, "y": 2 * x + 0.1 * rng.normal(size=64)}).to_csv(tmp_path / "line.csv", index=False)
+    line = pd.DataFrame({"x": x, "y": 2 * x + 0.1 * rng.normal(size=64)})
+    line.to_csv(tmp_path / "line.csv", index=False)
     cfg = {"name": "line", "data": {"path": "line.csv", "target": "y", "task": "regression",
                                     "split": {"train": 1.0, "val": 0.0, "test": 0.0}},
            "model": {"layers": [{"type": "dense", "units": 1}]}, "loss": "mse",

@@ -119,7 +119,12 @@ def test_lr_column_is_the_lr_used_in_that_epoch():
     schedule = {"name": "step", "step_size": 1, "gamma": 0.5}
     trainer = make_trainer(lr=0.1, epochs=3, schedule=schedule, callbacks=[logs])
     seen = []
-    trainer.callbacks.append(type("LR", (), {"on_epoch_begin": lambda self, t, e: seen.append(t.optimizer.lr)})())
+
+    class SeeLR:
+        def on_epoch_begin(self, trainer, epoch):
+            seen.append(trainer.optimizer.lr)
+
+    trainer.callbacks.append(SeeLR())
     trainer.fit((X, y))
     assert [r["lr"] for r in logs.rows] == pytest.approx([0.1, 0.05, 0.025])
     assert seen == pytest.approx([0.1, 0.05, 0.025])
@@ -251,8 +256,8 @@ def test_non_finite_loss_names_epoch_and_batch_and_suggests_fixes():
 
 def test_non_finite_loss_names_the_first_layer_whose_output_overflows():
     X, y = blobs(16)
-    trainer = make_trainer([{"type": "dense", "units": 4, "activation": "relu"}, {"type": "dense", "units": 3}],
-                           epochs=1, batch_size=8)
+    layers = [{"type": "dense", "units": 4, "activation": "relu"}, {"type": "dense", "units": 3}]
+    trainer = make_trainer(layers, epochs=1, batch_size=8)
     trainer.model.layers[0].params["W"][...] = 1e38  # finite weights, overflowing products
     with pytest.raises(DivergenceError, match=r"the loss is nan\. The first non-finite output is that "
                                               r"of model.layers\[0\] \(dense\(4, relu\)\)"):
@@ -275,7 +280,8 @@ def test_non_finite_gradient_names_the_first_layer_from_the_output():
         return result
 
     middle.backward = poisoned
-    with pytest.raises(DivergenceError, match=r"epoch 1, batch 2 of 3: a gradient is not finite") as info:
+    expected = r"epoch 1, batch 2 of 3: a gradient is not finite"
+    with pytest.raises(DivergenceError, match=expected) as info:
         trainer.fit((X, y))
     assert "W of model.layers[1]" in str(info.value)
     assert np.isfinite(trainer.model.named_params().flat[0]).all()  # no step was taken with it
