@@ -347,8 +347,11 @@ def _usable_rows(frame, name, files, numeric, categorical, targets, task, missin
         notes.append(f"missing: dropped {int(miss.sum())} of {len(rows)} rows "
                      f"({', '.join(f'{c}: {n}' for c, (n, _) in found.items())})")
         return rows[~miss]
-    notes.append("missing: filled with train means ("
-                 + ", ".join(f"{c}: {n}" for c, (n, _) in found.items()) + ")")
+    filled = [f"{c}: {n}" for c, (n, _) in found.items() if c not in categorical]
+    zeros = [f"{c}: {n}" for c, (n, _) in found.items() if c in categorical]
+    notes.append("missing: " + "; ".join(
+        ([f"filled with train means ({', '.join(filled)})"] if filled else [])
+        + ([f"categories encoded as all zeros ({', '.join(zeros)})"] if zeros else [])))
     return rows
 
 
