@@ -84,6 +84,10 @@ class Session:
         self.config, self.dataset = config, dataset
         self.console, self.quiet = console, quiet
         self.extra = list(callbacks)
+        if config["training"]["diagnostics"]:
+            # Not silently ignored: per-layer gradient diagnostics are not built yet.
+            raise config.error(("training", "diagnostics"), "gradient diagnostics are not "
+                               "available in this version of nettrain; set it to false.")
         check_against_data(config, dataset)
         self.columns = history_columns(config["metrics"], "val" in dataset.splits)
         check_monitors(config, self.columns)
