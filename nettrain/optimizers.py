@@ -5,6 +5,13 @@ The state of all parameters lives in one flat array per slot (torch's state name
 `exp_avg`, `momentum_buffer`, ...). When the triples come from `Model.named_params()`
 (views into one flat buffer), the whole update is a dozen whole-buffer ufunc calls with
 `out=` scratch arrays, so a step allocates nothing and costs the same for 2 or 20 layers.
+
+Every FLUSH_EVERY steps, state entries that have decayed to below 2**24 times the smallest
+normal number are set to zero. A moment whose gradient has stopped (say, the weights of a
+pixel that is always blank) otherwise decays into subnormal numbers, which CPUs compute
+with several times slower, and on MNIST that made whole epochs 3-4 times slower. Entries
+that small (about 2e-31 in float32) are some twenty orders of magnitude below `eps`, so no
+update changes measurably.
 """
 
 import math
@@ -13,6 +20,8 @@ from nettrain import registry
 from nettrain.backend import xp
 from nettrain.checks import check_bool, check_float
 from nettrain.errors import ConfigError
+
+FLUSH_EVERY = 16  # steps between flushes of state that decays toward subnormal numbers
 
 
 class Optimizer:
@@ -48,6 +57,16 @@ class Optimizer:
         else:
             for (key, param, grad), state, tmp in zip(named_params, self._state_views, self._tmp_views):
                 self._update(param, grad, state, tmp)
+        if self.t % FLUSH_EVERY == 0:
+            self._flush_subnormal()
+
+    def _flush_subnormal(self):
+        """Zero the state entries below 2**24 times the dtype's smallest normal number."""
+        u = self._tmp["u"]
+        for array in self._state.values():
+            xp.abs(array, out=u)
+            xp.greater_equal(u, xp.finfo(array.dtype).tiny * 2.0**24, out=u)
+            array *= u
 
     def _initial(self, slot):
         return 0.0
@@ -238,11 +257,13 @@ class Adam(Optimizer):
         v += u
         if self.amsgrad:
             v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        # torch divides m by sqrt(v) / sqrt(bc2) + eps; multiplying that denominator through
+        # by sqrt(bc2) gives the same step with one pass over the parameters fewer.
+        root_bc2 = math.sqrt(1 - beta2 ** self.t)
         xp.sqrt(v, out=u)
-        u /= math.sqrt(1 - beta2 ** self.t)
-        u += self.eps
+        u += self.eps * root_bc2
         xp.divide(m, u, out=u)
-        u *= self.lr / (1 - beta1 ** self.t)
+        u *= self.lr * root_bc2 / (1 - beta1 ** self.t)
         p -= u
 
     def _args(self):

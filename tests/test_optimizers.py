@@ -8,7 +8,7 @@ import pytest
 
 from nettrain.errors import ConfigError
 from nettrain.model import Model
-from nettrain.optimizers import OPTIMIZERS, clip_grad_norm, clip_grad_value, get_optimizer
+from nettrain.optimizers import FLUSH_EVERY, OPTIMIZERS, clip_grad_norm, clip_grad_value, get_optimizer
 
 GRADS = [0.5, 0.2, -0.3]  # the gradient sequence of the hand derivations, p0 = 1
 
@@ -192,6 +192,23 @@ def test_float32_stays_float32_and_close_to_float64(spec):
     for key in a:
         assert a[key].dtype == np.float32
         np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def test_state_that_decays_toward_subnormal_numbers_is_flushed_to_zero():
+    # A gradient that stops (an always-blank pixel) leaves exp_avg decaying by 0.9 a step;
+    # subnormal floats are slow, so the optimizer zeroes entries below 2**24 * tiny.
+    tiny = np.finfo(np.float32).tiny
+    p, g = np.ones(2, np.float32), np.zeros(2, np.float32)
+    opt = get_optimizer("adam")
+    g[:] = [1e-30, 1.0]
+    opt.step([("p", p, g)])
+    g[:] = 0
+    for _ in range(FLUSH_EVERY * 60):
+        opt.step([("p", p, g)])
+        m = opt._state["exp_avg"]
+        assert not np.any((m != 0) & (np.abs(m) < tiny)), f"subnormal exp_avg at step {opt.t}"
+    assert opt._state["exp_avg"][0] == 0 and opt._state["exp_avg_sq"][0] == 0
+    assert opt._state["exp_avg_sq"][1] == pytest.approx(0.001 * 0.999 ** (FLUSH_EVERY * 60), rel=1e-4)
 
 
 def test_lr_is_writable_and_saved():
