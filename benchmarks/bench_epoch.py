@@ -147,7 +147,7 @@ def run(args):
     cases, sources = [], []
     for name in args.nets:
         arch, load, layers = nets[name]
-        X, y, source = load(args.samples)
+        X, y, source = load(args.samples, real=not args.random)
         sources.append(source)
         for batch in args.batches:
             made = contenders(X, y, layers, batch, args.skip)
@@ -204,6 +204,7 @@ def main(argv=None):
     parser.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[32, 128, 512])
     parser.add_argument("--nets", type=lambda s: s.split(","), default=["mnist", "tabular"])
     parser.add_argument("--samples", type=int, default=60000)
+    parser.add_argument("--random", action="store_true", help="random MNIST-shaped data even when MNIST is present")
     parser.add_argument("--skip", type=lambda s: s.split(","), default=[],
                         help="columns to leave out, e.g. 'scikit-learn,torch default Adam'")
     args = parser.parse_args(argv)

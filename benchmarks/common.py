@@ -22,10 +22,10 @@ TABULAR_LAYERS = [
 ]
 
 
-def mnist_data(n=60000, seed=0):
+def mnist_data(n=60000, seed=0, real=True):
     """(X float32 (n, 784) in [0, 1], y int64 (n,), source): real MNIST when it is beside the repo."""
     images = SHARED_MNIST / "train-images-idx3-ubyte.gz"
-    if images.is_file():
+    if real and images.is_file():
         from nettrain.downloads import read_idx
 
         X = read_idx(images).reshape(-1, 784)[:n].astype(np.float32) / 255
@@ -36,7 +36,7 @@ def mnist_data(n=60000, seed=0):
     return X, rng.integers(0, 10, n), f"random MNIST-shaped data ({n:,} x 784)"
 
 
-def tabular_data(n=60000, seed=0):
+def tabular_data(n=60000, seed=0, real=True):
     """A 30-feature, 2-class problem with a noisy linear boundary (breast-cancer shaped)."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, 30), dtype=np.float32)

@@ -99,9 +99,10 @@ def main(argv=None):
     parser.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[32, 128, 512])
     parser.add_argument("--net", choices=["mnist", "tabular"], default="mnist")
     parser.add_argument("--epochs", type=int, default=3, help="profiled epochs per batch size (medians)")
+    parser.add_argument("--random", action="store_true", help="random MNIST-shaped data even when MNIST is present")
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: nettrain's choice)")
     args = parser.parse_args(argv)
-    X, y, source = (mnist_data if args.net == "mnist" else tabular_data)()
+    X, y, source = (mnist_data if args.net == "mnist" else tabular_data)(real=not args.random)
     layers = MNIST_LAYERS if args.net == "mnist" else TABULAR_LAYERS
     print(f"data: {source}; float32; Adam; seconds per epoch, median of {args.epochs} epochs "
           "(GEMMs re-timed on the same arrays; the rest measured in place)\n")
