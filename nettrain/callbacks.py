@@ -228,12 +228,20 @@ class LiveTable:
         self.stride = 1
         self.best_label = ""
 
+    def widths(self):
+        """Column widths that fit every formatted value (see `format_value`), marker first."""
+        narrow = {"epoch": len(f"{self.epochs}/{self.epochs}"), "lr": 7, "seconds": 7}
+        return [1] + [max(len(c), narrow.get(c, 10)) for c in self.columns]
+
+    def fits(self):
+        """Whether a row fits the console's width (one space before each column)."""
+        return sum(w + 1 for w in self.widths()) <= self.console.width
+
     def _table(self, header):
-        table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False)
-        table.add_column("", width=1, no_wrap=True)
-        for c in self.columns:
-            width = max(len(c), 6 if c in ("epoch", "lr", "seconds") else 10)
-            table.add_column(c, justify="right", width=width, no_wrap=True)
+        table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False,
+                      padding=(0, 0, 0, 1))
+        for name, width in zip(["", *self.columns], self.widths()):
+            table.add_column(name, justify="right" if name else "left", width=width, no_wrap=True)
         return table
 
     def on_train_begin(self, trainer):
@@ -271,11 +279,15 @@ class LiveTable:
 
 
 def make_reporter(console, columns, epochs, quiet=False):
-    """The reporter for this console: none when quiet, a live table on a terminal, else lines."""
+    """The reporter for this console: none when quiet, a live table on a terminal wide enough
+    for it, else plain lines."""
     if quiet:
         return None
-    cls = LiveTable if console.is_terminal and not console.is_dumb_terminal else PlainLines
-    return cls(console, columns, epochs)
+    if console.is_terminal and not console.is_dumb_terminal:
+        table = LiveTable(console, columns, epochs)
+        if table.fits():
+            return table
+    return PlainLines(console, columns, epochs)
 
 
 # ---------------------------------------------------------------- the end of a run

@@ -71,6 +71,14 @@ def test_live_table_rows_stay_and_best_rows_are_marked():
     assert "best: epoch 2, val_loss 0.7000" in text  # the live footer
 
 
+def test_a_terminal_too_narrow_for_the_table_gets_plain_lines():
+    many = history_columns(["accuracy", "precision", "recall", "f1"], has_val=True)
+    narrow = Console(file=io.StringIO(), force_terminal=True, width=80)
+    wide = Console(file=io.StringIO(), force_terminal=True, width=160)
+    assert isinstance(make_reporter(narrow, many, epochs=100), PlainLines)
+    assert isinstance(make_reporter(wide, many, epochs=100), LiveTable)
+
+
 def test_quiet_has_no_reporter():
     assert make_reporter(Console(file=io.StringIO()), COLUMNS, epochs=3, quiet=True) is None
 

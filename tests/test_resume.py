@@ -148,7 +148,11 @@ def test_resume_of_an_early_stopped_run_is_refused(tmp_path):
     cfg = config(tmp_path, epochs=40, optimizer={"name": "sgd", "lr": 3.0},
                  training={"epochs": 40, "early_stopping": {"patience": 1}})
     run = fit(cfg)
-    assert run.metrics["stopped_reason"] == "early_stopping"
+    metrics = run.metrics
+    assert metrics["stopped_reason"] == "early_stopping"
+    assert metrics["epochs_run"] == metrics["best_epoch"] + 1 == len(run.history)  # patience 1
+    assert metrics["weights_epoch"] == metrics["best_epoch"]  # the best weights were restored
+    assert metrics["val"]["loss"] == metrics["best_value"]
     with pytest.raises(NettrainError, match="stopped early"):
         fit(run.path / rundir.CONFIG, resume=run.path, overrides=["training.epochs=80"])
 
