@@ -11,8 +11,8 @@ from nettrain.errors import ConfigError, DataError
 from nettrain.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
                                  numeric_values, text_values)
 from nettrain.registry import suggest
+from nettrain.splits import SPLITS, split_indices
 
-SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True}
 MAX_AUTO_CLASSES = 20  # task: auto calls an integer target with at most this many values classes
 CSV_CHUNK_ROWS = 100_000
@@ -58,8 +58,7 @@ def prepare_data(config, preprocessor=None):
         preprocessor: a fitted Preprocessor (from preprocess.json) to apply instead of
             fitting a new one on the train split.
     """
-    full = config.data
-    data = full["data"]
+    full, data = config.data, config.data["data"]
     dtype = np.dtype(full.get("dtype", "float32"))
     files = _data_files(config, data)
     frames = {name: read_table(path, shown, targets=_as_list(data.get("target")), dtype=dtype)
@@ -78,7 +77,7 @@ def prepare_data(config, preprocessor=None):
         features, targets = preprocessor.features, preprocessor.targets
     notes += [note] if note else []
     numeric = [f for f in features if f not in categorical]
-    rows = {name: _usable_rows(df, name, files, numeric, categorical, targets, task,
+    rows = {name: _usable_rows(df, f"'{files[name][1]}'", numeric, categorical, targets, task,
                                data.get("missing", "error"), notes)
             for name, df in frames.items()}
     classes = None
@@ -93,9 +92,11 @@ def prepare_data(config, preprocessor=None):
                                        data.get("scale_target", "none"), dtype)
     splits = _transform_parts(pre, parts, frames, notes)
     if categorical:
-        notes.append(f"one-hot encoded: {', '.join(f'{c} ({len(pre.levels[c])} levels)' for c in categorical)}")
+        levels = ", ".join(f"{c} ({len(pre.levels[c])} levels)" for c in categorical)
+        notes.append(f"one-hot encoded: {levels}")
     return Dataset(splits, pre, task, pre.n_features, n_outputs(task, loss, classes, targets),
-                   None if classes is None else classes.tolist(), notes, {k: len(v[0]) for k, v in splits.items()})
+                   None if classes is None else classes.tolist(), notes,
+                   {split: len(X) for split, (X, _) in splits.items()})
 
 
 def n_outputs(task, loss, classes, targets):
@@ -170,7 +171,8 @@ def _read_npz(path, where, targets):
         raise DataError(f"Data file {where} cannot be read as .npz: {err}.") from None
     if "X" not in arrays:
         raise DataError(f"Data file {where} has no array 'X' (it has: "
-                        f"{', '.join(arrays) or 'none'}). Save it with numpy.savez(path, X=..., y=...).")
+                        f"{', '.join(arrays) or 'none'}). Save it with "
+                        "numpy.savez(path, X=..., y=...).")
     X = arrays["X"]
     X = X.reshape(len(X), -1) if X.ndim != 2 else X
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])], copy=False)
@@ -267,7 +269,8 @@ def infer_task(frame, targets, task="auto", loss="cross_entropy"):
     is_text = not (pd.api.types.is_numeric_dtype(series.dtype)
                    or pd.api.types.is_bool_dtype(series.dtype))
     if task == "regression":
-        if is_text and pd.to_numeric(series, errors="coerce").notna().sum() < series.notna().sum() / 2:
+        parsed = pd.to_numeric(series, errors="coerce").notna().sum()
+        if is_text and parsed < series.notna().sum() / 2:
             raise DataError(f"data.task is regression but target {name!r} holds text (e.g. "
                             f"{series.dropna().iloc[0]!r}). Use task: classification or auto.")
         numeric_values(series, name)
@@ -278,7 +281,8 @@ def infer_task(frame, targets, task="auto", loss="cross_entropy"):
     n_unique = values.nunique()
     if is_text or pd.api.types.is_bool_dtype(series.dtype):
         kind = "text" if is_text else "boolean"
-        return "classification", f"task: classification (target {name!r} has {n_unique} {kind} values)"
+        return "classification", (f"task: classification (target {name!r} has {n_unique} "
+                                  f"{kind} values)")
     integral = bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
     few = integral and n_unique <= min(MAX_AUTO_CLASSES, max(2, len(values) // 2))
     if few and _loss_task(loss) != "regression":
@@ -329,7 +333,7 @@ def _classes(label_arrays, name):
     return classes
 
 
-def _usable_rows(frame, name, files, numeric, categorical, targets, task, missing, notes):
+def _usable_rows(frame, where, numeric, categorical, targets, task, missing, notes):
     """Row positions left after the target and missing-value checks on the whole file."""
     rows = np.arange(len(frame))
     for target in targets:
@@ -342,8 +346,11 @@ def _usable_rows(frame, name, files, numeric, categorical, targets, task, missin
     if not found:
         return rows
     if missing == "error":
-        raise DataError(describe_missing(found, f"'{files[name][1]}'"))
+        raise DataError(describe_missing(found, where))
     if missing == "drop":
+        if miss.all():
+            raise DataError(f"Every row of {where} has a missing value ({', '.join(found)}), so "
+                            "data.missing: drop leaves nothing. Fix the data or use 'mean'.")
         notes.append(f"missing: dropped {int(miss.sum())} of {len(rows)} rows "
                      f"({', '.join(f'{c}: {n}' for c, (n, _) in found.items())})")
         return rows[~miss]
@@ -353,77 +360,6 @@ def _usable_rows(frame, name, files, numeric, categorical, targets, task, missin
         ([f"filled with train means ({', '.join(filled)})"] if filled else [])
         + ([f"categories encoded as all zeros ({', '.join(zeros)})"] if zeros else [])))
     return rows
-
-
-# ---- splitting
-def split_indices(n, fractions, seed, strata=None, strata_names=None):
-    """Sorted row positions for each split with a fraction > 0, drawn with `seed`.
-
-    With `strata` (an integer group per row, e.g. class indices) each group is split in
-    the same proportions and every group reaches every non-empty split. Counts follow the
-    largest-remainder rule, so they add up to n.
-    """
-    fracs = np.array([float(fractions.get(k) or 0) for k in SPLITS])
-    fracs = fracs / fracs.sum()
-    codes = np.zeros(n, np.int64) if strata is None else np.asarray(strata, np.int64)
-    groups, codes = np.unique(codes, return_inverse=True)
-    sizes = np.bincount(codes, minlength=len(groups))
-    wanted = int((fracs > 0).sum())
-    if strata is not None and sizes.min() < wanted:
-        g = int(np.argmin(sizes))
-        label = strata_names[groups[g]] if strata_names is not None else groups[g]
-        raise DataError(
-            f"Class {str(label)!r} has only {sizes[g]} row(s), too few to stratify into "
-            f"{wanted} splits ({_fractions(fracs)}). Set data.split.stratify: false, set a "
-            "split fraction to 0, or add rows of that class.")
-    counts = _allocate(sizes, fracs, at_least_one=strata is not None)
-    for s, split in enumerate(SPLITS):
-        if fracs[s] > 0 and counts[:, s].sum() == 0:
-            raise DataError(
-                f"data.split.{split} is {fractions.get(split)} but the data has only {n} "
-                f"usable rows, which leaves the {split} split empty. Raise the fraction, set "
-                f"data.split.{split}: 0, or use more data.")
-    order = np.lexsort((np.random.default_rng(seed).random(n), codes))  # random within group
-    grouped = codes[order]
-    rank = np.arange(n) - np.searchsorted(grouped, grouped)
-    cut = np.cumsum(counts, axis=1)[grouped]
-    which = (rank >= cut[:, 0]).astype(np.int64) + (rank >= cut[:, 1])
-    return {split: np.sort(order[which == s]) for s, split in enumerate(SPLITS) if fracs[s] > 0}
-
-
-def _allocate(sizes, fracs, at_least_one):
-    """Rows per (group, split), adding up to each group's size and to the overall counts.
-
-    The overall counts follow the largest-remainder rule; each group gets its floors, then
-    the leftover rows go to the (group, split) cells with the largest remainders while the
-    split still has room. The loops run over cells (groups x 3), never over rows.
-    """
-    exact = sizes[:, None] * fracs[None, :]
-    counts = np.floor(exact + 1e-9).astype(np.int64)
-    total = _largest_remainder(int(sizes.sum()), fracs)
-    short, room = sizes - counts.sum(axis=1), total - counts.sum(axis=0)
-    remainder = exact - counts
-    cells = [divmod(int(c), 3) for c in np.argsort(-remainder, axis=None, kind="stable")]
-    for g, s in cells + [(g, s) for g in range(len(sizes)) for s in range(3)]:
-        if short[g] > 0 and room[s] > 0 and fracs[s] > 0:
-            counts[g, s] += 1
-            short[g] -= 1
-            room[s] -= 1
-    if at_least_one:
-        for s in np.flatnonzero(fracs > 0):
-            need = counts[:, s] == 0
-            donor = np.argmax(counts, axis=1)
-            counts[need, donor[need]] -= 1
-            counts[need, s] += 1
-    return counts
-
-
-def _largest_remainder(n, fracs):
-    exact = n * fracs
-    counts = np.floor(exact + 1e-9).astype(np.int64)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: n - counts.sum()]] += 1
-    return counts
 
 
 def _split_parts(frames, rows, data, seed, targets, classes, notes):
@@ -467,10 +403,6 @@ def _transform_parts(pre, parts, frames, notes):
             splits[split] = pre.transform(frames[name], require_target=True, rows=rows)
         notes += [f"{split}: {w}" for w in pre.warnings]
     return splits
-
-
-def _fractions(fracs):
-    return "/".join(f"{f:g}" for f in fracs)
 
 
 def _shorten(items, limit=12):
