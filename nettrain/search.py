@@ -435,12 +435,17 @@ def _run(executor, trials, todo, book, console, quiet):
 
 def _finish(book, folder, trials, datasets, console, quiet, refit):
     import pandas as pd
+    from rich.console import Console
 
     book.save()
     ranked = book.ranked()
     if not quiet:
-        console.print(ranked_table(ranked, book.params, book.metric, book.mode,
-                                   _metric_names(ranked, book.metric, 1), title=f"{folder / RESULTS}"))
+        table = ranked_table(ranked, book.params, book.metric, book.mode,
+                             _metric_names(ranked, book.metric, 1), title=f"{folder / RESULTS}")
+        if not console.is_terminal:
+            # A file or pipe has no width to fit: print the table whole rather than squeezed.
+            console = Console(file=console.file, width=max(console.width, 200), no_color=True)
+        console.print(table)
     best = book.best()
     if best is None:
         raise RunError(f"every trial failed; see the error column of {folder / RESULTS}. "

@@ -125,18 +125,35 @@ class SearchProgress:
         return Text(self.status_line(), style="bold")
 
 
+def short_names(paths):
+    """The shortest dotted suffix of each path that no other path ends with: 'lr', 'units'."""
+    names = []
+    for path in paths:
+        parts = path.split(".")
+        for n in range(1, len(parts) + 1):
+            name = ".".join(parts[-n:])
+            if not any(o != path and (o == name or o.endswith("." + name)) for o in paths):
+                break
+        names.append(name)
+    return names
+
+
 def ranked_table(rows, params, metric, mode, metric_names, title=None):
-    """A rich Table of the trials, best first (rows come ranked), at most MAX_ROWS of them."""
+    """A rich Table of the trials, best first (rows come ranked), at most MAX_ROWS of them.
+
+    Parameter columns are headed by the end of their path (`lr` for optimizer.lr);
+    results.csv has the full paths.
+    """
     table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("trial")
-    for path in params:
-        table.add_column(path, justify="right")
-    table.add_column(f"{metric} ({mode})", justify="right", style="bold")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("trial", no_wrap=True)
+    for name in short_names(params):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column(f"{metric} ({mode})", justify="right", style="bold", no_wrap=True)
     others = [m for m in metric_names if m != metric]
     for name in others:
-        table.add_column(name, justify="right")
-    table.add_column("time", justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True, overflow="ellipsis", max_width=48)
     for rank, row in enumerate(rows[:MAX_ROWS], start=1):
         ok = row["status"] == "ok"
