@@ -412,3 +412,41 @@ def test_datasets_readme_lists_every_shipped_file():
     readme = (ROOT / "datasets" / "README.md").read_text()
     for path in (ROOT / "datasets").glob("*.csv"):
         assert f"`{path.name}`" in readme
+
+
+# ---- through the command line: exit 2, one paragraph, no traceback
+CLI_BAD = {
+    "missing file": ("path: nofile.csv\n  target: k", "Data file 'nofile.csv' (resolved to"),
+    "malformed csv": ("path: bad.csv\n  target: k", "is not a well-formed CSV"),
+    "target column": ("path: d.csv\n  target: kk", "data.target: column(s) 'kk' not found"),
+    "feature column": ("path: d.csv\n  target: k\n  features: [x3]", "'x3' not found"),
+    "text in numbers": ("path: text.csv\n  target: k", "Column 'x1' must be numeric, but row 3"),
+    "nan": ("path: nan.csv\n  target: k", "Missing or non-finite values"),
+    "stratify": ("path: rare.csv\n  target: k", "Class '9' has only 1 row(s)"),
+    "empty split": ("path: tiny.csv\n  target: x1\n  split: {train: 0.9, val: 0.1}",
+                    "leaves the val split empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_BAD))
+def test_bad_data_exits_2_from_the_cli(tmp_path, monkeypatch, case):
+    from click.testing import CliRunner
+
+    from nettrain.cli import cli
+
+    frame = numbers(30)
+    write(tmp_path, "d.csv", frame)
+    (tmp_path / "bad.csv").write_text("x1,k\n1,0\n2,1,3\n")
+    write(tmp_path, "text.csv", frame.astype({"x1": object}).assign(
+        x1=lambda f: f.x1.where(f.index != 2, "abc")))
+    write(tmp_path, "nan.csv", frame.assign(x2=lambda f: f.x2.where(f.index != 0)))
+    write(tmp_path, "rare.csv", frame.assign(k=lambda f: f.k.where(f.index != 0, 9)))
+    write(tmp_path, "tiny.csv", frame[:4])
+    data, expected = CLI_BAD[case]
+    (tmp_path / "cfg.yaml").write_text(
+        f"data:\n  {data}\nmodel:\n  layers: [{{type: dense, units: 3}}]\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", "cfg.yaml"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ") and expected in result.output
+    assert "Traceback" not in result.output
