@@ -19,6 +19,7 @@ class Run:
     Attributes:
         path: the run directory.
         history: history.csv as a pandas DataFrame, one row per epoch.
+        diagnostics: diagnostics.csv as a DataFrame (runs trained with diagnostics).
         metrics: metrics.json as a dict ({"train": {...}, "val": {...}, "test": {...}, ...}).
         config: the resolved Config the run was trained with (config.yaml).
     """
@@ -43,6 +44,14 @@ class Run:
         return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
 
     @property
+    def diagnostics(self):
+        """diagnostics.csv as a DataFrame (one row per epoch x layer); empty without diagnostics."""
+        import pandas as pd
+
+        file = self.path / rundir.DIAGNOSTICS
+        return pd.read_csv(file) if file.exists() else pd.DataFrame()
+
+    @property
     def config(self):
         if self._config is None:
             self._config = load_config(self.path / rundir.CONFIG)
@@ -62,7 +71,7 @@ class Run:
 
 
 def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,
-        console=None, callbacks=(), dataset=None, run_dir=None, **kwargs):
+        diagnose=False, console=None, callbacks=(), dataset=None, run_dir=None, **kwargs):
     """Train a model from a config into a new run directory (or continue one) and return its Run.
 
     Args:
@@ -74,6 +83,8 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
         init_from: a run directory or model.npz to start from (sets model.init_from).
         resume: a run directory to continue from its checkpoint.npz, in place.
         quiet: print only the run directory and the final metrics.
+        diagnose: record per-layer gradient health into diagnostics.csv and print it, as
+            `training.diagnostics: true` does (bounds the config gives are kept).
         console: the rich Console to print on (default: stdout).
         callbacks: extra callback objects (see nettrain.callbacks for the hooks).
         dataset: a prepared `data.Dataset` for this config, to skip reading the data again.
@@ -100,6 +111,8 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
                               "continues from the weights in its checkpoint.")
         overrides.append(("model.init_from", str(Path(init_from).resolve())))
     config = as_config(config_or_path, overrides)
+    if diagnose and not config["training"]["diagnostics"]:
+        config = as_config(config_or_path, [*overrides, ("training.diagnostics", True)])
     console = console or Console()
     state = None
     if resume is not None:

@@ -2,8 +2,8 @@
 
 A callback is a small object with any of these optional hooks, found with `getattr`:
 `on_train_begin(trainer)`, `on_epoch_begin(trainer, epoch)`, `on_after_backward(trainer,
-batch)` (gradients ready, before the optimizer step), `on_batch_end(trainer, batch)` (after
-the step), `on_epoch_end(trainer, logs)` and `on_train_end(trainer)`, which runs in a
+batch)` (gradients ready, before clipping and the optimizer step), `on_batch_end(trainer,
+batch)` (after the step), `on_epoch_end(trainer, logs)` and `on_train_end(trainer)`, which runs in a
 `finally` so a crash still closes the live display. Recording and printing are separate:
 `History` stores and writes logs; `LiveTable` and `PlainLines` only print them.
 """

@@ -25,6 +25,7 @@ PREPROCESS = "preprocess.json"
 HISTORY = "history.csv"
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.npz"
+DIAGNOSTICS = "diagnostics.csv"
 
 
 # ---------------------------------------------------------------- atomic writes

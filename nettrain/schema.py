@@ -161,13 +161,42 @@ def early_stopping(r, path, raw):
     return r.section(path, raw, fields)
 
 
+DIAGNOSTICS = {  # the bounds of nettrain.diagnostics; `true` means these defaults
+    "every": Leaf(10, integer(1)),
+    "saturation_bound": Leaf(3.0, number(0, lo_open=True)),
+    "dead_fraction": Leaf(0.5, number(0, 1)),
+    "saturated_fraction": Leaf(0.5, number(0, 1)),
+    "vanishing_ratio": Leaf(1e-3, number(0, 1, lo_open=True, hi_open=True)),
+    "exploding_norm": Leaf(1000.0, number(0, lo_open=True)),
+    "growth": Leaf(10.0, number(1, lo_open=True)),
+    "min_update_ratio": Leaf(1e-5, number(0)),
+    "max_update_ratio": Leaf(0.1, number(0, lo_open=True)),
+}
+
+
+def diagnostics(r, path, raw):
+    """false/null (off), true (on, default bounds) or a mapping of bounds (on)."""
+    if raw is MISSING or raw is None or raw is False:
+        r.record(path, raw is not MISSING)
+        return False
+    if raw is not True and not isinstance(raw, dict):
+        r.error(path, f"expected true, false or a mapping of bounds with keys {', '.join(DIAGNOSTICS)}, "
+                      f"got {show(raw)}.")
+        return raw
+    out = r.section(path, {} if raw is True else raw, DIAGNOSTICS)
+    low, high = out["min_update_ratio"], out["max_update_ratio"]
+    if is_number(low) and is_number(high) and low >= high:
+        r.error(path + ("min_update_ratio",), f"must be below max_update_ratio ({high:g}), got {low:g}.")
+    return out
+
+
 TRAINING = {
     "epochs": Leaf(100, integer(1)),
     "batch_size": Leaf(32, integer(1)),
     "shuffle": Leaf(True, boolean),
     "clip_norm": Leaf(None, nullable(number(0, lo_open=True))),
     "clip_value": Leaf(None, nullable(number(0, lo_open=True))),
-    "diagnostics": Leaf(False, boolean),
+    "diagnostics": diagnostics,
     "early_stopping": early_stopping,
 }
 

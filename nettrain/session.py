@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nettrain import rundir
+from nettrain import diagnostics, rundir
 from nettrain.callbacks import (Checkpoint, EarlyStopping, History, history_columns,
                                 make_reporter, print_summary)
 from nettrain.config import check_against_data
@@ -84,10 +84,6 @@ class Session:
         self.config, self.dataset = config, dataset
         self.console, self.quiet = console, quiet
         self.extra = list(callbacks)
-        if config["training"]["diagnostics"]:
-            # Not silently ignored: per-layer gradient diagnostics are not built yet.
-            raise config.error(("training", "diagnostics"), "gradient diagnostics are not "
-                               "available in this version of nettrain; set it to false.")
         check_against_data(config, dataset)
         self.columns = history_columns(config["metrics"], "val" in dataset.splits)
         check_monitors(config, self.columns)
@@ -121,7 +117,10 @@ class Session:
         history.rewrite()
         checkpoint = Checkpoint(path / rundir.CHECKPOINT)
         reporter = make_reporter(self.console, self.columns, trainer.epochs, self.quiet)
-        trainer.callbacks = [history, checkpoint, *self.extra] + ([reporter] if reporter else [])
+        recorders, reports = diagnostics.make_callbacks(
+            self.config["training"]["diagnostics"], path, self.console, self.quiet)
+        trainer.callbacks = ([history, *recorders, checkpoint, *self.extra]
+                             + ([reporter] if reporter else []) + reports)
         splits = self.dataset.splits
         with stop_on_signals(trainer.stop_flag):
             try:

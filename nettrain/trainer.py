@@ -228,12 +228,12 @@ class Trainer:
             self.model.regularize(self.l1, self.l2)
         named = self.model.named_params()
         self._check_gradients(named, epoch, batch)
+        for hook in self._hooks["on_after_backward"]:  # the gradients as computed, before clipping
+            hook(self, batch)
         if self.clip_norm:
             clip_grad_norm(named, self.clip_norm)
         if self.clip_value:
             clip_grad_value(named, self.clip_value)
-        for hook in self._hooks["on_after_backward"]:
-            hook(self, batch)
         self.optimizer.step(named)
         for hook in self._hooks["on_batch_end"]:
             hook(self, batch)

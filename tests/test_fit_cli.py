@@ -129,12 +129,6 @@ def test_init_from_shape_mismatch_names_layer_and_shapes(tmp_path):
     assert len(run_dirs(tmp_path / "runs")) == 1  # the error came before a new run directory
 
 
-def test_diagnostics_are_refused_rather_than_ignored(tmp_path):
-    result = fit(iris_config(tmp_path), "--out", tmp_path / "runs", "--set", "training.diagnostics=true")
-    assert result.exit_code == 2
-    assert "training.diagnostics" in result.output and "not available" in result.output
-
-
 def test_monitor_that_is_not_logged_is_exit_2(tmp_path):
     cfg = iris_config(tmp_path, training={"epochs": 2, "early_stopping": {"monitor": "val_f1"}})
     result = fit(cfg, "--out", tmp_path / "runs")

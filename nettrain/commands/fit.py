@@ -14,7 +14,10 @@ import click
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), metavar="RUN",
               help="Continue RUN from its checkpoint.npz, in the same directory.")
 @click.option("--quiet", is_flag=True, help="Print only the run directory and the final metrics.")
-def command(config, overrides, out, init_from, resume, quiet):
+@click.option("--diagnose", is_flag=True,
+              help="Record per-layer gradient health (diagnostics.csv) and warn about vanishing or "
+                   "exploding gradients, dead and saturated units (as training.diagnostics: true).")
+def command(config, overrides, out, init_from, resume, quiet, diagnose):
     """Train a model from CONFIG into OUTPUT/NAME/YYYYmmdd-HHMMSS/.
 
     \b
@@ -26,4 +29,5 @@ def command(config, overrides, out, init_from, resume, quiet):
     """
     from nettrain.api import fit
 
-    fit(config, overrides=overrides, out=out, init_from=init_from, resume=resume, quiet=quiet)
+    fit(config, overrides=overrides, out=out, init_from=init_from, resume=resume, quiet=quiet,
+        diagnose=diagnose)
