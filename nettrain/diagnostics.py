@@ -365,8 +365,7 @@ def diagnostics_table(rows, plain=False):
     from rich import box
     from rich.table import Table
 
-    table = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  title=f"gradient health, epoch {rows[0]['epoch']}", title_justify="left")
+    table = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("layer", no_wrap=True)
     for name in ("grad norm", "update/weight", "dead", "saturated"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -399,6 +398,8 @@ class DiagnosticsReport:
             return
         epoch = epochs[-1][0]["epoch"]
         if self.shown_epoch != epoch:
+            self.console.print(f"gradient health, epoch {epoch}", markup=False, highlight=False,
+                               style=None if self.plain else "bold")
             self.console.print(diagnostics_table(epochs[-1], self.plain))
             self.shown_epoch = epoch
         for finding in findings(epochs, trainer.model.layers, self.recorder.bounds, self._settings(trainer)):
