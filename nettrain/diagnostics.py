@@ -97,8 +97,7 @@ class Diagnostics:
             if i in spans or tap is not None:
                 span = slice(*spans[i]) if i in spans else None
                 self.layers.append((i, layer, span, tap))
-        self.before = np.empty_like(self.params)
-        self.delta = np.empty_like(self.params)
+        self.before = np.empty_like(self.params)  # the step's starting point, then its change
         self._resume(trainer.epoch)
         self._reset()
 
@@ -140,6 +139,7 @@ class Diagnostics:
     def on_after_backward(self, trainer, batch):
         self.batches += 1
         self.grad_sum += self._norms(self.grads)
+        self.size = self._norms(self.params)
         np.copyto(self.before, self.params)
         for k, (*_, tap) in enumerate(self.layers):
             if tap is None or tap.pending is None:
@@ -151,10 +151,10 @@ class Diagnostics:
             tap.pending = None
 
     def on_batch_end(self, trainer, batch):
-        np.subtract(self.params, self.before, out=self.delta)
-        moved, size = self._norms(self.delta), self._norms(self.before)
-        counted = size > 0
-        self.ratio_sum[counted] += moved[counted] / size[counted]
+        # In place: a third buffer would cost more memory traffic than the subtraction itself.
+        moved = self._norms(np.subtract(self.params, self.before, out=self.before))
+        counted = self.size > 0
+        self.ratio_sum[counted] += moved[counted] / self.size[counted]
         self.steps += counted
 
     # -------------------------------------------------------------- per epoch
