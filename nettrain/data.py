@@ -61,7 +61,7 @@ def prepare_data(config, preprocessor=None):
     full, data = config.data, config.data["data"]
     dtype = np.dtype(full.get("dtype", "float32"))
     files = _data_files(config, data)
-    frames = {name: read_table(path, shown, targets=_as_list(data.get("target")), dtype=dtype)
+    frames = {name: _read_file(name, path, shown, _as_list(data.get("target")), dtype)
               for name, (path, shown) in files.items()}
     first_name = next(iter(frames))
     first = frames[first_name]
@@ -108,6 +108,15 @@ def n_outputs(task, loss, classes, targets):
 
 
 # ---- reading
+def _read_file(name, path, shown, targets, dtype):
+    """read_table for the config's data.path (name "all") or data.train/val/test, whose key
+    any reading error names."""
+    try:
+        return read_table(path, shown, targets=targets, dtype=dtype)
+    except DataError as err:
+        raise DataError(f"data.{'path' if name == 'all' else name}: {err}") from None
+
+
 def read_table(path, shown=None, targets=None, dtype="float32"):
     """A .csv, .csv.gz or .npz file as a DataFrame; `shown` is the path as the user wrote it.
 
@@ -120,8 +129,9 @@ def read_table(path, shown=None, targets=None, dtype="float32"):
     if not path.is_file():
         near = suggest(path.name, os.listdir(path.parent)) if path.parent.is_dir() else ""
         what = "is a directory, not a file" if path.is_dir() else "not found"
-        raise DataError(f"Data file {where} {what}.{near} Paths in a config are relative to "
-                        "the config file.")
+        # `shown` differs from `path` when it was resolved against a config file's folder
+        hint = " Paths in a config are relative to the config file." if str(path) != shown else ""
+        raise DataError(f"Data file {where} {what}.{near}{hint}")
     name = path.name.lower()
     if name.endswith(".npz"):
         return _read_npz(path, where, targets)

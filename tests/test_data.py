@@ -306,8 +306,22 @@ def test_missing_data_file_names_given_and_resolved_path(tmp_path):
     with pytest.raises(DataError) as err:
         prepare_data(make_config(tmp_path, "iriss.csv", target="k"))
     text = str(err.value)
-    assert "'iriss.csv'" in text and str(tmp_path / "iriss.csv") in text
-    assert "Did you mean 'iris.csv'?" in text
+    assert text.startswith("data.path: Data file 'iriss.csv'") and str(tmp_path / "iriss.csv") in text
+    assert "Did you mean 'iris.csv'?" in text and "relative to the config file" in text
+
+
+def test_file_errors_name_the_key_of_the_file(tmp_path):
+    write(tmp_path, "train.csv", numbers())
+    (tmp_path / "val.csv").write_text("")
+    config = make_config(tmp_path, None, target="k", train="train.csv", val="val.csv")
+    with pytest.raises(DataError, match=r"^data\.val: Data file 'val.csv' .* is empty"):
+        prepare_data(config)
+
+
+def test_a_path_given_outside_a_config_gets_no_config_hint(tmp_path):
+    with pytest.raises(DataError) as err:
+        read_table(tmp_path / "nope.csv")
+    assert "not found" in str(err.value) and "config" not in str(err.value)
 
 
 def test_malformed_csv(tmp_path):
