@@ -120,7 +120,7 @@ def load(run_dir):
         text = (path / rundir.PREPROCESS).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
-    preprocessor = Preprocessor.from_json(text)
+    preprocessor = Preprocessor.from_json(text, source=path / rundir.PREPROCESS)
     model = build_model(config, preprocessor, path / rundir.MODEL)
     loss = get_loss(config["loss"])
     want = _expected_outputs(preprocessor, config["loss"])

@@ -220,7 +220,9 @@ class Preprocessor:
         needed = self.features + (self.targets if require_target else [])
         absent = [c for c in needed if c not in frame.columns]
         if absent:
-            hints = "".join(suggest(c, [str(x) for x in frame.columns]) for c in absent[:3])
+            # suggest only columns the run does not use already: renamed ones, not siblings
+            spare = [str(c) for c in frame.columns if c not in needed]
+            hints = "".join(suggest(c, spare) for c in absent[:3])
             raise DataError(
                 f"Column(s) {', '.join(map(repr, absent))} not found in the data.{hints} "
                 f"The data has: {', '.join(map(str, frame.columns[:50]))}."
@@ -357,16 +359,19 @@ class Preprocessor:
         return json.dumps(doc, indent=1, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text):
-        """Rebuild a fitted Preprocessor from `to_json` output."""
+    def from_json(cls, text, source="preprocess.json"):
+        """Rebuild a fitted Preprocessor from `to_json` output (`source` names the file)."""
         try:
             doc = json.loads(text)
             if doc.get("format") != FORMAT:
                 raise ValueError(f"format is {doc.get('format')!r}, expected {FORMAT!r}")
             return cls._from_doc(doc)
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise DataError(f"preprocess.json cannot be read: {err}. It should be the file "
-                            "a nettrain run wrote; refit to regenerate it.") from None
+        except KeyError as err:
+            problem = f"the entry {err} is missing"
+        except (ValueError, TypeError, AttributeError) as err:
+            problem = str(err)
+        raise DataError(f"'{source}' cannot be read: {problem}. It should be the file a "
+                        "nettrain run wrote; refit to regenerate it.")
 
     @classmethod
     def _from_doc(cls, doc):

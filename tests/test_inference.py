@@ -1,6 +1,7 @@
 """Loading a run directory safely, and predicting / evaluating through the Python API."""
 
 import json
+import re
 import shutil
 import warnings
 
@@ -162,6 +163,13 @@ def test_missing_file_is_named(copy_run, name):
     run = copy_run("iris")
     (run / name).unlink()
     with pytest.raises(DataError, match=rf"{name} is missing"):
+        load(run)
+
+
+def test_damaged_preprocess_json_is_named_with_its_run(copy_run):
+    run = copy_run("iris")
+    (run / "preprocess.json").write_text("{}")
+    with pytest.raises(DataError, match=rf"'{re.escape(str(run / 'preprocess.json'))}' cannot be read"):
         load(run)
 
 

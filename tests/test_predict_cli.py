@@ -116,7 +116,9 @@ def test_tampered_model_shape(runs, tmp_path):
 def test_missing_feature_columns_are_listed(runs, tmp_path):
     data = tmp_path / "few.csv"
     pd.read_csv(IRIS).drop(columns=["petal_length", "petal_width"]).to_csv(data, index=False)
-    assert_usage_error(predict(runs["iris"].path, data), "'petal_length', 'petal_width' not found")
+    result = predict(runs["iris"].path, data)
+    assert_usage_error(result, "'petal_length', 'petal_width' not found")
+    assert "Did you mean 'sepal_length'" not in result.stderr  # that column is there already
 
 
 def test_non_numeric_value_names_column_and_row(runs, tmp_path):
@@ -129,7 +131,9 @@ def test_non_numeric_value_names_column_and_row(runs, tmp_path):
 
 
 def test_missing_data_file_and_keep_column(runs, pets_csv, tmp_path):
-    assert_usage_error(predict(runs["iris"].path, tmp_path / "nope.csv"), "not found")
+    result = predict(runs["iris"].path, tmp_path / "nope.csv")
+    assert_usage_error(result, "not found")
+    assert "config" not in result.stderr  # DATA is a command-line path, not one in a config
     assert_usage_error(predict(runs["pets"].path, pets_csv, "--keep", "idd"),
                        "--keep: column(s) 'idd' not found", "Did you mean 'id'?")
 

@@ -101,8 +101,17 @@ def test_unseen_level_encodes_as_zeros_with_one_warning():
 
 def test_missing_feature_columns_are_listed():
     pre, _, _ = fitted()
-    with pytest.raises(DataError, match=r"'const', 'color' not found.*The data has: a"):
-        pre.transform(pd.DataFrame({"a": [1.0]}))
+    with pytest.raises(DataError, match=r"'const', 'color' not found.*The data has: a") as err:
+        pre.transform(pd.DataFrame({"a": [1.0], "colour": "red"}))
+    assert "Did you mean 'colour'?" in str(err.value)  # a renamed column is suggested
+
+
+def test_a_column_the_run_reads_is_never_suggested_for_a_missing_one():
+    frame = table().rename(columns={"a": "sepal_length", "const": "petal_length"})
+    pre, _, _ = fitted(frame, features=["sepal_length", "petal_length"], categorical=[])
+    with pytest.raises(DataError, match="'petal_length' not found") as err:
+        pre.transform(frame.drop(columns="petal_length"))
+    assert "Did you mean" not in str(err.value)
 
 
 def test_text_in_numeric_column_names_column_and_first_bad_row():
@@ -213,10 +222,13 @@ def test_regression_target_unscaled_and_non_finite_target():
 
 
 def test_from_json_rejects_other_files():
-    with pytest.raises(DataError, match="preprocess.json cannot be read"):
+    with pytest.raises(DataError, match="'preprocess.json' cannot be read"):
         Preprocessor.from_json("{not json")
     with pytest.raises(DataError, match="format"):
         Preprocessor.from_json('{"format": "other"}')
+    doc = {k: v for k, v in json.loads(fitted()[0].to_json()).items() if k != "columns"}
+    with pytest.raises(DataError, match=r"'run/preprocess.json' cannot be read: the entry 'columns' is missing"):
+        Preprocessor.from_json(json.dumps(doc), source="run/preprocess.json")
 
 
 def test_transform_before_fit_is_an_error():
