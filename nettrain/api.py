@@ -216,10 +216,9 @@ def open_for_resume(run, config):
     differences = config_differences(yaml.safe_load(saved_file.read_text(encoding="utf-8")), config)
     if differences:
         raise ConfigError(
-            [f"--resume {path}: the config differs from the one the run was trained with, "
-             f"so it cannot continue it:"] + differences
-            + [f"Resume with the run's own config: nettrain fit {saved_file} --resume {path} "
-               "(only training.epochs may change)."]
+            f"--resume {path}: the config differs from the one the run was trained with, so it "
+            f"cannot continue it ({'; '.join(differences)}). Resume with the run's own config: "
+            f"nettrain fit {saved_file} --resume {path} (only training.epochs may change)."
         )
     rundir.remove_stale_temps(path)
     arrays, meta = rundir.load_checkpoint(path / rundir.CHECKPOINT)

@@ -128,6 +128,7 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
         fit(config(tmp_path, epochs=4, optimizer={"name": "adam", "lr": 0.02}), resume=run.path)
     assert info.value.exit_code == 2
     assert "nettrain fit" in str(info.value) and "--resume" in str(info.value)
+    assert len(info.value.problems) == 1  # one problem, not "3 problems in the config"
 
 
 def test_resume_of_a_corrupt_checkpoint_is_refused(tmp_path):
