@@ -28,3 +28,19 @@ def test_cli_module_does_not_import_numpy():
     code = "import sys, nettrain.cli; print('numpy' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_readme_names_every_option_of_the_documented_commands():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = []
+    for verb in ("fit", "evaluate", "predict", "validate", "gradcheck", "init"):
+        assert f"nettrain {verb} " in readme, verb
+        for param in cli.get_command(None, verb).params:
+            opts = [o for o in getattr(param, "opts", []) + getattr(param, "secondary_opts", [])
+                    if o.startswith("-") and o not in ("-h", "--help")]
+            if opts and not any(f"{o} " in readme or f"{o}]" in readme or f"`{o}`" in readme
+                                for o in opts):
+                missing.append(f"{verb} {'/'.join(opts)}")
+    assert not missing, f"options missing from README.md: {missing}"
