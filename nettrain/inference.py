@@ -216,8 +216,22 @@ class LoadedRun:
         if isinstance(frame, pd.DataFrame):
             return frame
         if isinstance(frame, (str, Path)):
-            return read_input(frame, self.preprocessor, keep)
+            table = read_input(frame, self.preprocessor, keep)
+            if str(frame).lower().endswith(".npz"):
+                self._check_npz_width(frame, table)
+            return table
         raise DataError(f"Expected a pandas DataFrame or a data file path. Got {type(frame).__name__}.")
+
+    def _check_npz_width(self, path, table):
+        """An .npz X has unnamed columns: with every column as features (data.features null)
+        it must be exactly as wide as the train X, or its values would be read out of place."""
+        if self.config["data"].get("features") is not None:
+            return
+        width = sum(1 for c in table.columns if c not in self.preprocessor.targets)
+        if width != len(self.preprocessor.features):
+            raise DataError(f"Data file '{path}': X has {width} values per row, but the run was "
+                            f"trained on {len(self.preprocessor.features)}. Give X the layout "
+                            "of the training data.")
 
     def predict_proba(self, frame):
         """Class probabilities, one row per input row and one column per class.

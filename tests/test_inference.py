@@ -290,3 +290,18 @@ def test_binary_probability_of_one_half_predicts_the_positive_class(copy_run):
     frame = pets_frame()
     assert set(loaded.predict(frame)) == {"yes"}
     assert loaded.evaluate(frame)["accuracy"] == pytest.approx(np.mean(frame["label"] == "yes"))
+
+
+def test_npz_with_a_different_width_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    np.savez(tmp_path / "train.npz", X=X, y=X.sum(axis=1))
+    run = nettrain.fit({"data": {"path": str(tmp_path / "train.npz")}, "loss": "mse",
+                        "model": {"layers": [{"type": "dense", "units": 1}]}, "metrics": ["mae"],
+                        "training": {"epochs": 1}, "output": str(tmp_path / "runs")}, quiet=True)
+    model = load(run.path)
+    np.savez(tmp_path / "same.npz", X=X[:5])
+    assert model.predict(tmp_path / "same.npz").shape == (5, 1)
+    np.savez(tmp_path / "wide.npz", X=rng.normal(size=(5, 4)))
+    with pytest.raises(DataError, match="X has 4 values per row, but the run was trained on 3"):
+        model.predict(tmp_path / "wide.npz")
