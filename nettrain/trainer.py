@@ -213,8 +213,10 @@ class Trainer:
             return X[start:stop], y[start:stop]
         m = stop - start
         index = order[start:stop]
-        x_batch = np.take(X, index, axis=0, out=self._x_buffer[:m])
-        y_batch = np.take(y, index, axis=0, out=self._y_buffer[:m])
+        # mode="clip": the indices are a permutation, always in range, and the default
+        # mode="raise" copies through a temporary buffer (3 times slower at batch 512).
+        x_batch = np.take(X, index, axis=0, out=self._x_buffer[:m], mode="clip")
+        y_batch = np.take(y, index, axis=0, out=self._y_buffer[:m], mode="clip")
         return x_batch, y_batch
 
     def _step(self, x_batch, y_batch, epoch, batch):
@@ -297,11 +299,12 @@ class Trainer:
     # -------------------------------------------------------------- divergence
 
     def _check_gradients(self, named, epoch, batch):
-        # One reduction over the model's flat gradient buffer on the healthy path: the sum is
-        # non-finite iff some entry is (or the sum overflows); only then look layer by layer.
+        # One BLAS dot product over the model's flat gradient buffer on the healthy path (a
+        # third of the time of a sum): the squared norm is non-finite iff some entry is (or
+        # a gradient exceeds 1e19, divergence too); only then look layer by layer.
         flat = getattr(named, "flat", None)
         grads = [flat[1]] if flat is not None else [grad for _, _, grad in named]
-        if math.isfinite(sum(float(g.sum()) for g in grads)):
+        if math.isfinite(sum(float(np.vdot(g, g)) for g in grads)):
             return
         key = next((key for key, _, grad in reversed(named) if not np.isfinite(grad).all()), None)
         where = ""
@@ -309,7 +312,8 @@ class Trainer:
             _, index, name = key.split(".", 2)
             where = (f" Going back from the output, the first non-finite gradient is {name} "
                      f"of model.layers[{index}].")
-        raise self._diverged(epoch, batch, "a gradient is not finite", where)
+        what = "a gradient is not finite" if key is not None else "the gradient norm overflows"
+        raise self._diverged(epoch, batch, what, where)
 
     def _first_bad_output(self, x):
         """Which step of the forward pass first produced a non-finite value (a sentence)."""

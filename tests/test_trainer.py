@@ -287,6 +287,22 @@ def test_non_finite_gradient_names_the_first_layer_from_the_output():
     assert np.isfinite(trainer.model.named_params().flat[0]).all()  # no step was taken with it
 
 
+def test_finite_gradients_whose_norm_overflows_are_divergence_too():
+    X, y = blobs(16)
+    trainer = make_trainer(epochs=1, batch_size=8)
+    last = trainer.model.layers[-1]
+    original = last.backward
+
+    def huge(grad_out, input_grad=True):
+        result = original(grad_out, input_grad)
+        last.grads["W"][0, 0] = 1e20  # finite in float32, but its square is not
+        return result
+
+    last.backward = huge
+    with pytest.raises(DivergenceError, match=r"batch 1 of 2: the gradient norm overflows"):
+        trainer.fit((X, y))
+
+
 def test_healthy_training_reaches_a_low_loss():
     X, y = blobs(60)
     logs = Logs()
