@@ -30,9 +30,12 @@ def dense_layers(model):
     return [layer for layer in model.layers if "W" in layer.params]
 
 
+CLOCK = time.perf_counter
+
+
 def time_gemms(model, backward, scratch):
     """Seconds for the dense layers' forward (or backward) products, repeated on their arrays."""
-    start = time.perf_counter()
+    start = CLOCK()
     for i, layer in enumerate(dense_layers(model)):
         x, W, dW = layer.x, layer.params["W"], layer.grads["W"]
         out = scratch[i][:len(x)]
@@ -43,7 +46,7 @@ def time_gemms(model, backward, scratch):
             if i:
                 x_grad = np.matmul(out, W.T)  # grad_in = g W^T (not for the first layer)
                 del x_grad
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def profile_epoch(trainer, X, y, totals):
@@ -51,7 +54,7 @@ def profile_epoch(trainer, X, y, totals):
     model, loss, optimizer = trainer.model, trainer.loss, trainer.optimizer
     scratch = [np.empty((trainer.batch_size, layer.units), model.dtype) for layer in dense_layers(model)]
     order = trainer.rng.permutation(len(X))
-    clock = time.perf_counter
+    clock = CLOCK
     for start in range(0, len(X), trainer.batch_size):
         stop = min(len(X), start + trainer.batch_size)
         t0 = clock()
@@ -101,7 +104,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3, help="profiled epochs per batch size (medians)")
     parser.add_argument("--random", action="store_true", help="random MNIST-shaped data even when MNIST is present")
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: nettrain's choice)")
+    parser.add_argument("--cpu-clock", action="store_true",
+                        help="count this thread's CPU time, not wall time: steadier on a busy machine, "
+                             "meaningful with --threads 1 only")
     args = parser.parse_args(argv)
+    if args.cpu_clock:
+        global CLOCK
+        CLOCK = time.thread_time
     X, y, source = (mnist_data if args.net == "mnist" else tabular_data)(real=not args.random)
     layers = MNIST_LAYERS if args.net == "mnist" else TABULAR_LAYERS
     print(f"data: {source}; float32; Adam; seconds per epoch, median of {args.epochs} epochs "
