@@ -345,13 +345,22 @@ class LoadedRun:
                 f"data.split.{split} was 0 or left out when it was trained). Use "
                 f"--split {self.splits[-1]}, or --data FILE with labelled data."
             )
-        dataset = prepare_data(self.config)
+        dataset = self._rebuild(split)
         if json.loads(dataset.preprocessor.to_json()) != json.loads(self._preprocess_text):
             # The data files changed since training: use the saved preprocessing, and say so.
             warnings.warn(f"The data files of '{self.path}' changed since it was trained, so "
                           f"the {split} split may differ from fit's.", DataWarning, stacklevel=2)
-            dataset = prepare_data(self.config, preprocessor=self.preprocessor)
+            dataset = self._rebuild(split, self.preprocessor)
         return dataset.splits[split]
+
+    def _rebuild(self, split, preprocessor=None):
+        """prepare_data on the run's config.yaml; its errors say where the data came from."""
+        try:
+            return prepare_data(self.config, preprocessor=preprocessor)
+        except NettrainError as err:
+            raise DataError(f"The {split} split of '{self.path}' cannot be rebuilt from the data "
+                            f"its config.yaml names: {err} Evaluate a labelled file with --data "
+                            "FILE instead.") from None
 
 
 def evaluate(run, split=None, data=None):

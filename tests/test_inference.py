@@ -267,6 +267,14 @@ def test_changed_data_file_warns(runs, tmp_path):
     assert any(issubclass(w.category, DataWarning) and "changed since" in str(w.message) for w in caught)
 
 
+def test_a_data_file_gone_since_training_names_the_run_and_offers_data(runs, tmp_path):
+    loaded = load(runs["iris"].path)
+    loaded.config.data["data"]["path"] = str(tmp_path / "moved.csv")
+    with pytest.raises(DataError, match=r"The val split of '.*' cannot be rebuilt .*data\.path: "
+                                        r"Data file .*moved\.csv' not found.*--data FILE"):
+        loaded.evaluate(split="val")
+
+
 def test_rows_left_out_for_missing_values_get_empty_predictions(runs):
     loaded = load(runs["pets"].path)
     loaded.preprocessor.missing = "drop"  # as a run trained with data.missing: drop
