@@ -63,6 +63,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except NettrainError as err:
             report_error(err)
+        except KeyboardInterrupt:  # commands that save handle Ctrl-C themselves (Interrupted)
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
