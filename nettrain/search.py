@@ -144,11 +144,11 @@ def objective(spec):
 
 
 def search_dir(cfg, out=None):
-    """OUTPUT/NAME-search: the same command always resumes in the same folder."""
+    """OUTPUT/NAME-search, OUTPUT as `fit` finds it: the same command always resumes in it."""
+    from nettrain.api import output_dir
     from nettrain.rundir import ensure_writable
 
-    root = Path(out) if out is not None else cfg.resolve_path(cfg.data.get("output", "runs"))
-    return ensure_writable(root / f"{cfg.data['name']}-search")
+    return ensure_writable(output_dir(cfg, out) / f"{cfg.data['name']}-search").resolve()
 
 
 def attach_units(trials, spec, folder):

@@ -30,9 +30,13 @@ def toy_csv(folder, n=90, seed=0):
 
 
 @pytest.fixture
-def make_config(tmp_path):
-    """Write toy.csv and a config searching `space` (plus `extra` top-level keys); return its path."""
+def make_config(tmp_path, monkeypatch):
+    """Write toy.csv and a config searching `space` (plus `extra` top-level keys); return its path.
+
+    The working directory is tmp_path, where the default `output: runs` goes.
+    """
     toy_csv(tmp_path)
+    monkeypatch.chdir(tmp_path)
 
     def make(space, name="toy", **extra):
         search_section = extra.pop("search", {})
@@ -374,3 +378,22 @@ def test_refit_with_early_stopping_trains_for_the_kept_epochs(make_config):
     kept = pd.read_json(result.path / result.best["id"] / "metrics.json", typ="series")["weights_epoch"]
     refit = result.refit.config.data["training"]
     assert refit["early_stopping"] is None and refit["epochs"] == kept
+
+
+def test_refit_appends_a_separate_val_file_to_train(make_config, tmp_path, monkeypatch):
+    table = pd.read_csv(tmp_path / "toy.csv")
+    for name, rows in (("train", slice(0, 60)), ("val", slice(60, 75)), ("test", slice(75, 90))):
+        table.iloc[rows].to_csv(tmp_path / f"{name}.csv", index=False)
+    data = {"train": "train.csv", "val": "val.csv", "test": "test.csv", "target": "label"}
+    import nettrain.api
+
+    datasets = []
+    real_fit = nettrain.api.fit
+    monkeypatch.setattr(nettrain.api, "fit", lambda cfg, **kw: datasets.append(kw["dataset"]) or real_fit(cfg, **kw))
+    result = run_search(make_config({"optimizer.lr": [0.3, 0.1]}, data=data), refit=True)
+    refit_data = datasets[-1]
+    assert {k: len(v[0]) for k, v in refit_data.splits.items()} == {"train": 75, "test": 15}
+    searched = datasets[0]
+    np.testing.assert_array_equal(refit_data.splits["train"][0][60:], searched.splits["val"][0])
+    assert result.refit.config.data["data"]["val"] is None
+    assert set(result.refit.metrics) >= {"train", "test"} and "val" not in result.refit.metrics

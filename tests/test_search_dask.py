@@ -72,8 +72,9 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture
-def config_path(tmp_path):
+def config_path(tmp_path, monkeypatch):
     toy_csv(tmp_path)
+    monkeypatch.chdir(tmp_path)
     cfg = {
         "name": "toy",
         "data": {"path": "toy.csv", "target": "label"},
