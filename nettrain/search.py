@@ -9,26 +9,21 @@ before the first one trains.
 import contextlib
 import copy
 import hashlib
-import io
 import json
-import math
 import os
 import signal
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from nettrain import config as config_mod
 from nettrain.errors import ConfigError, Interrupted, RunError
 from nettrain.executors import DaskExecutor, InlineExecutor, LocalPool, Unit, read_finished
+from nettrain.refit import refit_best, refit_config
 from nettrain.search_report import SearchProgress, ranked_table
+from nettrain.search_results import BEST, RESULTS, Book, metric_names
 from nettrain.space import expand, parse_search
 
-RESULTS = "results.csv"
-BEST = "best.yaml"
 # Keys that say where or under which name a run is written, not what it trains.
 NOT_HASHED = ("name", "output", "search")
 # What data.prepare_data reads: trials that agree on these share one prepared dataset.
@@ -115,19 +110,29 @@ def plan_trials(raw, base_dir, spec, seed):
         try:
             cfg = config_mod.config_from_dict(raw, base_dir, list(params.items()))
         except ConfigError as err:
-            problems += [f"trial {_show(params)}: {p}" for p in err.problems]
+            problems += _trial_problems(params, err)
             continue
         tid = trial_id(cfg)
         trials.setdefault(tid, Trial(tid, params, cfg))
     if problems:
-        raise ConfigError(
-            [f"{len(problems)} problem(s) in the search space; no trial was started. "
-             "Change `search.space` so every combination is a valid config:", *problems])
+        raise _before_any_trial("Change `search.space` so every combination is a valid config", problems)
     return list(trials.values())
 
 
 def _show(params):
     return "{" + ", ".join(f"{k}: {v!r}" for k, v in params.items()) + "}"
+
+
+def _trial_problems(params, err):
+    """Each problem of one trial, prefixed with its parameters instead of the `--set` they came as."""
+    prefixes = tuple(f"--set {key}=" for key in params)
+    return [f"trial {_show(params)}: " + (p.split(": ", 1)[1] if p.startswith(prefixes) else p)
+            for p in err.problems]
+
+
+def _before_any_trial(fix, problems):
+    lines = [f"{len(problems)} trial problem(s); no trial was started. {fix}:"]
+    return ConfigError("\n".join(lines + [f"  - {p}" for p in problems]))
 
 
 def objective(spec):
@@ -163,14 +168,21 @@ def attach_units(trials, spec, folder):
 
 
 def prepare_datasets(trials):
-    """One prepared Dataset per distinct data setup (usually one for the whole search)."""
+    """One prepared Dataset per distinct data setup (usually one for the whole search), and
+    every trial checked against its data (loss, output units, metrics) before any trains."""
     from nettrain.data import prepare_data
 
-    datasets = {}
+    datasets, problems = {}, []
     for trial in trials:
         key = trial.units[0].data_key
         if key not in datasets:
             datasets[key] = prepare_data(trial.config)
+        try:
+            config_mod.check_against_data(trial.config, datasets[key])
+        except ConfigError as err:
+            problems += _trial_problems(trial.params, err)
+    if problems:
+        raise _before_any_trial("Change `search.space` (or the model) to fit the data", problems)
     return datasets
 
 
@@ -240,112 +252,7 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-# ---------------------------------------------------------------- results
-
-
-def trial_row(trial, metric, repeats):
-    """One results row: the mean (and std over repeats) of each val metric, status, error."""
-    import numpy as np
-
-    results = [trial.results[r] for r in sorted(trial.results)]
-    failed = [(r, res) for r, res in enumerate(results) if res["status"] != "ok"]
-    row = {"id": trial.id, "params": trial.params, "metrics": {}, "status": "ok", "error": "",
-           "seconds": round(sum(res.get("seconds", 0.0) for res in results), 3)}
-    if failed:
-        r, res = failed[0]
-        prefix = f"repeat {r} (seed {trial.config.data['seed'] + r}): " if repeats > 1 else ""
-        row.update(status="failed", error=prefix + res["error"])
-        return row
-    vals = [res["metrics"].get("val", {}) for res in results]
-    for name in vals[0]:
-        series = np.array([float(v.get(name, math.nan)) for v in vals])
-        row["metrics"][f"val_{name}"] = float(series.mean())
-        if repeats > 1:
-            row["metrics"][f"val_{name}_std"] = float(series.std(ddof=1))
-    if metric not in row["metrics"]:
-        row.update(status="failed", error=f"the run did not log {metric}")
-    return row
-
-
-def rank(rows, metric, mode):
-    """ok trials best first (NaN last), then failed ones, each group in trial order."""
-    sign = 1 if mode == "min" else -1
-
-    def key(row):
-        value = row["metrics"].get(metric, math.nan) if row["status"] == "ok" else math.nan
-        return (row["status"] != "ok", math.isnan(value), sign * value if not math.isnan(value) else 0)
-
-    return sorted(rows, key=key)
-
-
-def write_results(folder, rows, params, metric_names):
-    """results.csv, atomically: id, parameters, val metrics (mean, std), status, error, seconds."""
-    from nettrain.rundir import write_csv
-
-    header = ["rank", "id", *params, *metric_names, "status", "error", "seconds"]
-    lines = []
-    for i, row in enumerate(rows, start=1):
-        values = [_csv_value(row["params"][p]) for p in params]
-        scores = [row["metrics"].get(m, "") for m in metric_names]
-        lines.append([i, row["id"], *values, *scores, row["status"], row["error"], row["seconds"]])
-    write_csv(folder / RESULTS, header, lines)
-
-
-def _csv_value(value):
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return value
-
-
-def write_best(folder, trial):
-    """best.yaml: the best trial's full resolved config, file paths absolute, for `nettrain fit`."""
-    from nettrain.rundir import write_text
-
-    data = trial.config.absolute_data()
-    data.pop("search", None)
-    header = f"# best trial {trial.id} of this grid-search; train it with `nettrain fit best.yaml`\n"
-    write_text(folder / BEST, header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
-    return folder / BEST
-
-
-def _metric_names(rows, metric, repeats):
-    names = [metric]
-    for row in rows:
-        names += [m for m in row["metrics"] if not m.endswith("_std") and m not in names]
-    if repeats > 1:
-        names = [n for m in names for n in (m, f"{m}_std")]
-    return names
-
-
 # ---------------------------------------------------------------- the search
-
-
-class _Book:
-    """Keeps rows as trials finish and writes results.csv and best.yaml after each one."""
-
-    def __init__(self, folder, trials, spec, metric, mode):
-        self.folder, self.trials, self.spec = folder, trials, spec
-        self.metric, self.mode = metric, mode
-        self.params = list(spec.space)
-        self.rows = {}
-
-    def add(self, trial):
-        self.rows[trial.id] = trial_row(trial, self.metric, self.spec.repeats)
-        return self.rows[trial.id]
-
-    def ranked(self):
-        return rank(list(self.rows.values()), self.metric, self.mode)
-
-    def best(self):
-        ranked = self.ranked()
-        return ranked[0] if ranked and ranked[0]["status"] == "ok" else None
-
-    def save(self):
-        ranked = self.ranked()
-        write_results(self.folder, ranked, self.params, _metric_names(ranked, self.metric, self.spec.repeats))
-        best = self.best()
-        if best is not None:
-            write_best(self.folder, next(t for t in self.trials if t.id == best["id"]))
 
 
 def _collect_finished(trials, book):
@@ -396,7 +303,7 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
         refit_config(trials[0])  # a config the refit could not train is reported now, not later
     datasets = prepare_datasets(trials)
     _check_val(datasets, metric)
-    book = _Book(folder, trials, spec, metric, mode)
+    book = Book(folder, trials, spec, metric, mode)
     todo = _collect_finished(trials, book)
     executor = make_executor(workers, scheduler, datasets)
     if not quiet:
@@ -441,7 +348,7 @@ def _finish(book, folder, trials, datasets, console, quiet, refit):
     ranked = book.ranked()
     if not quiet:
         table = ranked_table(ranked, book.params, book.metric, book.mode,
-                             _metric_names(ranked, book.metric, 1), title=f"{folder / RESULTS}")
+                             metric_names(ranked, book.metric, 1), title=f"{folder / RESULTS}")
         if not console.is_terminal:
             # A file or pipe has no width to fit: print the table whole rather than squeezed.
             console = Console(file=console.file, width=max(console.width, 200), no_color=True)
@@ -458,72 +365,3 @@ def _finish(book, folder, trials, datasets, console, quiet, refit):
     if refit:
         result.refit = refit_best(best_trial, folder, datasets, console, quiet)
     return result
-
-
-def refit_config(trial):
-    """The best trial's config for a refit: val merged into train, nothing left that needs val.
-
-    With early stopping, the refit trains for the epoch whose weights the trial kept (the
-    mean over repeats) instead; a plateau schedule watching a val metric watches its train
-    counterpart.
-    """
-    data = trial.config.data
-    overrides = []
-    if data["data"].get("val") is not None:
-        overrides.append(("data.val", None))  # the val file is appended to train (merge_val)
-    elif (data["data"].get("split") or {}).get("val"):
-        split = data["data"]["split"]
-        overrides += [("data.split.train", round(split["train"] + split["val"], 12)), ("data.split.val", 0.0)]
-    if data["training"].get("early_stopping"):
-        overrides.append(("training.early_stopping", None))
-        kept = [res["metrics"].get("weights_epoch") for res in trial.results.values()]
-        kept = [e for e in kept if e]
-        if kept:
-            overrides.append(("training.epochs", max(1, int(round(sum(kept) / len(kept))))))
-    monitor = (data.get("schedule") or {}).get("monitor")
-    if isinstance(monitor, str) and monitor.startswith("val_"):
-        overrides.append(("schedule.monitor", monitor[4:]))
-    return config_mod.config_from_dict(trial.config.absolute_data(), trial.config.base_dir, overrides)
-
-
-def merge_val(dataset):
-    """The dataset with its val rows appended to train (for val given as a file of its own)."""
-    import dataclasses
-
-    import numpy as np
-
-    (X_train, y_train), (X_val, y_val) = dataset.splits["train"], dataset.splits["val"]
-    splits = {k: v for k, v in dataset.splits.items() if k != "val"}
-    splits["train"] = (np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val]))
-    return dataclasses.replace(
-        dataset, splits=splits, n_rows={k: len(v[0]) for k, v in splits.items()},
-        notes=[*dataset.notes, "refit: the val rows are appended to train"],
-    )
-
-
-def refit_best(trial, folder, datasets, console, quiet):
-    """Train the best config on train+val into folder/refit-ID and print its test metrics.
-
-    A finished refit of the same trial is reused, as finished trials are.
-    """
-    from rich.console import Console
-
-    from nettrain import api
-    from nettrain.api import Run
-
-    cfg = refit_config(trial)
-    run_dir = folder / f"refit-{trial.id}"
-    if read_finished(run_dir) is None or read_finished(run_dir)["status"] != "ok":
-        _clear_partial(run_dir)
-        dataset = None
-        if trial.config.data["data"].get("val") is not None:
-            dataset = merge_val(datasets[trial.units[0].data_key])
-        silent = Console(file=io.StringIO())
-        api.fit(cfg, dataset=dataset, run_dir=run_dir, quiet=True, console=silent)
-    run = Run(run_dir)
-    if not quiet:
-        test = run.metrics.get("test")
-        shown = ", ".join(f"test_{k} {v:.4g}" for k, v in test.items()) if test else "no test split"
-        console.print(f"refit of {trial.id} on train+val: {run_dir}\n  {shown}", soft_wrap=True,
-                      highlight=False)
-    return run

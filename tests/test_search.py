@@ -397,3 +397,11 @@ def test_refit_appends_a_separate_val_file_to_train(make_config, tmp_path, monke
     np.testing.assert_array_equal(refit_data.splits["train"][0][60:], searched.splits["val"][0])
     assert result.refit.config.data["data"]["val"] is None
     assert set(result.refit.metrics) >= {"train", "test"} and "val" not in result.refit.metrics
+
+
+def test_a_trial_that_does_not_fit_the_data_is_reported_before_any_trial(make_config, tmp_path):
+    path = make_config({"model.layers.1.units": [2, 3]})  # the toy data has 2 classes
+    result = CliRunner().invoke(cli, ["grid-search", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "no trial was started" in result.output and "model.layers.1.units: 3" in result.output
+    assert not list((tmp_path / "runs" / "toy-search").iterdir())
