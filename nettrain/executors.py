@@ -17,10 +17,11 @@ import signal
 import socket
 import tempfile
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from nettrain.errors import ConfigError, Interrupted
+from nettrain.errors import ConfigError, Interrupted, RunError
 
 # The thread-count variables of OpenMP, OpenBLAS, MKL, Accelerate and numexpr.
 BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -228,7 +229,14 @@ class LocalPool:
         return False
 
     def submit(self, unit):
-        return self.pool.submit(_run_in_worker, unit)
+        try:
+            return self.pool.submit(_run_in_worker, unit)
+        except BrokenProcessPool as err:
+            raise RunError(
+                f"A worker process stopped abruptly ({err}); a trial may have run out of memory. "
+                "The results so far are in results.csv: run the same command again to resume, "
+                "with fewer --workers if memory is short."
+            ) from None
 
     def wait(self, futures, timeout):
         done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)

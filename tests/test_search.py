@@ -265,6 +265,18 @@ def test_worker_processes_get_one_blas_thread_and_the_parent_is_restored(monkeyp
     assert "MKL_NUM_THREADS" not in os.environ
 
 
+def _die(code):
+    os._exit(code)
+
+
+def test_a_worker_that_dies_is_a_failed_unit_then_a_clear_run_error():
+    with executors.LocalPool(1, {}) as pool:
+        with pytest.raises(executors.BrokenProcessPool):
+            pool.pool.submit(_die, 3).result()
+        with pytest.raises(RunError, match="worker process stopped abruptly.*resume"):
+            pool.submit(None)
+
+
 def test_two_worker_processes_give_the_same_results_as_one(make_config):
     path = make_config({"optimizer.lr": [0.3, 0.1, 0.03]})
     inline = run_search(path, out=path.parent / "inline").results
