@@ -6,8 +6,10 @@ What is measured, per epoch and per layer (`diagnostics.csv`, one row per epoch 
   backward pass produced it (data loss + regularization, before clipping), averaged over the
   epoch's batches.
 - `update_ratio`: ||theta_after - theta_before|| / ||theta_before|| for one optimizer step,
-  theta being all of the layer's parameters, averaged over the epoch's steps (steps that start
-  from all-zero parameters are left out). About 1e-3 is the usual healthy value.
+  theta being all of the layer's parameters, averaged over the epoch's steps b with
+  b % ceil(n_batches / 32) == 0 (every step when an epoch has at most 32 batches; a sample of
+  evenly spaced steps otherwise, since each measured step copies every parameter). Steps that
+  start from all-zero parameters are left out. About 1e-3 is the usual healthy value.
 - `dead_fraction` (ReLU family: relu, leaky_relu, elu, gelu, silu): the share of the layer's
   units whose pre-activation was <= 0 for every sample of every batch of the epoch.
 - `saturated_fraction` (sigmoid, tanh): the share of the epoch's pre-activation values, over
@@ -28,6 +30,7 @@ COLUMNS = ["epoch", "layer", "description", "batches", "grad_norm", "update_rati
 DEAD_KIND = ("relu", "leaky_relu", "elu", "gelu", "silu")
 SATURATING = ("sigmoid", "tanh")
 GROWTH_EPOCHS = 3  # exploding: the gradient norm rose in each of this many epochs in a row
+RATIO_STEPS = 32  # update ratios are measured on at most about this many steps per epoch
 
 
 def default_bounds():
@@ -131,16 +134,20 @@ class Diagnostics:
 
     def on_epoch_begin(self, trainer, epoch):
         self._reset()
+        self.stride = max(1, math.ceil(trainer.n_batches / RATIO_STEPS))
 
     def _norms(self, flat):
-        return np.array([math.sqrt(float(np.dot(flat[s], flat[s]))) if s is not None else math.nan
-                         for _, _, s, _ in self.layers])
+        # einsum, not BLAS dot: a threaded BLAS would wake its threads for every small reduction.
+        return np.array([math.sqrt(float(np.einsum("i,i->", flat[s], flat[s]))) if s is not None
+                         else math.nan for _, _, s, _ in self.layers])
 
     def on_after_backward(self, trainer, batch):
         self.batches += 1
         self.grad_sum += self._norms(self.grads)
-        self.size = self._norms(self.params)
-        np.copyto(self.before, self.params)
+        self.measuring = batch % self.stride == 0
+        if self.measuring:  # a copy and two passes over the parameters: on sampled steps only
+            self.size = self._norms(self.params)
+            np.copyto(self.before, self.params)
         for k, (*_, tap) in enumerate(self.layers):
             if tap is None or tap.pending is None:
                 continue
@@ -151,6 +158,8 @@ class Diagnostics:
             tap.pending = None
 
     def on_batch_end(self, trainer, batch):
+        if not self.measuring:
+            return
         # In place: a third buffer would cost more memory traffic than the subtraction itself.
         moved = self._norms(np.subtract(self.params, self.before, out=self.before))
         counted = self.size > 0
@@ -163,14 +172,14 @@ class Diagnostics:
         if self.batches == 0:
             return
         for k, (i, layer, span, tap) in enumerate(self.layers):
+            seen = self.saturated[k, 1]
             self.rows.append({
                 "epoch": int(logs["epoch"]), "layer": i, "description": layer.describe(),
                 "batches": self.batches,
-                "grad_norm": self.grad_sum[k] / self.batches if span is not None else None,
-                "update_ratio": self.ratio_sum[k] / self.steps[k] if self.steps[k] else None,
+                "grad_norm": float(self.grad_sum[k] / self.batches) if span is not None else None,
+                "update_ratio": float(self.ratio_sum[k] / self.steps[k]) if self.steps[k] else None,
                 "dead_fraction": float(np.mean(self.peak[k] <= 0)) if self.peak[k] is not None else None,
-                "saturated_fraction": (self.saturated[k, 0] / self.saturated[k, 1]
-                                       if tap is not None and tap.kind == "saturated" else None),
+                "saturated_fraction": float(self.saturated[k, 0] / seen) if seen else None,
             })
         if self.path is not None:
             self._write()
@@ -306,7 +315,7 @@ def _units(rows, layers, bounds, settings):
                 f"Saturated units at {_where(row)}: {saturated:.0%} of its pre-activations in epoch "
                 f"{row['epoch']} were beyond +-{bounds['saturation_bound']:g}, where the activation is "
                 f"nearly flat and passes almost no gradient (training.diagnostics.saturated_fraction is "
-                f"{bounds['saturated_fraction']:g}). Fix: init: glorot_uniform, put {{type: batchnorm}} "
+                f"{bounds['saturated_fraction']:g}). Fix: use init: glorot_uniform, put {{type: batchnorm}} "
                 f"before the activation, or use activation: relu with init: he_normal.")))
     return found
 
@@ -411,7 +420,9 @@ class DiagnosticsReport:
                                style=None if self.plain else "yellow", soft_wrap=self.plain)
 
     def on_epoch_end(self, trainer, logs):
-        if logs["epoch"] % self.recorder.bounds["every"] == 0:
+        # The last epoch is left to on_train_end, which shows all its warnings in order.
+        last = trainer.stopped is not None or logs["epoch"] >= trainer.epochs
+        if logs["epoch"] % self.recorder.bounds["every"] == 0 and not last:
             self._show(trainer, final=False)
 
     def on_train_end(self, trainer):

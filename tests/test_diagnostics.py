@@ -26,10 +26,10 @@ BOUNDS = diagnostics.default_bounds()
 # ---------------------------------------------------------------- the statistics, by hand
 
 
-def tiny_problem():
+def tiny_problem(n=5):
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(5, 3))
-    y = np.array([0, 1, 1, 0, 1])
+    X = rng.normal(size=(n, 3))
+    y = np.arange(n) * 7 % 3 % 2
     layers = [{"type": "dense", "units": 4, "activation": "relu", "init": {"name": "normal", "std": 1.0}},
               {"type": "dense", "units": 3, "activation": "tanh", "init": {"name": "normal", "std": 1.0}},
               {"type": "dense", "units": 2}]
@@ -65,7 +65,7 @@ def by_hand(X, y, params, batches, lr, bound):
         for (w, b), (gw, gb) in zip(layer_params, grads):
             w -= lr * gw
             b -= lr * gb
-    return {"grad_norm": np.mean(grad_norms, 0), "update_ratio": np.mean(ratios, 0),
+    return {"grad_norm": np.mean(grad_norms, 0), "update_ratio": np.mean(ratios, 0), "ratios": ratios,
             "dead": np.mean(peak <= 0), "saturated": saturated / (len(X) * 3)}
 
 
@@ -89,6 +89,21 @@ def test_statistics_match_a_forward_and_backward_pass_by_hand():
     assert rows[2]["dead_fraction"] is None and rows[2]["saturated_fraction"] is None
     # The activations are themselves again after training, and validation is never counted.
     assert all("forward" not in vars(layer.activation) for layer in model.layers[:2])
+
+
+def test_update_ratios_of_long_epochs_are_averaged_over_evenly_spaced_steps():
+    X, y, model = tiny_problem(40)
+    params = [model.layers[i].params[k] for i in range(3) for k in ("W", "b")]
+    expected = by_hand(X, y, params, [[i] for i in range(40)], lr=0.5, bound=3.0)
+    recorder = Diagnostics()
+    trainer = Trainer(model, get_loss("cross_entropy"), get_optimizer({"name": "sgd", "lr": 0.5}),
+                      epochs=1, batch_size=1, shuffle=False, callbacks=[recorder])
+    trainer.fit((X, y))
+    # 40 batches > 32: every ceil(40 / 32) = 2nd step is measured; the norms cover every batch.
+    sampled = np.mean(expected["ratios"][::2], 0)
+    np.testing.assert_allclose([r["update_ratio"] for r in recorder.rows], sampled, rtol=1e-10)
+    np.testing.assert_allclose([r["grad_norm"] for r in recorder.rows], expected["grad_norm"], rtol=1e-10)
+    assert {r["batches"] for r in recorder.rows} == {40}
 
 
 def test_gradient_norms_are_taken_before_clipping_and_validation_is_not_counted():
