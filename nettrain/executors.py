@@ -247,6 +247,7 @@ class LocalPool:
 
     def cancel(self):
         """Drop queued units and end the running ones now (Ctrl-C)."""
+        # ProcessPoolExecutor has no public way to stop a running task: kill its processes.
         processes = list((self.pool._processes or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
