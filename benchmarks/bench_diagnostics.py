@@ -12,6 +12,7 @@ Run from the repository root:
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -53,21 +54,26 @@ def main():
     plain = Contender(X, y, args.batch, diagnose=False)
     diagnosed = Contender(X, y, args.batch, diagnose=True)
     times = {"without --diagnose": [], "with --diagnose": []}
+    cpu = {label: [] for label in times}
     with blas_threads(args.threads):
         plain.epoch(), diagnosed.epoch()  # warm-up: allocation, page faults, BLAS start-up
         for r in range(args.repeats):
             pairs = [("without --diagnose", plain), ("with --diagnose", diagnosed)]
             for label, contender in pairs if r % 2 == 0 else pairs[::-1]:
+                started = time.process_time()
                 times[label].append(timed(contender.epoch))
+                cpu[label].append(time.process_time() - started)
     base, diag = median(times["without --diagnose"]), median(times["with --diagnose"])
     print(f"784-256-128-10, Adam, batch {args.batch}, {source}, {args.repeats} rounds, "
           f"BLAS threads: {args.threads or 'all'}")
     for label, values in times.items():
         print(f"  {label:<20} median {median(values):.3f} s/epoch  "
-              f"(min {min(values):.3f}, max {max(values):.3f})")
+              f"(min {min(values):.3f}, max {max(values):.3f}; CPU {median(cpu[label]):.3f} s)")
     fastest = min(times["with --diagnose"]) / min(times["without --diagnose"])
     print(f"  cost of --diagnose: {100 * (diag / base - 1):+.1f}% per epoch by medians, "
-          f"{100 * (fastest - 1):+.1f}% by the fastest epochs (less noisy on a busy machine)")
+          f"{100 * (fastest - 1):+.1f}% by the fastest epochs, "
+          f"{100 * (median(cpu['with --diagnose']) / median(cpu['without --diagnose']) - 1):+.1f}% "
+          f"in CPU time (steadier on a busy machine with --threads 1)")
 
 
 if __name__ == "__main__":
