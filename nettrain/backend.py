@@ -1,9 +1,34 @@
-"""The one array-module handle the core computes with.
+"""The one array-module handle the core computes with, and its BLAS thread count.
 
 The core writes `xp.matmul`, `xp.exp`, ... instead of importing NumPy directly, so an array
 library with NumPy's interface (a GPU one, say) can be dropped in here later.
 """
 
+import contextlib
+import os
+
 import numpy as xp
 
-__all__ = ["xp"]
+__all__ = ["xp", "blas_threads"]
+
+# Below this batch size one BLAS thread trains faster than several: the products of a small
+# batch are too short to split (a second thread's hand-off costs more than it computes), and
+# on a busy machine a descheduled BLAS thread stalls every product. benchmarks/ measures it.
+ONE_THREAD_BELOW = 128
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def blas_threads(batch_size):
+    """Within the block, the BLAS thread count that trains fastest at `batch_size`.
+
+    One thread below ONE_THREAD_BELOW, the library's default otherwise. A thread count the
+    user set in the environment (OMP_NUM_THREADS, ...) is left alone.
+    """
+    if batch_size >= ONE_THREAD_BELOW or any(os.environ.get(v) for v in THREAD_VARIABLES):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from nettrain.backend import blas_threads
 from nettrain.callbacks import Best
 from nettrain.errors import DivergenceError
 from nettrain.metrics import compute_metrics
@@ -145,7 +146,7 @@ class Trainer:
         errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         try:
             self._call("on_train_begin")
-            with errstate:
+            with errstate, blas_threads(self.batch_size):
                 while self.stopped is None and self.epoch < self.epochs:
                     self._run_epoch(X, y, val)
             if self.stopped is None:
