@@ -59,6 +59,12 @@ class Gemm:
         self.X, self.batch = X, batch
 
     def epoch(self):
+        from nettrain.backend import blas_threads
+
+        with blas_threads(self.batch):  # the thread count nettrain trains this batch size with
+            self._products()
+
+    def _products(self):
         W, dW, h, d, n = self.W, self.dW, self.h, self.d, len(self.X)
         for start in range(0, n, self.batch):
             x = self.X[start:start + self.batch]
@@ -78,7 +84,7 @@ class Torch:
     """PyTorch eager on the CPU: nn.Sequential of Linear/ReLU, cross_entropy, Adam."""
 
     variants = {"torch default Adam": {}, "torch foreach Adam": {"foreach": True},
-                "torch fused Adam": {"fused": True}}
+                "torch fused Adam": {"fused": True}, "torch fused Adam, 1 thread": {"fused": True}}
 
     def __init__(self, X, y, layers, batch, label):
         import torch
@@ -93,10 +99,19 @@ class Torch:
         self.torch, self.label, self.batch = torch, label, batch
         self.model = torch.nn.Sequential(*modules)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, **self.variants[label])
+        self.threads = 1 if label.endswith("1 thread") else torch.get_num_threads()
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
         self.gen = torch.Generator().manual_seed(0)
 
     def epoch(self):
+        default = self.torch.get_num_threads()
+        self.torch.set_num_threads(self.threads)
+        try:
+            self._train()
+        finally:
+            self.torch.set_num_threads(default)
+
+    def _train(self):
         torch, model, opt = self.torch, self.model, self.opt
         order = torch.randperm(len(self.X), generator=self.gen)
         for start in range(0, len(self.X), self.batch):
@@ -177,7 +192,10 @@ def header(sources, args):
                 versions.append(f"torch threads {mod.get_num_threads()}")
         except ImportError:
             versions.append(f"{module} not installed")
-    lines.append(", ".join(versions) + f"; {os.cpu_count()} CPUs")
+    lines.append(", ".join(versions) + f"; {os.cpu_count()} CPUs; load average before/after: "
+                 f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}")
+    lines.append("8 GEMMs: the forward and backward matrix products alone, at the BLAS thread count "
+                 "nettrain uses for that batch size (1 below 128)")
     return lines
 
 
@@ -209,6 +227,7 @@ def main(argv=None):
                         help="columns to leave out, e.g. 'scikit-learn,torch default Adam'")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    args.load_before = os.getloadavg()[0]
     cases, sources = run(args)
     print("\n".join(header(sources, args)))
     print()

@@ -85,6 +85,15 @@ def profile_epoch(trainer, X, y, totals):
         totals["total"] += t6 - t0
 
 
+def threads_for(batch, threads):
+    """The BLAS threads asked for, else the trainer's own choice for this batch size."""
+    if threads is not None:
+        return blas_threads(threads)
+    from nettrain import backend
+
+    return backend.blas_threads(batch)
+
+
 def make_trainer(X, layers, batch):
     from nettrain.losses import CrossEntropy
     from nettrain.model import Model
@@ -122,7 +131,7 @@ def main(argv=None):
         trainer = make_trainer(X, layers, batch)
         trainer._allocate(X, y)
         runs = []
-        with blas_threads(args.threads):
+        with threads_for(batch, args.threads):
             profile_epoch(trainer, X, y, defaultdict(float))  # warm-up
             for _ in range(args.epochs):
                 totals = defaultdict(float)
