@@ -83,8 +83,13 @@ class Gemm:
 class Torch:
     """PyTorch eager on the CPU: nn.Sequential of Linear/ReLU, cross_entropy, Adam."""
 
+    # torch's CPU default is the per-parameter loop; flush_denormal (FTZ/DAZ) reaches only the
+    # calling thread, so it pays off fully with one thread: Adam moments of weights whose
+    # gradient stops (blank pixels, dead units) decay into slow subnormal floats otherwise.
     variants = {"torch default Adam": {}, "torch foreach Adam": {"foreach": True},
-                "torch fused Adam": {"fused": True}, "torch fused Adam, 1 thread": {"fused": True}}
+                "torch fused Adam": {"fused": True},
+                "torch fused, flush_denormal": {"fused": True},
+                "torch fused, flush_denormal, 1 thread": {"fused": True}}
 
     def __init__(self, X, y, layers, batch, label):
         import torch
@@ -100,16 +105,19 @@ class Torch:
         self.model = torch.nn.Sequential(*modules)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, **self.variants[label])
         self.threads = 1 if label.endswith("1 thread") else torch.get_num_threads()
+        self.flush = "flush_denormal" in label
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
         self.gen = torch.Generator().manual_seed(0)
 
     def epoch(self):
         default = self.torch.get_num_threads()
         self.torch.set_num_threads(self.threads)
+        self.torch.set_flush_denormal(self.flush)
         try:
             self._train()
         finally:
             self.torch.set_num_threads(default)
+            self.torch.set_flush_denormal(False)  # the thread's float mode, for the others
 
     def _train(self):
         torch, model, opt = self.torch, self.model, self.opt
