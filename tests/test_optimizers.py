@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError
+from nettrain import optimizers
 from nettrain.model import Model
 from nettrain.optimizers import FLUSH_EVERY, OPTIMIZERS, clip_grad_norm, clip_grad_value, get_optimizer
 
@@ -168,6 +169,18 @@ def test_flat_and_per_parameter_updates_agree(spec):
     b, _ = run_model(spec, model_b, grads, flat=False)
     for key in a:
         np.testing.assert_allclose(a[key], b[key], rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s["name"])
+def test_chunked_flat_updates_are_bit_for_bit_the_whole_buffer_update(spec, monkeypatch):
+    model_a, grads = model_and_grads()
+    model_b, _ = model_and_grads()
+    a, _ = run_model(spec, model_a, grads)
+    monkeypatch.setattr(optimizers, "CHUNK", 7)  # 29 parameters: 5 chunks, the last one short
+    b, opt = run_model(spec, model_b, grads)
+    assert len(opt._chunks) == 5
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s["name"])
