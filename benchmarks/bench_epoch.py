@@ -88,8 +88,7 @@ class Torch:
     # gradient stops (blank pixels, dead units) decay into slow subnormal floats otherwise.
     variants = {"torch default Adam": {}, "torch foreach Adam": {"foreach": True},
                 "torch fused Adam": {"fused": True},
-                "torch fused, flush_denormal": {"fused": True},
-                "torch fused, flush_denormal, 1 thread": {"fused": True}}
+                "torch fused FTZ": {"fused": True}, "torch fused FTZ 1 thread": {"fused": True}}
 
     def __init__(self, X, y, layers, batch, label):
         import torch
@@ -105,7 +104,7 @@ class Torch:
         self.model = torch.nn.Sequential(*modules)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, **self.variants[label])
         self.threads = 1 if label.endswith("1 thread") else torch.get_num_threads()
-        self.flush = "flush_denormal" in label
+        self.flush = "FTZ" in label  # torch.set_flush_denormal(True) while it trains
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
         self.gen = torch.Generator().manual_seed(0)
 
@@ -203,7 +202,7 @@ def header(sources, args):
     lines.append(", ".join(versions) + f"; {os.cpu_count()} CPUs; load average before/after: "
                  f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}")
     lines.append("8 GEMMs: the forward and backward matrix products alone, at the BLAS thread count "
-                 "nettrain uses for that batch size (1 below 128)")
+                 "nettrain uses for that batch size (1 below 128); FTZ: torch.set_flush_denormal(True)")
     return lines
 
 
