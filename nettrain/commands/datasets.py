@@ -44,5 +44,6 @@ def get(name, folder, mirror):
     """Download NAME (mnist, fashion-mnist), verify md5 and sha256, write train/test .npz."""
     from nettrain import downloads
 
-    written = downloads.get(name, folder, mirror, report=lambda line: click.echo(f"  {line}"))
-    click.echo("Use in a config:  data: {train: " + str(written[0]) + ", test: " + str(written[1]) + "}")
+    train, test = downloads.get(name, folder, mirror, report=lambda line: click.echo(f"  {line}"))
+    click.echo(f"Ready: {train} and {test}. Name them as data.train and data.test in a config "
+               "(paths in a config are relative to the config file).")
