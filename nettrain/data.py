@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from nettrain.csvfast import (Column, index_of, is_number_dtype, read_simple_csv, to_numeric,
+                              unique)
 from nettrain.errors import ConfigError, DataError
 from nettrain.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
                                  numeric_values, text_values)
@@ -49,7 +50,7 @@ class Dataset:
         return self.preprocessor.targets
 
 
-def prepare_data(config, preprocessor=None):
+def prepare_data(config, preprocessor=None, fast_csv=False):
     """Read, check, split and preprocess the data that `config` names.
 
     Args:
@@ -57,11 +58,13 @@ def prepare_data(config, preprocessor=None):
             `config.resolve_path(p)` resolves a path relative to the config file.
         preprocessor: a fitted Preprocessor (from preprocess.json) to apply instead of
             fitting a new one on the train split.
+        fast_csv: read small, simple CSV files without importing pandas (the same
+            Dataset; `validate` uses it to start fast).
     """
     full, data = config.data, config.data["data"]
     dtype = np.dtype(full.get("dtype", "float32"))
     files = _data_files(config, data)
-    frames = {name: _read_file(name, path, shown, _as_list(data.get("target")), dtype)
+    frames = {name: _read_file(name, path, shown, _as_list(data.get("target")), dtype, fast_csv)
               for name, (path, shown) in files.items()}
     first_name = next(iter(frames))
     first = frames[first_name]
@@ -83,8 +86,7 @@ def prepare_data(config, preprocessor=None):
     classes = None
     if task == "classification":
         classes = (preprocessor.classes if preprocessor is not None
-                   else _classes([df[targets[0]].to_numpy(dtype=object)[rows[name]]
-                                  for name, df in frames.items()], targets[0]))
+                   else _classes([(df[targets[0]], rows[name]) for name, df in frames.items()]))
         notes.append(f"classes: {_shorten([str(c) for c in classes.tolist()])}")
     parts = _split_parts(frames, rows, data, full.get("seed", 0), targets, classes, notes)
     pre = preprocessor or Preprocessor(features, targets, task, categorical, classes,
@@ -108,21 +110,23 @@ def n_outputs(task, loss, classes, targets):
 
 
 # ---- reading
-def _read_file(name, path, shown, targets, dtype):
+def _read_file(name, path, shown, targets, dtype, fast):
     """read_table for the config's data.path (name "all") or data.train/val/test, whose key
     any reading error names."""
     try:
-        return read_table(path, shown, targets=targets, dtype=dtype)
+        return read_table(path, shown, targets=targets, dtype=dtype, fast=fast)
     except DataError as err:
         raise DataError(f"data.{'path' if name == 'all' else name}: {err}") from None
 
 
-def read_table(path, shown=None, targets=None, dtype="float32"):
+def read_table(path, shown=None, targets=None, dtype="float32", fast=False):
     """A .csv, .csv.gz or .npz file as a DataFrame; `shown` is the path as the user wrote it.
 
     Numeric CSV columns are read straight into `dtype` floats (not float64 first) to keep
     memory low. An .npz holds arrays `X` (n, ...) and optionally `y`; X is flattened to
     columns x0, x1, ... and y becomes the target column(s), named `targets` or y / y0, y1, ...
+    With `fast`, a small, simple CSV file comes back as a `csvfast.Table` with the same
+    columns and values, read without pandas; anything else is read as usual.
     """
     path, shown = Path(path), shown or str(path)
     where = f"'{shown}'" + (f" (resolved to '{path}')" if str(path) != shown else "")
@@ -138,10 +142,14 @@ def read_table(path, shown=None, targets=None, dtype="float32"):
     if not name.endswith((".csv", ".csv.gz")):
         raise DataError(f"Data file {where} has an unsupported format; use .csv, .csv.gz or "
                         ".npz (arrays X and y).")
-    return _read_csv(path, where, set(targets or ()), np.dtype(dtype))
+    targets, dtype = set(targets or ()), np.dtype(dtype)
+    table = read_simple_csv(path, targets, dtype, SAMPLE_ROWS) if fast else None
+    return _read_csv(path, where, targets, dtype) if table is None else table
 
 
 def _read_csv(path, where, targets, dtype):
+    import pandas as pd
+
     try:
         sample = pd.read_csv(path, nrows=SAMPLE_ROWS)
         hint = {c: dtype for c in sample.columns if c not in targets
@@ -166,6 +174,8 @@ def _read_csv(path, where, targets, dtype):
 
 
 def _read_chunks(path, hint):
+    import pandas as pd
+
     # Chunks bound the parser's working memory: read whole, a 1e6 x 100 file peaks near
     # 4x the size of its float32 result; in chunks, near 2x.
     with pd.read_csv(path, dtype=hint, chunksize=CSV_CHUNK_ROWS) as reader:
@@ -174,6 +184,8 @@ def _read_chunks(path, hint):
 
 
 def _read_npz(path, where, targets):
+    import pandas as pd
+
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
@@ -276,10 +288,9 @@ def infer_task(frame, targets, task="auto", loss="cross_entropy"):
                               else None)
     name = targets[0]
     series = frame[name]
-    is_text = not (pd.api.types.is_numeric_dtype(series.dtype)
-                   or pd.api.types.is_bool_dtype(series.dtype))
+    is_text = not is_number_dtype(series.dtype)
     if task == "regression":
-        parsed = pd.to_numeric(series, errors="coerce").notna().sum()
+        parsed = to_numeric(series).notna().sum()
         if is_text and parsed < series.notna().sum() / 2:
             raise DataError(f"data.task is regression but target {name!r} holds text (e.g. "
                             f"{series.dropna().iloc[0]!r}). Use task: classification or auto.")
@@ -289,7 +300,7 @@ def infer_task(frame, targets, task="auto", loss="cross_entropy"):
         return "classification", None
     values = series.dropna()
     n_unique = values.nunique()
-    if is_text or pd.api.types.is_bool_dtype(series.dtype):
+    if is_text or _is_bool(series.dtype):
         kind = "text" if is_text else "boolean"
         return "classification", (f"task: classification (target {name!r} has {n_unique} "
                                   f"{kind} values)")
@@ -308,10 +319,10 @@ def categorical_columns(frame, features, mode="onehot"):
     found = []
     for name in features:
         series = frame[name]
-        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        if is_number_dtype(series.dtype):
             continue
         present = series.dropna()
-        parsed = pd.to_numeric(present, errors="coerce")
+        parsed = to_numeric(present)
         if len(present) and parsed.notna().mean() >= 0.9:
             numeric_values(series, name)  # raises, naming the first non-number
         if mode != "onehot":
@@ -328,16 +339,22 @@ def categorical_columns(frame, features, mode="onehot"):
     return found
 
 
-def _classes(label_arrays, name):
-    """Sorted class labels over all files; integral float labels become integers."""
-    values = np.concatenate(label_arrays)
-    try:
-        numeric = pd.to_numeric(pd.Series(values), errors="raise").to_numpy()
-        if values.dtype == object and any(isinstance(v, str) for v in values[:100]):
-            raise ValueError  # text labels that happen to look numeric stay text
-    except (ValueError, TypeError):
-        return np.unique(values.astype(str))
-    classes = np.unique(numeric)
+def _is_bool(dtype):
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "b"
+    import pandas as pd
+
+    return pd.api.types.is_bool_dtype(dtype)
+
+
+def _classes(labels):
+    """Sorted class labels over all files' (target column, rows); integral float labels
+    become integers."""
+    values = np.concatenate([series.to_numpy(dtype=object)[rows] for series, rows in labels])
+    numeric = _numeric_labels(labels, values)
+    if numeric is None:
+        return unique(values.astype(str))
+    classes = unique(numeric)
     if classes.dtype.kind == "f" and np.all(np.mod(classes, 1) == 0):
         classes = classes.astype(np.int64)
     return classes
@@ -381,8 +398,7 @@ def _split_parts(frames, rows, data, seed, targets, classes, notes):
     strata = names = None
     stratified = bool(split.get("stratify", True)) and classes is not None
     if stratified:
-        labels = frame[targets[0]].to_numpy(dtype=object)[kept]
-        strata = _label_codes(labels, classes)
+        strata = _label_codes(frame[targets[0]], kept, classes)
         names = [str(c) for c in classes.tolist()]
     picked = split_indices(len(kept), split, seed, strata, names)
     parts = {name: ("all", kept[idx]) for name, idx in picked.items()}
@@ -392,12 +408,36 @@ def _split_parts(frames, rows, data, seed, targets, classes, notes):
     return parts
 
 
-def _label_codes(labels, classes):
-    if classes.dtype.kind in "iufb":
-        labels = pd.to_numeric(pd.Series(labels)).to_numpy()
+def _numeric_labels(labels, values):
+    """`values` (labels from every file) as numbers, or None when they are text, even text
+    that looks numeric."""
+    columns = [series for series, _ in labels]
+    if all(isinstance(series, Column) for series in columns):
+        # a Table's text holds no numbers, so pd.to_numeric below would fail on it
+        if not all(is_number_dtype(series.dtype) for series in columns):
+            return None
+        return np.concatenate([series.to_numpy()[rows] for series, rows in labels])
+    import pandas as pd
+
+    try:
+        numeric = pd.to_numeric(pd.Series(values), errors="raise").to_numpy()
+        if values.dtype == object and any(isinstance(v, str) for v in values[:100]):
+            raise ValueError  # text labels that happen to look numeric stay text
+    except (ValueError, TypeError):
+        return None
+    return numeric
+
+
+def _label_codes(series, rows, classes):
+    if classes.dtype.kind not in "iufb":
+        labels = series.to_numpy(dtype=object)[rows].astype(str)
+    elif isinstance(series, Column):
+        labels = series.to_numpy()[rows]  # what pd.to_numeric makes of them
     else:
-        labels = labels.astype(str)
-    return pd.Index(classes.tolist(), dtype=object).get_indexer(labels)
+        import pandas as pd
+
+        labels = pd.to_numeric(pd.Series(series.to_numpy(dtype=object)[rows])).to_numpy()
+    return index_of(classes.tolist(), labels)
 
 
 def _transform_parts(pre, parts, frames, notes):

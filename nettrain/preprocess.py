@@ -3,8 +3,8 @@
 import json
 
 import numpy as np
-import pandas as pd
 
+from nettrain.csvfast import Column, index_of, is_number_dtype, isna, unique
 from nettrain.errors import DataError
 from nettrain.registry import suggest
 
@@ -18,7 +18,7 @@ def numeric_values(series, name, rows=None):
     A text column is parsed; the first value that is not a number is a DataError.
     """
     dtype = series.dtype
-    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+    if is_number_dtype(dtype):
         if isinstance(dtype, np.dtype):
             values = series.to_numpy()
         else:  # pandas extension types (Int64, Float64, boolean) with <NA>
@@ -27,8 +27,8 @@ def numeric_values(series, name, rows=None):
     values = series.to_numpy(dtype=object)
     if rows is not None:
         values = values[rows]
-    parsed = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(parsed) & ~pd.isna(values)
+    parsed = _parse_numbers(series, values)
+    bad = np.isnan(parsed) & ~isna(series, values)
     if bad.any():
         i = int(np.argmax(bad))
         row = (i if rows is None else int(rows[i])) + 1
@@ -40,13 +40,20 @@ def numeric_values(series, name, rows=None):
     return parsed
 
 
+def _parse_numbers(series, values):
+    if isinstance(series, Column):
+        return np.full(len(values), np.nan)  # a Column's text holds no numbers
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+
+
 def text_values(series, rows=None):
     """Column values as strings (for category levels and labels), plus the missing mask."""
     values = series.to_numpy(dtype=object)
     if rows is not None:
         values = values[rows]
-    missing = pd.isna(values)
-    return values.astype(str), missing
+    return values.astype(str), isna(series, values)
 
 
 def missing_rows(frame, numeric, categorical, rows):
@@ -194,7 +201,7 @@ class Preprocessor:
         self._check_columns(frame, require_target=True)
         for name in self.levels:
             text, miss = text_values(frame[name], rows)
-            self.levels[name] = np.unique(text[~miss]).tolist()
+            self.levels[name] = unique(text[~miss]).tolist()
         X, y, _ = self._apply(frame, rows, with_target=True, fit=True)
         self.fitted = True
         return X, y
@@ -273,7 +280,7 @@ class Preprocessor:
             block = X[:, at:at + len(levels)]
             block[:] = 0
             text, miss = text_values(frame[name], rows)
-            codes = pd.Index(levels, dtype=object).get_indexer(text)
+            codes = index_of(levels, text)
             codes[miss] = -1
             hit = codes >= 0
             block[np.flatnonzero(hit), codes[hit]] = 1
@@ -311,7 +318,7 @@ class Preprocessor:
         else:
             values, miss = text_values(series, rows)
             check_target(miss, name, rows)
-        codes = pd.Index(self.classes.tolist(), dtype=object).get_indexer(values)
+        codes = index_of(self.classes.tolist(), values)
         if (codes < 0).any():
             new = np.unique(np.asarray(values)[codes < 0]).tolist()
             raise DataError(
