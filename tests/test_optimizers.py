@@ -220,8 +220,41 @@ def test_state_that_decays_toward_subnormal_numbers_is_flushed_to_zero():
         opt.step([("p", p, g)])
         m = opt._state["exp_avg"]
         assert not np.any((m != 0) & (np.abs(m) < tiny)), f"subnormal exp_avg at step {opt.t}"
-    assert opt._state["exp_avg"][0] == 0 and opt._state["exp_avg_sq"][0] == 0
-    assert opt._state["exp_avg_sq"][1] == pytest.approx(0.001 * 0.999 ** (FLUSH_EVERY * 60), rel=1e-4)
+    state = opt.state_dict()
+    assert state["adam.exp_avg.p"][0] == 0 and state["adam.exp_avg_sq.p"][0] == 0
+    v = state["adam.exp_avg_sq.p"][1] * state["adam.scale.exp_avg_sq"]
+    assert v == pytest.approx(0.001 * 0.999 ** (FLUSH_EVERY * 60), rel=1e-4)
+
+
+def test_adam_state_times_its_scale_is_torchs_moments():
+    # After the steps of test_adam_by_hand: m = 0.9*0.065 + 0.1*(-0.3) = 0.0285,
+    # v = 0.999*0.00028975 + 0.001*0.09 = 0.00037946025.
+    opt = get_optimizer({"name": "adam", "lr": 0.1})
+    p, g = np.array([1.0]), np.zeros(1)
+    for value in GRADS:
+        g[0] = value
+        opt.step([("p", p, g)])
+    state = opt.state_dict()
+    assert state["adam.exp_avg.p"][0] * state["adam.scale.exp_avg"] == pytest.approx(0.0285, abs=1e-15)
+    assert state["adam.exp_avg_sq.p"][0] * state["adam.scale.exp_avg_sq"] == pytest.approx(
+        0.00037946025, abs=1e-15)
+
+
+def test_adam_loads_torchs_moments_saved_without_scales():
+    model, grads = model_and_grads()
+    _, adam = run_model({"name": "adam"}, model, grads[:2])
+    torch_style = {k: v for k, v in adam.state_dict().items() if ".scale." not in k}
+    for key in torch_style:
+        if key.startswith("adam.exp_avg."):
+            torch_style[key] = torch_style[key] * 0.1
+        elif key.startswith("adam.exp_avg_sq."):
+            torch_style[key] = torch_style[key] * 0.001
+    reloaded = get_optimizer("adam")
+    reloaded.load_state_dict(torch_style)
+    reloaded._setup(model.named_params())
+    for key, value in adam.state_dict().items():
+        if key.startswith("adam.exp_avg"):
+            np.testing.assert_allclose(reloaded.state_dict()[key], value, rtol=1e-12)
 
 
 def test_lr_is_writable_and_saved():
