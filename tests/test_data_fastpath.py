@@ -1,6 +1,7 @@
 """csvfast: the pandas-free read path gives what the pandas path gives, or steps aside."""
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from nettrain import csvfast
+from nettrain.commands.validate import BLAS_THREAD_VARIABLES, import_numpy_with_one_blas_thread
 from nettrain.config import load_config
 from nettrain.csvfast import Table, index_of, read_simple_csv, unique
 from nettrain.data import prepare_data, read_table
@@ -76,7 +78,7 @@ def test_na_values_are_pandas_defaults():
 
 # ---- the reader against pandas, column by column
 SIMPLE = {
-    "ints and floats": "a,b,y\n1,2.5,0\n-3,+4,1\n007,.5,2\n-0,5.,1\n",
+    "ints and floats": "a,b,y\n1,2.5,0\n-3,+4,1\n007,.5,2\n-0,5.,1\n+.5,-.5,+7\n",
     "missing cells and NA tokens": "a,b,c,y\n1,,x,0\nNA,2,,1\nnan,N/A,NULL,0\n4,5,y,1\n",
     "text with spaces and unicode": "city,x,y\nNew York,1,a\nZürich,2,b\nSão Paulo,3,a\n",
     "an empty column": "a,b,y\n,1,0\n,2,1\n",
@@ -263,13 +265,17 @@ def test_unique_matches_numpy():
 
 # ---- validate stays free of pandas and prints what the pandas path prints
 @pytest.mark.parametrize("name", ["iris", "penguins"])
-def test_validate_does_not_import_pandas(name):
+def test_validate_starts_without_pandas_and_blas_threads(name):
     code = ("import sys; sys.argv = ['nettrain', 'validate', sys.argv[1]]\n"
             "from nettrain.cli import cli\n"
             "try:\n    cli()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
-            "assert 'pandas' not in sys.modules, 'pandas was imported'\n")
+            "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+            "import os\nassert 'OPENBLAS_NUM_THREADS' not in os.environ, 'environment changed'\n"
+            "from threadpoolctl import threadpool_info\n"
+            "assert {p['num_threads'] for p in threadpool_info()} <= {1}, threadpool_info()\n")
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARIABLES}
     result = subprocess.run([sys.executable, "-c", code, f"configs/{name}.yaml"], cwd=ROOT,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout
 
@@ -286,3 +292,10 @@ def test_validate_output_equals_the_pandas_path(name, monkeypatch):
     slow = CliRunner().invoke(cli, args)
     assert fast.exit_code == slow.exit_code == 0
     assert fast.output == slow.output
+
+
+def test_one_blas_thread_leaves_an_imported_numpy_and_the_environment_alone(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    before = dict(os.environ)
+    import_numpy_with_one_blas_thread()  # NumPy is imported here already: nothing to do
+    assert dict(os.environ) == before
