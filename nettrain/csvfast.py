@@ -16,7 +16,7 @@ MAX_ROWS = 100_000  # pandas reads one chunk (data.CSV_CHUNK_ROWS) or more beyon
 MAX_NUMBER_CHARS = 15
 NOT_NUMBER = re.compile(r"[^0-9.+\-\n]")
 # cells that pandas could read as a number or a boolean: such a text column goes to pandas
-NUMBER_LIKE = re.compile(r"^[+-]?\.?\d|^[+-]?(inf|nan)|^(true|false)$", re.I | re.M)
+NUMBER_LIKE = re.compile(r"^[+-]?\.?\d|^[+-]?(inf|infinity|nan)$|^(true|false)$", re.I | re.M)
 EDGE_SPACE = re.compile(r"^[^\S\n]|[^\S\n]$", re.M)
 
 
@@ -189,17 +189,17 @@ def index_of(levels, values):
     float64 holds exactly), pandas otherwise.
     """
     values = np.asarray(values)
+    if not len(levels):
+        return np.full(len(values), -1, dtype=np.intp)
     table = np.array(levels)
     exact = (table.tolist() == list(levels) and len(unique(table)) == len(table) and (
         (table.dtype.kind == "U" and values.dtype.kind == "U") or (
             table.dtype.kind in "iuf" and values.dtype.kind in "iuf"
-            and (not len(table) or np.abs(table).max() < 2 ** 53))))
+            and np.abs(table).max() < 2 ** 53)))
     if not exact:
         import pandas as pd
 
         return pd.Index(list(levels), dtype=object).get_indexer(values)
-    if not len(table):
-        return np.full(len(values), -1, dtype=np.intp)
     order = np.argsort(table, kind="stable")
     at = np.minimum(np.searchsorted(table[order], values), len(table) - 1)
     return np.where(table[order][at] == values, order[at], -1).astype(np.intp)
