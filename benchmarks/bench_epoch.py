@@ -80,6 +80,37 @@ class Gemm:
                     np.matmul(deltas[i], W[i].T, out=deltas[i - 1])
 
 
+class TorchGemm(Gemm):
+    """The same 8 products in torch (its BLAS, its default thread count): how much of the gap
+    to torch is the matrix library alone."""
+
+    label = "torch 8 GEMMs"
+
+    def __init__(self, X, y, layers, batch):
+        import torch
+
+        super().__init__(X, y, layers, batch)
+        self.torch = torch
+        self.W, self.dW, self.h, self.d = ([torch.from_numpy(a) for a in arrays]
+                                           for arrays in (self.W, self.dW, self.h, self.d))
+        self.X = torch.from_numpy(X)
+
+    def epoch(self):
+        torch, W, dW, h, d, n = self.torch, self.W, self.dW, self.h, self.d, len(self.X)
+        for start in range(0, n, self.batch):
+            x = self.X[start:start + self.batch]
+            m = len(x)
+            outs, deltas = [a[:m] for a in h], [a[:m] for a in d]
+            inputs = [x] + outs[:-1]
+            for i, w in enumerate(W):
+                torch.matmul(inputs[i], w, out=outs[i])
+            deltas[-1].copy_(outs[-1])
+            for i in reversed(range(len(W))):
+                torch.matmul(inputs[i].T, deltas[i], out=dW[i])
+                if i:
+                    torch.matmul(deltas[i], W[i].T, out=deltas[i - 1])
+
+
 class Torch:
     """PyTorch eager on the CPU: nn.Sequential of Linear/ReLU, cross_entropy, Adam."""
 
@@ -149,7 +180,7 @@ class Sklearn:
 
 def contenders(X, y, layers, batch, skip):
     """(label, object with .epoch() or the reason it is missing) for each column."""
-    out = [("nettrain", Nettrain), ("8 GEMMs", Gemm)]
+    out = [("nettrain", Nettrain), ("8 GEMMs", Gemm), ("torch 8 GEMMs", TorchGemm)]
     out += [(label, lambda *a, label=label: Torch(*a, label)) for label in Torch.variants]
     out += [("scikit-learn", Sklearn)]
     made = []
@@ -202,13 +233,14 @@ def header(sources, args):
     lines.append(", ".join(versions) + f"; {os.cpu_count()} CPUs; load average before/after: "
                  f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}")
     lines.append("8 GEMMs: the forward and backward matrix products alone, at the BLAS thread count "
-                 "nettrain uses for that batch size (1 below 128); FTZ: torch.set_flush_denormal(True)")
+                 "nettrain uses for that batch size (1 below 128); torch 8 GEMMs: the same products "
+                 "in torch at its thread count; FTZ: torch.set_flush_denormal(True)")
     return lines
 
 
 def table(cases):
     labels = [label for label, _ in cases[0][2]]
-    torch_labels = [lab for lab in labels if lab.startswith("torch")]
+    torch_labels = [lab for lab in labels if lab.startswith("torch") and "GEMMs" not in lab]
     head = ["net", "batch"] + labels + ["nettrain / GEMMs", "nettrain / best torch", "nettrain / sklearn"]
     rows = [head, ["---"] * len(head)]
     for arch, batch, made, times in cases:

@@ -1,7 +1,6 @@
 """Building blocks of the config schema: value checks, the resolver that collects problems, registry items."""
 
 import copy
-import inspect
 import math
 import re
 
@@ -202,11 +201,8 @@ def _plain(value):
 
 def parameters(cls):
     """{name: default or MISSING} of the keyword arguments `cls` accepts."""
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {
-        p.name: (MISSING if p.default is p.empty else p.default)
-        for p in inspect.signature(cls).parameters.values() if p.kind in kinds
-    }
+    return {p.name: (MISSING if p.default is p.empty else p.default)
+            for p in registry.keyword_parameters(cls)}
 
 
 def _blame(path, spec, message, name_key):

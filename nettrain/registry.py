@@ -1,6 +1,7 @@
 """From a config name to an object: one lookup for every registry table."""
 
 import difflib
+import functools
 import inspect
 
 from nettrain.errors import ConfigError
@@ -44,12 +45,16 @@ def get(kind, table, spec, where=None, name_key="name", **extra):
     return build(cls, kwargs, where or f"{kind} {name!r}", extra)
 
 
+@functools.cache
+def keyword_parameters(cls):
+    """The `inspect.Parameter`s `cls` accepts by keyword (cached: config checks ask often)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p for p in inspect.signature(cls).parameters.values() if p.kind in kinds)
+
+
 def build(cls, kwargs, where, extra=None):
     """Call `cls(**kwargs, **extra)`, checking argument names against its signature first."""
-    accepted = [
-        p.name for p in inspect.signature(cls).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
+    accepted = [p.name for p in keyword_parameters(cls)]
     unknown = [k for k in kwargs if k not in accepted]
     if unknown:
         key = unknown[0]

@@ -293,6 +293,8 @@ def cross_checks(r, out):
 
 def check_space(r, raw, out, default_name):
     """Every search.space path must exist: each value is tried on the config, one at a time."""
+    if not out["search"]["space"]:
+        return
     from nettrain.space import Choice, parse_dimension
 
     for key, spec in out["search"]["space"].items():
