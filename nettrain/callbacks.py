@@ -40,6 +40,8 @@ def monitor_mode(monitor, mode=None):
 class History:
     """Keeps one logs dict per epoch and appends each as a row of history.csv.
 
+    A column a row lacks (val_* without a val split) is written empty.
+
     Args:
         columns: the history.csv header (see `history_columns`).
         path: the history.csv to append to, or None to keep rows in memory only.
@@ -54,11 +56,11 @@ class History:
     def on_epoch_end(self, trainer, logs):
         self.rows.append(dict(logs))
         if self.path is not None:
-            rundir.append_csv_row(self.path, self.columns, [logs[c] for c in self.columns])
+            rundir.append_csv_row(self.path, self.columns, [logs.get(c, "") for c in self.columns])
 
     def rewrite(self):
         """Write all rows afresh (a resumed run drops epochs its checkpoint does not have)."""
-        rundir.write_csv(self.path, self.columns, [[r[c] for c in self.columns] for r in self.rows])
+        rundir.write_csv(self.path, self.columns, [[r.get(c, "") for c in self.columns] for r in self.rows])
 
 
 class Checkpoint:

@@ -113,7 +113,9 @@ class Session:
         """Train into `path`; return the result written to metrics.json."""
         trainer = self.trainer
         self._write_start(path)
-        history = History(self.columns, path / rundir.HISTORY, self.history_rows)
+        # Every run's history.csv has the same header; val_* stay empty without a val split.
+        header = history_columns(self.config["metrics"], has_val=True)
+        history = History(header, path / rundir.HISTORY, self.history_rows)
         history.rewrite()
         checkpoint = Checkpoint(path / rundir.CHECKPOINT)
         reporter = make_reporter(self.console, self.columns, trainer.epochs, self.quiet)

@@ -46,6 +46,18 @@ def run_dirs(out):
     return sorted(p for p in Path(out).glob("*/*") if p.is_dir())
 
 
+def test_without_a_val_split_history_keeps_empty_val_columns(tmp_path):
+    config = iris_config(tmp_path, data={"path": str(ROOT / "datasets" / "iris.csv"), "target": "species",
+                                         "split": {"train": 0.8, "test": 0.2}})
+    result = fit(config, "--out", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    [run] = run_dirs(tmp_path / "runs")
+    history = pd.read_csv(run / "history.csv")
+    assert list(history.columns) == ["epoch", "train_loss", "val_loss", "accuracy", "val_accuracy",
+                                     "lr", "seconds"]
+    assert history["val_loss"].isna().all() and history["train_loss"].notna().all()
+
+
 def test_help_lists_the_options():
     result = fit("--help")
     assert result.exit_code == 0
