@@ -87,7 +87,8 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
     `max_entries` entries is checked on that many of them, chosen at random (None: all).
 
     Returns:
-        (rows, sizes): `check_gradients` rows and, per row, (entries checked, entries).
+        (rows, sizes, n_used): `check_gradients` rows, per row (entries checked, entries),
+        and the number of train rows used (fewer than `n_rows` on a small train split).
     """
     from nettrain.config import check_against_data
     from nettrain.data import prepare_data
@@ -104,4 +105,4 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
     rows = check_gradients(model, get_loss(config["loss"]), X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
                            max_entries=max_entries, rng=rng)
     sizes = [(min(p.size, max_entries or p.size), p.size) for _, p, _ in model.named_params()]
-    return rows, sizes
+    return rows, sizes, len(X)

@@ -145,6 +145,18 @@ def test_command_prints_a_row_per_parameter_and_passes(config_file):
                         ("layers.3", "W"), ("layers.3", "b")]:
         assert any(layer in line and f" {name} " in line for line in result.output.splitlines()), (layer, name)
     assert "OK: every gradient matches within a relative error of 1e-06." in result.output
+    assert "(float64, 8 rows)" in result.output
+
+
+def test_command_names_the_rows_it_used_on_a_small_train_split(config_file):
+    from click.testing import CliRunner
+
+    from nettrain.cli import cli
+
+    result = CliRunner().invoke(cli, ["gradcheck", config_file(), "--rows", "1000"])
+    assert result.exit_code == 0, result.output
+    # 30 rows, the default split {train: 0.7, val: 0.15, test: 0.15}: 21 train rows
+    assert "(float64, 21 rows)" in result.output
 
 
 def test_command_exits_1_when_a_gradient_is_wrong(config_file, monkeypatch):

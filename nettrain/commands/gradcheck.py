@@ -31,8 +31,8 @@ def command(config, overrides, rows, max_entries):
     from nettrain.gradcheck import THRESHOLD, check_config
 
     cfg = load_config(config, overrides)
-    results, sizes = check_config(cfg, n_rows=rows, max_entries=max_entries or None)
-    table = Table(title=f"Gradient check of {config} (float64, {rows} rows)", title_justify="left")
+    results, sizes, used = check_config(cfg, n_rows=rows, max_entries=max_entries or None)
+    table = Table(title=f"Gradient check of {config} (float64, {used} rows)", title_justify="left")
     for name, justify in [("layer", "left"), ("parameter", "left"), ("entries", "right"),
                           ("max abs error", "right"), ("max relative error", "right")]:
         table.add_column(name, justify=justify)
