@@ -8,6 +8,7 @@ hits all columns alike. Run from the repository root:
 
     python benchmarks/bench_epoch.py                # the full table (a few minutes)
     python benchmarks/bench_epoch.py --repeats 3 --batches 128 --nets mnist
+    python benchmarks/bench_epoch.py --nets mnist --only "8 GEMMs,torch 8 GEMMs"
 """
 
 import argparse
@@ -178,14 +179,21 @@ class Sklearn:
         self.clf.partial_fit(self.X, self.y)
 
 
-def contenders(X, y, layers, batch, skip):
+# Off unless named by --only: interleaved with NumPy's runs, torch's threads and OpenBLAS's
+# (which spin for a while after each product) contend for the cores, so this column is
+# only meaningful timed alone, e.g. --only "8 GEMMs,torch 8 GEMMs".
+ONLY_ON_REQUEST = ("torch 8 GEMMs",)
+
+
+def contenders(X, y, layers, batch, skip, only=None):
     """(label, object with .epoch() or the reason it is missing) for each column."""
     out = [("nettrain", Nettrain), ("8 GEMMs", Gemm), ("torch 8 GEMMs", TorchGemm)]
     out += [(label, lambda *a, label=label: Torch(*a, label)) for label in Torch.variants]
     out += [("scikit-learn", Sklearn)]
     made = []
     for label, make in out:
-        if label in skip:
+        wanted = label in only if only else label not in ONLY_ON_REQUEST
+        if label in skip or not wanted:
             continue
         try:
             made.append((label, make(X, y, layers, batch)))
@@ -203,7 +211,7 @@ def run(args):
         X, y, source = load(args.samples, real=not args.random)
         sources.append(source)
         for batch in args.batches:
-            made = contenders(X, y, layers, batch, args.skip)
+            made = contenders(X, y, layers, batch, args.skip, args.only)
             for _, c in made:  # warm-up: first-call allocations, lazy inits, page faults
                 if not isinstance(c, str):
                     c.epoch()
@@ -233,7 +241,7 @@ def header(sources, args):
     lines.append(", ".join(versions) + f"; {os.cpu_count()} CPUs; load average before/after: "
                  f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}")
     lines.append("8 GEMMs: the forward and backward matrix products alone, at the BLAS thread count "
-                 "nettrain uses for that batch size (1 below 128); torch 8 GEMMs: the same products "
+                 "nettrain uses for that batch size (1 below 64); torch 8 GEMMs: the same products "
                  "in torch at its thread count; FTZ: torch.set_flush_denormal(True)")
     return lines
 
@@ -264,6 +272,9 @@ def main(argv=None):
     parser.add_argument("--random", action="store_true", help="random MNIST-shaped data even when MNIST is present")
     parser.add_argument("--skip", type=lambda s: s.split(","), default=[],
                         help="columns to leave out, e.g. 'scikit-learn,torch default Adam'")
+    parser.add_argument("--only", type=lambda s: s.split(","), default=None,
+                        help="the columns to time, e.g. '8 GEMMs,torch 8 GEMMs' (the only way to "
+                             "get 'torch 8 GEMMs')")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     args.load_before = os.getloadavg()[0]

@@ -11,10 +11,11 @@ import numpy as xp
 
 __all__ = ["xp", "blas_threads"]
 
-# Below this batch size one BLAS thread trains faster than several: the products of a small
-# batch are too short to split (a second thread's hand-off costs more than it computes), and
-# on a busy machine a descheduled BLAS thread stalls every product. benchmarks/ measures it.
-ONE_THREAD_BELOW = 128
+# Below this batch size one BLAS thread trains about as fast as two on an idle 2-core
+# machine (MNIST MLP, batch 32: 1.52-1.58 s vs 1.52-1.66 s an epoch) and much faster on a
+# busy one, where a descheduled BLAS thread stalls every product; from batch 64 up, two
+# threads win (64: 0.93-0.95 s vs 0.98-1.00 s; 96: 0.69 s vs 0.82 s). benchmarks/ measures it.
+ONE_THREAD_BELOW = 64
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
