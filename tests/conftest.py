@@ -1,6 +1,7 @@
 """Shared fixtures: tiny, seeded, fast."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,3 +11,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def root():
     return ROOT
+
+
+def make_config(base, path=None, seed=0, dtype="float32", loss="cross_entropy", **data):
+    """A stand-in for nettrain.config.Config: the resolved dict and resolve_path."""
+    section = {"path": path, "train": None, "val": None, "test": None, "target": None,
+               "features": None, "task": "auto",
+               "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True},
+               "scale": "standard", "scale_target": "none", "categorical": "onehot",
+               "missing": "error"}
+    section.update(data)
+    return SimpleNamespace(data={"seed": seed, "dtype": dtype, "loss": {"name": loss},
+                                 "data": section},
+                           resolve_path=lambda p: (Path(base) / p).resolve())

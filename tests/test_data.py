@@ -1,8 +1,6 @@
 """prepare_data: reading, task inference, splits, preprocessing and bad input."""
 
 import gzip
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,21 +9,7 @@ import pytest
 from nettrain.errors import ConfigError, DataError
 from nettrain.data import prepare_data, read_table, split_indices
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def make_config(base, path=None, seed=0, dtype="float32", loss="cross_entropy", **data):
-    """A stand-in for nettrain.config.Config: the resolved dict and resolve_path."""
-    section = {"path": path, "train": None, "val": None, "test": None, "target": None,
-               "features": None, "task": "auto",
-               "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True},
-               "scale": "standard", "scale_target": "none", "categorical": "onehot",
-               "missing": "error"}
-    section.update(data)
-    base = Path(base)
-    return SimpleNamespace(data={"seed": seed, "dtype": dtype, "loss": {"name": loss},
-                                 "data": section},
-                           resolve_path=lambda p: (base / p).resolve())
+from conftest import ROOT, make_config
 
 
 def iris(**kwargs):

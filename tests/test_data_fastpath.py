@@ -4,8 +4,6 @@ import gzip
 import os
 import subprocess
 import sys
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,21 +16,8 @@ from nettrain.csvfast import Table, index_of, read_simple_csv, unique
 from nettrain.data import prepare_data, read_table
 from nettrain.errors import NettrainError
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, make_config
 SHIPPED = ["iris", "wine", "penguins", "breast_cancer", "diabetes", "linnerud", "digits"]
-
-
-def make_config(base, path=None, seed=0, dtype="float32", loss="cross_entropy", **data):
-    """A stand-in for nettrain.config.Config: the resolved dict and resolve_path."""
-    section = {"path": path, "train": None, "val": None, "test": None, "target": None,
-               "features": None, "task": "auto",
-               "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True},
-               "scale": "standard", "scale_target": "none", "categorical": "onehot",
-               "missing": "error"}
-    section.update(data)
-    return SimpleNamespace(data={"seed": seed, "dtype": dtype, "loss": {"name": loss},
-                                 "data": section},
-                           resolve_path=lambda p: (Path(base) / p).resolve())
 
 
 def outcome(config, fast, preprocessor=None):
