@@ -63,9 +63,9 @@ class Gemm:
         from nettrain.backend import blas_threads
 
         with blas_threads(self.batch):  # the thread count nettrain trains this batch size with
-            self._products()
+            self._products(np.matmul)
 
-    def _products(self):
+    def _products(self, matmul):
         W, dW, h, d, n = self.W, self.dW, self.h, self.d, len(self.X)
         for start in range(0, n, self.batch):
             x = self.X[start:start + self.batch]
@@ -73,12 +73,12 @@ class Gemm:
             outs, deltas = [a[:m] for a in h], [a[:m] for a in d]
             inputs = [x] + outs[:-1]
             for i, w in enumerate(W):
-                np.matmul(inputs[i], w, out=outs[i])
+                matmul(inputs[i], w, out=outs[i])
             deltas[-1][...] = outs[-1]
             for i in reversed(range(len(W))):
-                np.matmul(inputs[i].T, deltas[i], out=dW[i])
+                matmul(inputs[i].T, deltas[i], out=dW[i])
                 if i:
-                    np.matmul(deltas[i], W[i].T, out=deltas[i - 1])
+                    matmul(deltas[i], W[i].T, out=deltas[i - 1])
 
 
 class TorchGemm(Gemm):
@@ -97,19 +97,7 @@ class TorchGemm(Gemm):
         self.X = torch.from_numpy(X)
 
     def epoch(self):
-        torch, W, dW, h, d, n = self.torch, self.W, self.dW, self.h, self.d, len(self.X)
-        for start in range(0, n, self.batch):
-            x = self.X[start:start + self.batch]
-            m = len(x)
-            outs, deltas = [a[:m] for a in h], [a[:m] for a in d]
-            inputs = [x] + outs[:-1]
-            for i, w in enumerate(W):
-                torch.matmul(inputs[i], w, out=outs[i])
-            deltas[-1].copy_(outs[-1])
-            for i in reversed(range(len(W))):
-                torch.matmul(inputs[i].T, deltas[i], out=dW[i])
-                if i:
-                    torch.matmul(deltas[i], W[i].T, out=deltas[i - 1])
+        self._products(self.torch.matmul)
 
 
 class Torch:

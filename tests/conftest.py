@@ -24,3 +24,12 @@ def make_config(base, path=None, seed=0, dtype="float32", loss="cross_entropy", 
     return SimpleNamespace(data={"seed": seed, "dtype": dtype, "loss": {"name": loss},
                                  "data": section},
                            resolve_path=lambda p: (Path(base) / p).resolve())
+
+
+def assert_usage_error(result, *phrases):
+    """A CliRunner result of a bad-input error: exit 2, "Error: " and each phrase on stderr."""
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.output
+    for phrase in phrases:
+        assert phrase in result.stderr

@@ -6,6 +6,7 @@ import shutil
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import assert_usage_error
 from trained_runs import ROOT, trained_runs
 
 from nettrain.cli import cli
@@ -18,14 +19,6 @@ def runs(tmp_path_factory):
 
 def evaluate(*args):
     return CliRunner().invoke(cli, ["evaluate", *map(str, args)])
-
-
-def assert_usage_error(result, *phrases):
-    assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("Error: ")
-    assert "Traceback" not in result.output
-    for phrase in phrases:
-        assert phrase in result.stderr
 
 
 def test_tables_show_metrics_classes_and_confusion_matrix(runs):

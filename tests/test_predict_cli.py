@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import assert_usage_error
 from trained_runs import ROOT, pets_frame, trained_runs
 
 from nettrain.cli import cli
@@ -33,14 +34,6 @@ def predict(*args):
 
 def read(text):
     return pd.read_csv(io.StringIO(text))
-
-
-def assert_usage_error(result, *phrases):
-    assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("Error: ")
-    assert "Traceback" not in result.output
-    for phrase in phrases:
-        assert phrase in result.stderr
 
 
 def test_csv_to_stdout_in_label_form(runs):
