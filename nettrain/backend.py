@@ -5,9 +5,10 @@ library with NumPy's interface (a GPU one, say) can be dropped in here later.
 """
 
 import contextlib
-import os
 
 import numpy as xp
+
+from nettrain.threads import user_set_threads
 
 __all__ = ["xp", "blas_threads"]
 
@@ -16,7 +17,6 @@ __all__ = ["xp", "blas_threads"]
 # busy one, where a descheduled BLAS thread stalls every product; from batch 64 up, two
 # threads win (64: 0.93-0.95 s vs 0.98-1.00 s; 96: 0.69 s vs 0.82 s). benchmarks/ measures it.
 ONE_THREAD_BELOW = 64
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def blas_threads(batch_size):
     One thread below ONE_THREAD_BELOW, the library's default otherwise. A thread count the
     user set in the environment (OMP_NUM_THREADS, ...) is left alone.
     """
-    if batch_size >= ONE_THREAD_BELOW or any(os.environ.get(v) for v in THREAD_VARIABLES):
+    if batch_size >= ONE_THREAD_BELOW or user_set_threads():
         yield
         return
     from threadpoolctl import threadpool_limits

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nettrain.errors import ConfigError, Interrupted, RunError
+from nettrain.threads import single_thread_blas
 
-# The thread-count variables of OpenMP, OpenBLAS, MKL, Accelerate and numexpr.
-BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 FAILED = "failed.json"
 CONNECT_TIMEOUT_S = 5
 
@@ -184,26 +182,6 @@ def _run_in_worker(unit):
     return run_unit(unit, _WORKER_DATASETS[unit.data_key])
 
 
-@contextlib.contextmanager
-def single_thread_blas():
-    """Set the BLAS thread-count variables to 1 in os.environ while the block runs.
-
-    Spawned workers inherit the environment when they start, before they import NumPy,
-    which reads the variables only once, at import. Setting them in the worker (an
-    initializer) would be too late: unpickling its arguments already imports NumPy.
-    """
-    saved = {name: os.environ.get(name) for name in BLAS_VARS}
-    os.environ.update({name: "1" for name in BLAS_VARS})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class LocalPool:
     """`workers` spawned processes, each training one unit at a time with one BLAS thread."""
 
@@ -216,6 +194,8 @@ class LocalPool:
     def __enter__(self):
         # Workers are spawned lazily as units are submitted, so the variables stay set
         # for the pool's whole life, not just its creation.
+        # Spawned workers inherit the environment before they import NumPy; setting it in
+        # their initializer would be too late: unpickling its arguments imports NumPy.
         self._stack.enter_context(single_thread_blas())
         self.pool = cf.ProcessPoolExecutor(
             self.slots, mp_context=multiprocessing.get_context("spawn"),

@@ -2,7 +2,8 @@
 
 from threadpoolctl import threadpool_info
 
-from nettrain.backend import ONE_THREAD_BELOW, THREAD_VARIABLES, blas_threads
+from nettrain.backend import ONE_THREAD_BELOW, blas_threads
+from nettrain.threads import THREAD_VARIABLES
 
 
 def blas_thread_counts():

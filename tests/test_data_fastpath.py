@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from nettrain import csvfast
-from nettrain.commands.validate import BLAS_THREAD_VARIABLES, import_numpy_with_one_blas_thread
+from nettrain.commands.validate import import_numpy_with_one_blas_thread
 from nettrain.config import load_config
 from nettrain.csvfast import Table, index_of, read_simple_csv, unique
 from nettrain.data import prepare_data, read_table
 from nettrain.errors import NettrainError
+from nettrain.threads import THREAD_VARIABLES
 
 from conftest import ROOT, make_config
 SHIPPED = ["iris", "wine", "penguins", "breast_cancer", "diabetes", "linnerud", "digits"]
@@ -261,7 +262,7 @@ def test_validate_starts_without_pandas_and_blas_threads(name):
             "import os\nassert 'OPENBLAS_NUM_THREADS' not in os.environ, 'environment changed'\n"
             "from threadpoolctl import threadpool_info\n"
             "assert {p['num_threads'] for p in threadpool_info()} <= {1}, threadpool_info()\n")
-    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     result = subprocess.run([sys.executable, "-c", code, f"configs/{name}.yaml"], cwd=ROOT,
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr

@@ -1,13 +1,11 @@
 """`nettrain validate`: check a config; print it resolved, with the data, model and steps per epoch."""
 
 import math
-import os
 import sys
 
 import click
 
 SOURCE_STYLE = {"default": "dim", "file": "green", "--set": "bold yellow"}
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def import_numpy_with_one_blas_thread():
@@ -18,13 +16,12 @@ def import_numpy_with_one_blas_thread():
     startup on a busy machine (each new thread waits for a core). A thread count the user
     set, or NumPy already imported (validate called in-process), is left alone.
     """
-    if "numpy" in sys.modules or any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
+    from nettrain.threads import single_thread_blas, user_set_threads
+
+    if "numpy" in sys.modules or user_set_threads():
         return
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when OpenBLAS loads
-    try:
+    with single_thread_blas():
         import numpy  # noqa: F401
-    finally:
-        del os.environ["OPENBLAS_NUM_THREADS"]
 
 
 def annotated_lines(data, sources, path=(), indent=0):
