@@ -31,12 +31,16 @@ class Run:
     def __repr__(self):
         return f"Run('{self.path}')"
 
-    @property
-    def history(self):
+    def _table(self, name):
+        """A CSV file of the run as a DataFrame; empty when the run has not written it."""
         import pandas as pd
 
-        file = self.path / rundir.HISTORY
+        file = self.path / name
         return pd.read_csv(file) if file.exists() else pd.DataFrame()
+
+    @property
+    def history(self):
+        return self._table(rundir.HISTORY)
 
     @property
     def metrics(self):
@@ -46,10 +50,7 @@ class Run:
     @property
     def diagnostics(self):
         """diagnostics.csv as a DataFrame (one row per epoch x layer); empty without diagnostics."""
-        import pandas as pd
-
-        file = self.path / rundir.DIAGNOSTICS
-        return pd.read_csv(file) if file.exists() else pd.DataFrame()
+        return self._table(rundir.DIAGNOSTICS)
 
     @property
     def config(self):
