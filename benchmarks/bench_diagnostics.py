@@ -24,10 +24,10 @@ class Contender:
     """A kept model and optimizer; `epoch()` runs one Trainer epoch, diagnosed or not."""
 
     def __init__(self, X, y, batch, diagnose):
-        from nettrain.diagnostics import Diagnostics
-        from nettrain.losses import CrossEntropy
-        from nettrain.model import Model
-        from nettrain.optimizers import Adam
+        from nettrain.training.diagnostics import Diagnostics
+        from nettrain.nn.losses import CrossEntropy
+        from nettrain.nn.model import Model
+        from nettrain.nn.optimizers import Adam
 
         self.model = Model(MNIST_LAYERS, X.shape[1], dtype="float32", rng=0)
         self.loss, self.optimizer = CrossEntropy(), Adam(lr=1e-3)
@@ -35,7 +35,7 @@ class Contender:
         self.make_callbacks = (lambda: [Diagnostics()]) if diagnose else (lambda: [])
 
     def epoch(self):
-        from nettrain.trainer import Trainer
+        from nettrain.training.trainer import Trainer
 
         Trainer(self.model, self.loss, self.optimizer, epochs=1, batch_size=self.batch,
                 shuffle=True, rng=self.rng, monitor="train_loss",

@@ -30,16 +30,16 @@ class Nettrain:
     label = "nettrain"
 
     def __init__(self, X, y, layers, batch):
-        from nettrain.losses import CrossEntropy
-        from nettrain.model import Model
-        from nettrain.optimizers import Adam
+        from nettrain.nn.losses import CrossEntropy
+        from nettrain.nn.model import Model
+        from nettrain.nn.optimizers import Adam
 
         self.model = Model(layers, X.shape[1], dtype="float32", rng=0)
         self.loss, self.optimizer = CrossEntropy(), Adam(lr=LR)
         self.rng, self.batch, self.data = np.random.default_rng(0), batch, (X, y)
 
     def epoch(self):
-        from nettrain.trainer import Trainer
+        from nettrain.training.trainer import Trainer
 
         Trainer(self.model, self.loss, self.optimizer, epochs=1, batch_size=self.batch,
                 shuffle=True, rng=self.rng, monitor="train_loss").fit(self.data)

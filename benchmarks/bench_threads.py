@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from nettrain.model import ParamList  # noqa: E402
-from nettrain.optimizers import Adam  # noqa: E402
+from nettrain.nn.model import ParamList  # noqa: E402
+from nettrain.nn.optimizers import Adam  # noqa: E402
 
 N_PARAMS = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
 

@@ -26,7 +26,7 @@ def mnist_data(n=60000, seed=0, real=True):
     """(X float32 (n, 784) in [0, 1], y int64 (n,), source): real MNIST when it is beside the repo."""
     images = SHARED_MNIST / "train-images-idx3-ubyte.gz"
     if real and images.is_file():
-        from nettrain.downloads import read_idx
+        from nettrain.data.downloads import read_idx
 
         X = read_idx(images).reshape(-1, 784)[:n].astype(np.float32) / 255
         y = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz")[:n].astype(np.int64)

@@ -95,10 +95,10 @@ def threads_for(batch, threads):
 
 
 def make_trainer(X, layers, batch):
-    from nettrain.losses import CrossEntropy
-    from nettrain.model import Model
-    from nettrain.optimizers import Adam
-    from nettrain.trainer import Trainer
+    from nettrain.nn.losses import CrossEntropy
+    from nettrain.nn.model import Model
+    from nettrain.nn.optimizers import Adam
+    from nettrain.training.trainer import Trainer
 
     model = Model(layers, X.shape[1], dtype="float32", rng=0)
     trainer = Trainer(model, CrossEntropy(), Adam(lr=1e-3), epochs=1, batch_size=batch,

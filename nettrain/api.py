@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from nettrain import rundir
-from nettrain.config import Config, check_against_data, config_from_dict, load_config
+from nettrain.runs import rundir
+from nettrain.config.loading import Config, check_against_data, config_from_dict, load_config
 from nettrain.errors import ConfigError, Interrupted, NettrainError
 
 # Keys a resumed run may change: they do not alter the arithmetic of the epochs already run.
@@ -59,7 +59,7 @@ class Run:
         return self._config
 
     def load(self):
-        """The trained model, ready to predict and evaluate (a `nettrain.inference.LoadedRun`)."""
+        """The trained model, ready to predict and evaluate (a `nettrain.runs.inference.LoadedRun`)."""
         return load(self.path)
 
     def evaluate(self, data=None, split=None):
@@ -87,7 +87,7 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
         diagnose: record per-layer gradient health into diagnostics.csv and print it, as
             `training.diagnostics: true` does (bounds the config gives are kept).
         console: the rich Console to print on (default: stdout).
-        callbacks: extra callback objects (see nettrain.callbacks for the hooks).
+        callbacks: extra callback objects (see nettrain.training.callbacks for the hooks).
         dataset: a prepared `data.Dataset` for this config, to skip reading the data again.
         run_dir: write into exactly this directory instead of a new timestamped one under
             `out`; it must not exist yet or be empty.
@@ -102,8 +102,8 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
     """
     from rich.console import Console
 
-    from nettrain.data import prepare_data
-    from nettrain.session import Session
+    from nettrain.data.dataset import prepare_data
+    from nettrain.training.session import Session
 
     overrides = [*overrides, *keyword_overrides(kwargs)]
     if init_from is not None:
@@ -239,10 +239,10 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
                 out=None, quiet=False, console=None):
     """Train every trial of the config's `search` space in parallel and rank them.
 
-    Returns a `nettrain.search.SearchResult` (`path`, `results` DataFrame, `best`,
-    `best_config`, `refit`); see `nettrain.search.grid_search` for the arguments.
+    Returns a `nettrain.search.grid.SearchResult` (`path`, `results` DataFrame, `best`,
+    `best_config`, `refit`); see `nettrain.search.grid.grid_search` for the arguments.
     """
-    from nettrain.search import grid_search as run_search
+    from nettrain.search.grid import grid_search as run_search
 
     return run_search(config_or_path, overrides=overrides, workers=workers, scheduler=scheduler,
                       refit=refit, out=out, quiet=quiet, console=console)
@@ -250,20 +250,20 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
 
 def load(run_dir):
     """A trained run directory, ready to `.predict(df)`, `.predict_proba(df)`, `.evaluate(df)`."""
-    from nettrain.inference import load as load_run
+    from nettrain.runs.inference import load as load_run
 
     return load_run(run_dir)
 
 
 def evaluate(run, split=None, data=None):
     """The metrics report of a run (directory or Run) on a split or a labelled file/DataFrame."""
-    from nettrain.inference import evaluate as evaluate_run
+    from nettrain.runs.inference import evaluate as evaluate_run
 
     return evaluate_run(run, split=split, data=data)
 
 
 def predict(run, data, proba=False, keep=()):
     """The table `nettrain predict` writes, as a DataFrame, for a DataFrame or a data file."""
-    from nettrain.inference import predict as predict_run
+    from nettrain.runs.inference import predict as predict_run
 
     return predict_run(run, data, proba=proba, keep=keep)

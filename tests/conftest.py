@@ -14,7 +14,7 @@ def root():
 
 
 def make_config(base, path=None, seed=0, dtype="float32", loss="cross_entropy", **data):
-    """A stand-in for nettrain.config.Config: the resolved dict and resolve_path."""
+    """A stand-in for nettrain.config.loading.Config: the resolved dict and resolve_path."""
     section = {"path": path, "train": None, "val": None, "test": None, "target": None,
                "features": None, "task": "auto",
                "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True},

@@ -3,7 +3,7 @@
 from threadpoolctl import threadpool_info
 
 from nettrain.backend import ONE_THREAD_BELOW, blas_threads
-from nettrain.threads import THREAD_VARIABLES
+from nettrain.backend.threads import THREAD_VARIABLES
 
 
 def blas_thread_counts():

@@ -5,7 +5,7 @@ import re
 
 from rich.console import Console
 
-from nettrain.callbacks import (Best, History, LiveTable, PlainLines, format_value, history_columns,
+from nettrain.training.callbacks import (Best, History, LiveTable, PlainLines, format_value, history_columns,
                                 make_reporter, print_summary)
 
 COLUMNS = history_columns(["accuracy"], has_val=True)

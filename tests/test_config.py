@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from nettrain.config import apply_overrides, check_against_data, config_from_dict, load_config
+from nettrain.config.loading import apply_overrides, check_against_data, config_from_dict, load_config
 from nettrain.errors import ConfigError
 
 BASE = """\
@@ -108,7 +108,7 @@ def test_config_from_dict_resolves_paths_against_base_dir(tmp_path):
 
 
 def test_config_module_imports_neither_numpy_nor_pandas():
-    code = "import sys, nettrain.config; print('numpy' in sys.modules, 'pandas' in sys.modules)"
+    code = "import sys, nettrain.config.loading; print('numpy' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

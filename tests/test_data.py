@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nettrain.errors import ConfigError, DataError
-from nettrain.data import prepare_data, read_table, split_indices
+from nettrain.data.dataset import prepare_data, read_table, split_indices
 
 from conftest import ROOT, make_config
 
@@ -396,7 +396,7 @@ SHIPPED = {  # config: (task, n_features, n_outputs, rows)
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_example_configs_fit_their_datasets(name):
-    from nettrain.config import check_against_data, load_config
+    from nettrain.config.loading import check_against_data, load_config
 
     config = load_config(ROOT / "configs" / f"{name}.yaml")
     ds = prepare_data(config)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nettrain import downloads
+from nettrain.data import downloads
 from nettrain.cli import cli
 from nettrain.errors import DataError
 

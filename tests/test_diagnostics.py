@@ -8,15 +8,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from nettrain import api, diagnostics
+from nettrain import api
+
+from nettrain.training import diagnostics
 from nettrain.cli import cli
-from nettrain.config import load_config
-from nettrain.diagnostics import Diagnostics, findings
+from nettrain.config.loading import load_config
+from nettrain.training.diagnostics import Diagnostics, findings
 from nettrain.errors import ConfigError
-from nettrain.losses import get_loss
-from nettrain.model import Model
-from nettrain.optimizers import get_optimizer
-from nettrain.trainer import Trainer
+from nettrain.nn.losses import get_loss
+from nettrain.nn.model import Model
+from nettrain.nn.optimizers import get_optimizer
+from nettrain.training.trainer import Trainer
 
 from conftest import ROOT
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from nettrain.losses import get_loss
-from nettrain.model import Model
-from nettrain.optimizers import get_optimizer
-from nettrain.schedules import get_schedule
+from nettrain.nn.losses import get_loss
+from nettrain.nn.model import Model
+from nettrain.nn.optimizers import get_optimizer
+from nettrain.nn.schedules import get_schedule
 
 
 def train(model, loss, optimizer, X, y, epochs, batch_size, seed=0, schedule=None):

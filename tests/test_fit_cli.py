@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from nettrain import rundir
+from nettrain.runs import rundir
 from nettrain.cli import cli
 
 from conftest import ROOT

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from nettrain.errors import RunError
-from nettrain.gradcheck import check_gradients, numerical_gradient, relative_error
-from nettrain.losses import get_loss
-from nettrain.model import Model
+from nettrain.nn.gradcheck import check_gradients, numerical_gradient, relative_error
+from nettrain.nn.losses import get_loss
+from nettrain.nn.model import Model
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(8, 5))
@@ -162,7 +162,7 @@ def test_command_names_the_rows_it_used_on_a_small_train_split(config_file):
 def test_command_exits_1_when_a_gradient_is_wrong(config_file, monkeypatch):
     from click.testing import CliRunner
 
-    from nettrain import gradcheck
+    from nettrain.nn import gradcheck
     from nettrain.cli import cli
 
     real = gradcheck.check_gradients

@@ -8,7 +8,7 @@ import yaml
 from click.testing import CliRunner
 
 from nettrain.cli import cli
-from nettrain.config import load_config
+from nettrain.config.loading import load_config
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from nettrain.activations import get_activation
+from nettrain.nn.activations import get_activation
 from nettrain.errors import ConfigError
-from nettrain.initializers import INITIALIZERS, default_init, get_initializer, initialize
+from nettrain.nn.initializers import INITIALIZERS, default_init, get_initializer, initialize
 
 FAN_IN, FAN_OUT = 400, 200
 # name -> the variance the documented formula gives for a (400, 200) matrix

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError
-from nettrain.gradcheck import numerical_gradient, relative_error
-from nettrain.layers import BatchNorm, Dense, Dropout
-from nettrain.model import Model
+from nettrain.nn.gradcheck import numerical_gradient, relative_error
+from nettrain.nn.layers import BatchNorm, Dense, Dropout
+from nettrain.nn.model import Model
 
 N_IN = 4
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError, DataError
-from nettrain.gradcheck import numerical_gradient, relative_error
-from nettrain.losses import LOSSES, get_loss
+from nettrain.nn.gradcheck import numerical_gradient, relative_error
+from nettrain.nn.losses import LOSSES, get_loss
 
 RNG = np.random.default_rng(0)
 LOGITS = RNG.normal(size=(6, 3)) * 2

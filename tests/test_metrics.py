@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics as skm
 
 from nettrain.errors import ConfigError, DataError
-from nettrain.metrics import (
+from nettrain.nn.metrics import (
     METRICS,
     check_metrics,
     classification_report,

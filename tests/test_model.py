@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError
-from nettrain.losses import get_loss
-from nettrain.model import Model, load_model, save_model
+from nettrain.nn.losses import get_loss
+from nettrain.nn.model import Model, load_model, save_model
 
 SPECS = [{"type": "dense", "units": 5, "activation": "relu"}, {"type": "dropout", "rate": 0.2},
          {"type": "batchnorm"}, {"type": "activation", "activation": "tanh"},

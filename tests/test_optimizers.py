@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError
-from nettrain import optimizers
-from nettrain.model import Model
-from nettrain.optimizers import FLUSH_EVERY, OPTIMIZERS, clip_grad_norm, clip_grad_value, get_optimizer
+from nettrain.nn import optimizers
+from nettrain.nn.model import Model
+from nettrain.nn.optimizers import FLUSH_EVERY, OPTIMIZERS, clip_grad_norm, clip_grad_value, get_optimizer
 
 GRADS = [0.5, 0.2, -0.3]  # the gradient sequence of the hand derivations, p0 = 1
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nettrain.errors import DataError
-from nettrain.preprocess import Preprocessor
+from nettrain.data.preprocess import Preprocessor
 
 
 def table(n=40, seed=0):

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 import nettrain
-from nettrain import rundir
+from nettrain.runs import rundir
 from nettrain.errors import ConfigError, Interrupted, NettrainError
 
 from conftest import ROOT

@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from nettrain import rundir
+from nettrain.runs import rundir
 from nettrain.errors import ConfigError, NettrainError
 
 NOW = datetime(2024, 5, 17, 9, 30, 5)

@@ -3,7 +3,7 @@
 import pytest
 
 from nettrain.errors import ConfigError
-from nettrain.schedules import SCHEDULES, get_schedule
+from nettrain.nn.schedules import SCHEDULES, get_schedule
 
 
 def lrs(spec, base_lr, epochs=20, losses=None):
@@ -154,7 +154,7 @@ def test_bad_specs_are_config_errors(spec, message):
 
 
 def test_base_lr_may_come_from_the_optimizer():
-    from nettrain.optimizers import get_optimizer
+    from nettrain.nn.optimizers import get_optimizer
 
     schedule = get_schedule({"name": "step", "step_size": 1, "gamma": 0.5}, get_optimizer({"name": "sgd", "lr": 0.4}))
     schedule.step()

@@ -16,9 +16,11 @@ import yaml
 from click.testing import CliRunner
 from rich.console import Console
 
-from nettrain import executors, search
+from nettrain.search import executors
+
+from nettrain.search import grid as search
 from nettrain.cli import cli
-from nettrain.config import load_config
+from nettrain.config.loading import load_config
 from nettrain.errors import ConfigError, Interrupted, RunError
 
 
@@ -109,11 +111,11 @@ def test_grid_search_writes_runs_ranked_results_and_best_yaml(make_config, tmp_p
 
 
 def test_the_dataset_is_prepared_once_for_all_trials(make_config, monkeypatch):
-    import nettrain.data
+    import nettrain.data.dataset
 
     calls = []
-    real = nettrain.data.prepare_data
-    monkeypatch.setattr(nettrain.data, "prepare_data", lambda cfg, *a: calls.append(cfg) or real(cfg, *a))
+    real = nettrain.data.dataset.prepare_data
+    monkeypatch.setattr(nettrain.data.dataset, "prepare_data", lambda cfg, *a: calls.append(cfg) or real(cfg, *a))
     run_search(make_config({"optimizer.lr": [0.3, 0.1, 0.01]}))
     assert len(calls) == 1
 

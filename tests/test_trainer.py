@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from nettrain.callbacks import Best, EarlyStopping
+from nettrain.training.callbacks import Best, EarlyStopping
 from nettrain.errors import ConfigError, DivergenceError
-from nettrain.losses import get_loss
-from nettrain.model import Model
-from nettrain.optimizers import get_optimizer
-from nettrain.schedules import get_schedule
-from nettrain.trainer import StopFlag, Trainer
+from nettrain.nn.losses import get_loss
+from nettrain.nn.model import Model
+from nettrain.nn.optimizers import get_optimizer
+from nettrain.nn.schedules import get_schedule
+from nettrain.training.trainer import StopFlag, Trainer
 
 LAYERS = [{"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dense", "units": 3}]
 

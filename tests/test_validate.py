@@ -5,7 +5,7 @@ import yaml
 from click.testing import CliRunner
 
 from nettrain.cli import cli
-from nettrain.config import load_config
+from nettrain.config.loading import load_config
 
 
 def iris_config(root, body=""):

@@ -17,7 +17,7 @@ def command():
 @command.command(name="list")
 def list_():
     """Show the shipped CSV datasets and the downloadable ones."""
-    from nettrain import downloads
+    from nettrain.data import downloads
 
     shipped = downloads.shipped_datasets()
     click.echo(f"Shipped with nettrain ({downloads.shipped_dir()}):")
@@ -42,7 +42,7 @@ def list_():
                    "(default: $NETTRAIN_MIRROR, else the published mirrors).")
 def get(name, folder, mirror):
     """Download NAME (mnist, fashion-mnist), verify md5 and sha256, write train/test .npz."""
-    from nettrain import downloads
+    from nettrain.data import downloads
 
     train, test = downloads.get(name, folder, mirror, report=lambda line: click.echo(f"  {line}"))
     click.echo(f"Ready: {train} and {test}. Name them as data.train and data.test in a config "

@@ -19,7 +19,7 @@ def command(run, split, data, as_json):
     Classification: accuracy, per-class precision/recall/F1, macro and weighted averages,
     log loss and the confusion matrix. Regression: mse, rmse, mae and R², per output.
     """
-    from nettrain.inference import captured_warnings, load
+    from nettrain.runs.inference import captured_warnings, load
 
     if split is not None and data is not None:
         raise click.UsageError("Give either --split or --data, not both.")

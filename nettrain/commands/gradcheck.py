@@ -26,9 +26,9 @@ def command(config, overrides, rows, max_entries):
     from rich.console import Console
     from rich.table import Table
 
-    from nettrain.config import load_config
+    from nettrain.config.loading import load_config
     from nettrain.errors import RunError
-    from nettrain.gradcheck import THRESHOLD, check_config
+    from nettrain.nn.gradcheck import THRESHOLD, check_config
 
     cfg = load_config(config, overrides)
     results, sizes, used = check_config(cfg, n_rows=rows, max_entries=max_entries or None)

@@ -19,7 +19,7 @@ def command(run, data, out, proba, keep):
     row: the kept columns, then predicted_<target> in the original label form (one column
     per target for multi-output regression), then the probabilities with --proba.
     """
-    from nettrain.inference import captured_warnings, load
+    from nettrain.runs.inference import captured_warnings, load
 
     keep = [c.strip() for c in keep.split(",") if c.strip()]
     loaded = load(run)
@@ -37,7 +37,7 @@ def command(run, data, out, proba, keep):
 def write_csv(table, out):
     """Write the table to `out` atomically; an unwritable place is a usage error (exit 2)."""
     from nettrain.errors import DataError
-    from nettrain.rundir import atomic_open
+    from nettrain.runs.rundir import atomic_open
 
     try:
         with atomic_open(out, "w") as f:

@@ -16,7 +16,7 @@ def import_numpy_with_one_blas_thread():
     startup on a busy machine (each new thread waits for a core). A thread count the user
     set, or NumPy already imported (validate called in-process), is left alone.
     """
-    from nettrain.threads import single_thread_blas, user_set_threads
+    from nettrain.backend.threads import single_thread_blas, user_set_threads
 
     if "numpy" in sys.modules or user_set_threads():
         return
@@ -26,7 +26,7 @@ def import_numpy_with_one_blas_thread():
 
 def annotated_lines(data, sources, path=(), indent=0):
     """The resolved config as YAML lines, each (text, source of its value or None)."""
-    from nettrain.config import flow, keypath
+    from nettrain.config.loading import flow, keypath
 
     pad, lines = " " * indent, []
     for key, value in data.items():
@@ -67,7 +67,7 @@ def _print_data(console, config, dataset):
 def _print_model(console, config, dataset):
     from rich.table import Table
 
-    from nettrain.model import Model
+    from nettrain.nn.model import Model
 
     model = Model(config["model"]["layers"], dataset.n_features, config["dtype"], rng=config["seed"])
     table = Table(title="Model", title_justify="left", show_footer=True)
@@ -100,8 +100,8 @@ def command(config, overrides):
     import_numpy_with_one_blas_thread()
     from rich.console import Console
 
-    from nettrain.config import check_against_data, load_config
-    from nettrain.data import prepare_data
+    from nettrain.config.loading import check_against_data, load_config
+    from nettrain.data.dataset import prepare_data
 
     cfg = load_config(config, overrides)
     dataset = prepare_data(cfg, fast_csv=True)

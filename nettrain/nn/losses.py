@@ -6,7 +6,7 @@ would overflow or cancel.
 """
 
 from nettrain import registry
-from nettrain.activations import sigmoid
+from nettrain.nn.activations import sigmoid
 from nettrain.backend import xp
 from nettrain.checks import check_float
 from nettrain.errors import ConfigError, DataError

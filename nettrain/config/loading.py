@@ -280,7 +280,7 @@ class Config:
     """A validated config with every default filled in.
 
     Attributes:
-        data: the resolved dict, with DESIGN.md's key names.
+        data: the resolved dict, with the key names of docs/config.md.
         sources: key path ('model.layers[0].units') -> 'default' | 'file' | '--set'.
         path: the config file, or None for a config built from a dict.
         base_dir: the folder relative paths in the config are resolved against.
@@ -344,7 +344,7 @@ def locate_problem(places, path, message, key=False, with_path=True):
 
 
 def _build(raw, places, name, base_dir, path, overrides, early=()):
-    from nettrain import schema  # the schema imports the core's registries only when used
+    from nettrain.config import schema  # the schema imports the core's registries only when used
 
     failed = []
     raw, applied = overridden(raw, overrides, problems=failed)
@@ -392,10 +392,10 @@ def config_from_dict(mapping, base_dir=".", overrides=()):
 def check_against_data(config, dataset):
     """Check a config against its prepared data, pointing at the config's lines.
 
-    `dataset` is `nettrain.data.prepare_data(config)` (task, n_outputs, classes). The loss must
+    `dataset` is `nettrain.data.dataset.prepare_data(config)` (task, n_outputs, classes). The loss must
     fit the task (cross_entropy needs classes; mse a numeric target), the last dense layer
     needs `dataset.n_outputs` units, and the metrics must fit the task. Raises one ConfigError.
     """
-    from nettrain import schema
+    from nettrain.config import schema
 
     schema.check_against_data(config, dataset)

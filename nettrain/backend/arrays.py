@@ -8,7 +8,7 @@ import contextlib
 
 import numpy as xp
 
-from nettrain.threads import user_set_threads
+from nettrain.backend.threads import user_set_threads
 
 __all__ = ["xp", "blas_threads"]
 

@@ -9,10 +9,10 @@ import time
 import numpy as np
 
 from nettrain.backend import blas_threads
-from nettrain.callbacks import Best
+from nettrain.training.callbacks import Best
 from nettrain.errors import DivergenceError
-from nettrain.metrics import compute_metrics
-from nettrain.optimizers import clip_grad_norm, clip_grad_value
+from nettrain.nn.metrics import compute_metrics
+from nettrain.nn.optimizers import clip_grad_norm, clip_grad_value
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
 EVAL_CHUNK = 8192
@@ -106,7 +106,7 @@ class Trainer:
         rng: the Generator that shuffles; early_stopping: an EarlyStopping or None.
         monitor: the logged value whose best epoch is reported (without early stopping);
             default val_loss when there is a val split, else train_loss.
-        callbacks: objects with optional hooks (see nettrain.callbacks).
+        callbacks: objects with optional hooks (see nettrain.training.callbacks).
         inverse_target: maps regression targets back to their units for metrics.
         stop_flag: a StopFlag, checked at every batch boundary.
     """

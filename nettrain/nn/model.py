@@ -7,7 +7,7 @@ import numpy
 from nettrain import registry
 from nettrain.backend import xp
 from nettrain.errors import ConfigError
-from nettrain.layers import LAYERS
+from nettrain.nn.layers import LAYERS
 
 DTYPES = ("float32", "float64")
 

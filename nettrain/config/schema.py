@@ -1,9 +1,9 @@
-"""The config schema: every key of DESIGN.md with its type, range and default, and the checks across keys."""
+"""The config schema: every key of docs/config.md with its type, range and default, and the checks across keys."""
 
 from nettrain import registry
-from nettrain.config import Places, config_error, flow, keypath, locate_problem, overridden
+from nettrain.config.loading import Places, config_error, flow, keypath, locate_problem, overridden
 from nettrain.errors import ConfigError
-from nettrain.fields import (
+from nettrain.config.fields import (
     MISSING, Item, Leaf, Resolver, is_number, boolean, choice, columns, integer, names, nullable,
     number, run_name, section, show, text,
 )
@@ -21,7 +21,7 @@ def registries():
     """The core's registry tables by kind, imported on first use (they pull in NumPy)."""
     import importlib
 
-    return {kind: getattr(importlib.import_module(f"nettrain.{module}"), table)
+    return {kind: getattr(importlib.import_module(f"nettrain.nn.{module}"), table)
             for kind, module, table in REGISTRIES}
 
 
@@ -161,7 +161,7 @@ def early_stopping(r, path, raw):
     return r.section(path, raw, fields)
 
 
-DIAGNOSTICS = {  # the bounds of nettrain.diagnostics; `true` means these defaults
+DIAGNOSTICS = {  # the bounds of nettrain.training.diagnostics; `true` means these defaults
     "every": Leaf(10, integer(1)),
     "saturation_bound": Leaf(3.0, number(0, lo_open=True)),
     "dead_fraction": Leaf(0.5, number(0, 1)),
@@ -295,7 +295,7 @@ def check_space(r, raw, out, default_name):
     """Every search.space path must exist: each value is tried on the config, one at a time."""
     if not out["search"]["space"]:
         return
-    from nettrain.space import Choice, parse_dimension
+    from nettrain.search.space import Choice, parse_dimension
 
     for key, spec in out["search"]["space"].items():
         path = ("search", "space", key)

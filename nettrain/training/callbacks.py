@@ -15,8 +15,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nettrain import rundir
-from nettrain.metrics import metric_mode
+from nettrain.runs import rundir
+from nettrain.nn.metrics import metric_mode
 
 
 def history_columns(metrics, has_val):

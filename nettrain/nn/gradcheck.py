@@ -90,10 +90,10 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
         (rows, sizes, n_used): `check_gradients` rows, per row (entries checked, entries),
         and the number of train rows used (fewer than `n_rows` on a small train split).
     """
-    from nettrain.config import check_against_data
-    from nettrain.data import prepare_data
-    from nettrain.losses import get_loss
-    from nettrain.model import Model
+    from nettrain.config.loading import check_against_data
+    from nettrain.data.dataset import prepare_data
+    from nettrain.nn.losses import get_loss
+    from nettrain.nn.model import Model
 
     dataset = prepare_data(config)
     check_against_data(config, dataset)

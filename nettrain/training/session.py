@@ -2,16 +2,18 @@
 
 import numpy as np
 
-from nettrain import diagnostics, rundir
-from nettrain.callbacks import (Checkpoint, EarlyStopping, History, history_columns,
+from nettrain.training import diagnostics
+
+from nettrain.runs import rundir
+from nettrain.training.callbacks import (Checkpoint, EarlyStopping, History, history_columns,
                                 make_reporter, print_summary)
-from nettrain.config import check_against_data
+from nettrain.config.loading import check_against_data
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
-from nettrain.losses import get_loss
-from nettrain.model import Model, save_model
-from nettrain.optimizers import get_optimizer
-from nettrain.schedules import get_schedule
-from nettrain.trainer import StopFlag, Trainer, stop_on_signals
+from nettrain.nn.losses import get_loss
+from nettrain.nn.model import Model, save_model
+from nettrain.nn.optimizers import get_optimizer
+from nettrain.nn.schedules import get_schedule
+from nettrain.training.trainer import StopFlag, Trainer, stop_on_signals
 
 
 def generators(seed):

@@ -16,13 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nettrain import config as config_mod
+from nettrain.config import loading as config_mod
 from nettrain.errors import ConfigError, Interrupted, RunError
-from nettrain.executors import DaskExecutor, InlineExecutor, LocalPool, Unit, read_finished
-from nettrain.refit import refit_best, refit_config
-from nettrain.search_report import SearchProgress, ranked_table
-from nettrain.search_results import BEST, RESULTS, Book, metric_names
-from nettrain.space import expand, parse_search
+from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, Unit, read_finished
+from nettrain.search.refit import refit_best, refit_config
+from nettrain.search.report import SearchProgress, ranked_table
+from nettrain.search.results import BEST, RESULTS, Book, metric_names
+from nettrain.search.space import expand, parse_search
 
 # Keys that say where or under which name a run is written, not what it trains.
 NOT_HASHED = ("name", "output", "search")
@@ -143,7 +143,7 @@ def objective(spec):
     metric = spec.metric if spec.metric.startswith("val_") else f"val_{spec.metric}"
     if spec.mode is not None:
         return metric, spec.mode
-    from nettrain.metrics import metric_mode
+    from nettrain.nn.metrics import metric_mode
 
     return metric, metric_mode(metric, where="search.metric")
 
@@ -151,7 +151,7 @@ def objective(spec):
 def search_dir(cfg, out=None):
     """OUTPUT/NAME-search, OUTPUT as `fit` finds it: the same command always resumes in it."""
     from nettrain.api import output_dir
-    from nettrain.rundir import ensure_writable
+    from nettrain.runs.rundir import ensure_writable
 
     return ensure_writable(output_dir(cfg, out) / f"{cfg.data['name']}-search").resolve()
 
@@ -170,7 +170,7 @@ def attach_units(trials, spec, folder):
 def prepare_datasets(trials):
     """One prepared Dataset per distinct data setup (usually one for the whole search), and
     every trial checked against its data (loss, output units, metrics) before any trains."""
-    from nettrain.data import prepare_data
+    from nettrain.data.dataset import prepare_data
 
     datasets, problems = {}, []
     for trial in trials:

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nettrain import rundir
-from nettrain.data import SPLITS, n_outputs, prepare_data, read_table
+from nettrain.runs import rundir
+from nettrain.data.dataset import SPLITS, n_outputs, prepare_data, read_table
 from nettrain.errors import ConfigError, DataError, NettrainError
-from nettrain.metrics import (as_class_columns, classification_report, predicted_classes,
+from nettrain.nn.metrics import (as_class_columns, classification_report, predicted_classes,
                               regression_report)
-from nettrain.preprocess import Preprocessor
+from nettrain.data.preprocess import Preprocessor
 from nettrain.registry import suggest
 
 REQUIRED = (rundir.CONFIG, rundir.MODEL, rundir.PREPROCESS)
@@ -87,7 +87,7 @@ def read_model_arrays(file):
 
 def build_model(config, preprocessor, file):
     """The run's Model, built from config.yaml and filled with model.npz's checked weights."""
-    from nettrain.model import Model
+    from nettrain.nn.model import Model
 
     arch, arrays = read_model_arrays(file)
     model = Model(config["model"]["layers"], preprocessor.n_features, dtype=config["dtype"], rng=0)
@@ -111,8 +111,8 @@ def build_model(config, preprocessor, file):
 
 def load(run_dir):
     """A `LoadedRun` from a run directory that `nettrain fit` wrote."""
-    from nettrain.config import load_config
-    from nettrain.losses import get_loss
+    from nettrain.config.loading import load_config
+    from nettrain.nn.losses import get_loss
 
     path = check_run_dir(run_dir)
     config = load_config(path / rundir.CONFIG)

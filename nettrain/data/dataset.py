@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nettrain.csvfast import (Column, index_of, is_number_dtype, read_simple_csv, to_numeric,
+from nettrain.data.csvfast import (Column, index_of, is_number_dtype, read_simple_csv, to_numeric,
                               unique)
 from nettrain.errors import ConfigError, DataError
-from nettrain.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
+from nettrain.data.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
                                  numeric_values, text_values)
 from nettrain.registry import suggest
-from nettrain.splits import SPLITS, split_indices
+from nettrain.data.splits import SPLITS, split_indices
 
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True}
 MAX_AUTO_CLASSES = 20  # task: auto calls an integer target with at most this many values classes
@@ -54,7 +54,7 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
     """Read, check, split and preprocess the data that `config` names.
 
     Args:
-        config: a `nettrain.config.Config`: `config.data` is the resolved config dict and
+        config: a `nettrain.config.loading.Config`: `config.data` is the resolved config dict and
             `config.resolve_path(p)` resolves a path relative to the config file.
         preprocessor: a fitted Preprocessor (from preprocess.json) to apply instead of
             fitting a new one on the train split.
@@ -240,7 +240,7 @@ def _loss_name(loss):
 
 
 def _loss_task(name):
-    from nettrain.losses import LOSSES
+    from nettrain.nn.losses import LOSSES
 
     return getattr(LOSSES.get(name), "task", None)
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from nettrain.csvfast import Column, index_of, is_number_dtype, isna, unique
+from nettrain.data.csvfast import Column, index_of, is_number_dtype, isna, unique
 from nettrain.errors import DataError
 from nettrain.registry import suggest
 

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from nettrain import rundir
+from nettrain.runs import rundir
 
 COLUMNS = ["epoch", "layer", "description", "batches", "grad_norm", "update_ratio",
            "dead_fraction", "saturated_fraction"]
@@ -35,7 +35,7 @@ RATIO_STEPS = 32  # update ratios are measured on at most about this many steps 
 
 def default_bounds():
     """The `training.diagnostics` mapping `true` stands for (defaults live in the schema)."""
-    from nettrain.schema import DIAGNOSTICS
+    from nettrain.config.schema import DIAGNOSTICS
 
     return {key: field.default for key, field in DIAGNOSTICS.items()}
 

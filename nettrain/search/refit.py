@@ -3,8 +3,8 @@
 import io
 import shutil
 
-from nettrain import config as config_mod
-from nettrain.executors import read_finished
+from nettrain.config import loading as config_mod
+from nettrain.search.executors import read_finished
 
 
 def refit_config(trial):

@@ -1,0 +1,5 @@
+"""Data: reading tables (CSV, CSV.gz, NPZ; small simple CSV files without pandas in
+`csvfast`), inferring the task, preprocessing learned on the train split (`preprocess`),
+seeded row splits (`splits`) and the shipped and downloadable datasets (`downloads`).
+`dataset.prepare_data(config)` turns a config's data section into a `Dataset` of arrays.
+"""

@@ -1,0 +1,63 @@
+"""The layer protocol: the `Layer` base class and the table of layer types.
+
+Protocol: `build(input_shape, rng, dtype) -> output_shape` creates the arrays;
+`forward(x, training=False)` caches what `backward` needs; `backward(grad_out,
+input_grad=True)` writes `grads` in place and returns the input gradient (None when
+`input_grad` is False, which saves the first layer a matrix product). `params` and `grads`
+are dicts of arrays with the same keys; `buffers` holds state that is saved but not trained.
+Arrays are always reached through these dicts and changed in place, because the model makes
+them views into one flat buffer.
+
+A new layer type is one class in one module of this package, registered with
+`@register_layer("name")`.
+"""
+
+from nettrain.backend import xp
+
+LAYERS = {}  # type name -> Layer class, filled by @register_layer
+
+
+def register_layer(name):
+    """Class decorator: make the class the `model.layers` entry `{type: name}`."""
+
+    def register(cls):
+        if name in LAYERS and LAYERS[name] is not cls:
+            raise ValueError(f"layer type {name!r} is registered twice: "
+                             f"{LAYERS[name].__qualname__} and {cls.__qualname__}.")
+        cls.type = name
+        LAYERS[name] = cls
+        return cls
+
+    return register
+
+
+class Layer:
+    """Base: a parameter-free identity layer."""
+
+    type = "layer"
+    weight_keys = ()  # params that regularization.l1/l2 apply to
+
+    def __init__(self):
+        self.params, self.grads, self.buffers = {}, {}, {}
+
+    def build(self, n_in, rng, dtype):
+        self.n_in = self.n_out = n_in
+        self.dtype = xp.dtype(dtype)
+        return self.n_out
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad_out, input_grad=True):
+        return grad_out
+
+    def config(self):
+        """The `model.layers` entry that rebuilds this layer."""
+        return {"type": self.type, **self._args()}
+
+    def describe(self):
+        """A short description for model summaries, e.g. `dense(32, relu)`."""
+        return f"{self.type}({', '.join(str(v) for v in self._args().values())})"
+
+    def _args(self):
+        return {}
