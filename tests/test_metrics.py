@@ -69,20 +69,42 @@ def test_binary_single_column_threshold_by_hand():
     y = np.array([0, 1, 0, 1])
     p = np.array([[0.2], [0.5], [0.7], [0.9]])  # p >= 0.5 predicts 1: 0 1 1 1
     assert score("accuracy", y, p) == pytest.approx(3 / 4)
-    # class 0: P = 1/1, R = 1/2;  class 1: P = 2/3, R = 2/2
-    assert score("precision", y, p) == pytest.approx((1 + 2 / 3) / 2)
-    assert score("recall", y, p) == pytest.approx((0.5 + 1) / 2)
+    # the positive class 1 (sklearn's average="binary"): TP 2, FP 1, FN 0
+    assert score("precision", y, p) == pytest.approx(2 / 3)
+    assert score("recall", y, p) == pytest.approx(1.0)
+    assert score("f1", y, p) == pytest.approx(4 / 5)
     # p_true = 1 - 0.2, 0.5, 1 - 0.7, 0.9
     expected = -(math.log(0.8) + math.log(0.5) + math.log(0.3) + math.log(0.9)) / 4
     assert score("log_loss", y, p) == pytest.approx(expected)
 
 
-def test_zero_division_gives_zero():
-    # Classes 1 and 2 are never present nor predicted: their P, R and F1 are 0.
+def test_binary_positive_class_and_threshold_by_hand():
+    y = np.array([0, 1, 0, 1])
+    p = np.array([[0.2], [0.5], [0.7], [0.9]])
+    # class 0 positive: it is predicted where p(0) = 1 - p >= 0.5: rows 0 and 1 (p(0) = 0.8, 0.5)
+    assert METRICS["precision"](pos=0)(y, p) == pytest.approx(1 / 2)
+    assert METRICS["recall"](pos=0)(y, p) == pytest.approx(1 / 2)
+    # threshold 0.8 on class 1: only row 3 is predicted 1 -> TP 1, FP 0, FN 1
+    assert METRICS["precision"](threshold=0.8)(y, p) == pytest.approx(1.0)
+    assert METRICS["recall"](threshold=0.8)(y, p) == pytest.approx(1 / 2)
+    assert METRICS["accuracy"](threshold=0.8)(y, p) == pytest.approx(3 / 4)
+    # ranks of p among the 4 rows: 1, 2, 3, 4; positives hold ranks 2 and 4 -> U = 6 - 3 = 3 of 4
+    assert METRICS["roc_auc"]()(y, p) == pytest.approx(3 / 4)
+    # by descending score: 0.9 (hit, P 1, R 1/2), 0.7 (miss), 0.5 (hit, P 2/3, R 1) -> 1/2 + 1/3
+    assert METRICS["pr_auc"]()(y, p) == pytest.approx(1 / 2 + 1 / 2 * 2 / 3)
+
+
+def test_macro_averages_run_over_labels_present():
+    # Classes 1 and 2 are never present nor predicted: sklearn leaves them out of the mean.
     y, p = np.array([0, 0]), np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1]])
-    assert score("precision", y, p) == pytest.approx(1 / 3)
-    assert score("recall", y, p) == pytest.approx(1 / 3)
-    assert score("f1", y, p) == pytest.approx(1 / 3)
+    assert score("precision", y, p) == pytest.approx(1.0)
+    assert score("recall", y, p) == pytest.approx(1.0)
+    assert score("f1", y, p) == pytest.approx(1.0)
+    # class 2 predicted but absent: precision 0 counts; its recall is 0 (zero_division=0)
+    p = np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8]])
+    assert score("precision", y, p) == pytest.approx((1 + 0) / 2)
+    assert score("recall", y, p) == pytest.approx((1 / 2 + 0) / 2)
+    assert score("balanced_accuracy", y, p) == pytest.approx(1 / 2)
 
 
 def test_log_loss_clips_certain_mistakes():
@@ -110,7 +132,8 @@ def test_r2_of_constant_target():
 
 
 def test_modes_tasks_and_prefixes():
-    assert [metric_mode(m) for m in ("accuracy", "precision", "recall", "f1", "r2")] == ["max"] * 5
+    maximized = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "r2")
+    assert [metric_mode(m) for m in maximized] == ["max"] * len(maximized)
     assert [metric_mode(m) for m in ("log_loss", "mse", "rmse", "mae")] == ["min"] * 4
     assert metric_mode("val_accuracy") == "max"
     assert metric_mode("val_loss") == metric_mode("loss") == "min"
@@ -164,14 +187,17 @@ def test_classification_report_matches_sklearn(n_classes):
     assert [c["f1"] for c in rep["per_class"]] == pytest.approx(f)
     assert [c["support"] for c in rep["per_class"]] == s.tolist()
     for avg in ("macro", "weighted"):
-        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=labels, average=avg, zero_division=0)
+        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
         assert [rep[avg][k] for k in ("precision", "recall", "f1")] == pytest.approx([p, r, f])
     assert rep["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
     assert rep["log_loss"] == pytest.approx(skm.log_loss(y, proba, labels=labels))
     assert rep["confusion_matrix"]["matrix"] == skm.confusion_matrix(y, pred, labels=labels).tolist()
     assert rep["confusion_matrix"]["labels"] == names
-    for name in ("precision", "recall", "f1"):
-        assert score(name, y, proba) == pytest.approx(rep["macro"][name])
+    assert rep["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    if n_classes > 2:
+        assert rep["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+        for name in ("precision", "recall", "f1"):
+            assert score(name, y, proba) == pytest.approx(rep["macro"][name])
 
 
 def test_binary_report_matches_sklearn():
@@ -183,6 +209,11 @@ def test_binary_report_matches_sklearn():
     assert rep["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
     assert rep["log_loss"] == pytest.approx(skm.log_loss(y, p1[:, 0]), rel=1e-6)
     assert rep["macro"]["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert rep["positive"] == pytest.approx({"class": "yes", "precision": skm.precision_score(y, pred),
+                                             "recall": skm.recall_score(y, pred), "f1": skm.f1_score(y, pred)})
+    assert rep["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p1[:, 0]))
+    assert rep["pr_auc"] == pytest.approx(skm.average_precision_score(y, p1[:, 0]))
+    assert rep["threshold"] == 0.5 and rep["never_predicted"] == []
     assert rep["confusion_matrix"]["labels"] == ["no", "yes"]
     assert all(type(c["class"]) is str for c in rep["per_class"])
 

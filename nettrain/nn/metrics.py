@@ -1,13 +1,22 @@
 """Metrics: the per-epoch training metrics (`METRICS`) and the full reports `evaluate` prints.
 
-Conventions (those of scikit-learn, so numbers can be cross-checked with it):
+Every score follows scikit-learn's definition, so numbers can be cross-checked with it
+(tests/test_scores.py compares each one on the same predictions):
 - Classification targets are int64 class indices (n,); scores are probabilities, (n, n_classes),
-  or (n, 1) for a binary model with one logit, whose predicted class is `p >= 0.5`.
-- precision, recall and f1 are macro averages over *all* the model's classes (sklearn with
-  `labels=range(n_classes)`), so a split missing a class still reports on the same classes.
-- Zero division gives 0.0 (sklearn's `zero_division=0`): a class never predicted has precision
-  0, a class never present has recall 0, and f1 is 0 when precision + recall is 0.
-- log_loss clips probabilities to [eps, 1 - eps], eps the machine epsilon of their dtype.
+  or (n, 1) for a binary model with one logit.
+- A binary model (two classes) predicts its positive class `pos` (a class index; by default
+  1, the second label in sorted order) when that class's probability is >= `threshold`
+  (default 0.5); more classes predict the most probable one.
+- Binary precision, recall and f1 are those of the positive class (sklearn's
+  `average="binary", pos_label=...`); with more classes they are macro averages over the
+  labels present in y_true or y_pred (sklearn's `average="macro"`).
+- Zero division gives 0.0 (sklearn's `zero_division=0`).
+- balanced_accuracy: mean recall over the classes present in y_true. log_loss clips
+  probabilities to [eps, 1 - eps], eps the machine epsilon of their dtype.
+- roc_auc and pr_auc (average precision, no interpolation) score the positive class's
+  probability in a binary model; with more classes they average one-vs-rest scores over the
+  classes present in y_true (sklearn's `multi_class="ovr", average="macro"`). roc_auc is NaN
+  when y_true holds a single class.
 - Regression targets are float (n, n_targets). mse, rmse, mae and r2 are computed per output
   and averaged uniformly over outputs (sklearn's `multioutput="uniform_average"`); an output
   with constant targets has r2 1.0 when predicted exactly, else 0.0 (sklearn's `force_finite`).
@@ -16,6 +25,7 @@ Conventions (those of scikit-learn, so numbers can be cross-checked with it):
 from nettrain import registry
 from nettrain.backend import xp
 from nettrain.errors import ConfigError, DataError
+from nettrain.nn import scores as sc
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -24,66 +34,28 @@ REGRESSION = "regression"
 # ---------------------------------------------------------------- shared arithmetic
 
 
-def _safe_divide(num, den):
-    """num / den elementwise, 0.0 where den == 0 (sklearn's zero_division=0)."""
-    num = xp.asarray(num, dtype=xp.float64)
-    den = xp.asarray(den, dtype=xp.float64)
-    return xp.divide(num, den, out=xp.zeros_like(num), where=den != 0)
+as_class_columns = sc.class_columns
 
 
-def as_class_columns(proba):
-    """(n, n_classes) probabilities; a binary model's single column p becomes [1 - p, p]."""
-    proba = xp.asarray(proba)
-    if proba.ndim == 1:
-        proba = proba[:, None]
-    if proba.shape[1] == 1:
-        proba = xp.concatenate([1 - proba, proba], axis=1)
-    return proba
-
-
-def predicted_classes(proba):
-    """Class indices from probabilities: argmax, or `p >= 0.5` for one binary column."""
-    proba = xp.asarray(proba)
-    if proba.ndim == 2 and proba.shape[1] == 1:
-        return (proba[:, 0] >= 0.5).astype(xp.int64)
-    return xp.argmax(proba, axis=1).astype(xp.int64)
+def predicted_classes(proba, threshold=0.5, pos=1):
+    """Class indices from probabilities (see `scores.decide`)."""
+    return sc.decide(proba, threshold, pos)
 
 
 def confusion_matrix(y_true, y_pred, n_classes):
     """(n_classes, n_classes) counts: rows are true classes, columns predicted ones."""
     y_true = xp.asarray(y_true, dtype=xp.int64).ravel()
-    y_pred = xp.asarray(y_pred, dtype=xp.int64).ravel()
     if y_true.size and (y_true.min() < 0 or y_true.max() >= n_classes):
         raise DataError(
             f"Class indices must lie in [0, {n_classes}); got values from {int(y_true.min())} "
             f"to {int(y_true.max())}. The labels do not match the model's classes."
         )
-    flat = xp.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes)
+    return sc.confusion(y_true, y_pred, n_classes)
 
 
 def per_class_scores(cm):
     """Per-class precision, recall, f1 and support (float arrays) from a confusion matrix."""
-    tp = xp.diag(cm).astype(xp.float64)
-    predicted = cm.sum(axis=0)
-    support = cm.sum(axis=1)
-    precision = _safe_divide(tp, predicted)
-    recall = _safe_divide(tp, support)
-    f1 = _safe_divide(2 * precision * recall, precision + recall)
-    return precision, recall, f1, support
-
-
-def _log_loss(y_true, proba):
-    proba = as_class_columns(proba)
-    eps = xp.finfo(proba.dtype).eps if xp.issubdtype(proba.dtype, xp.floating) else 1e-15
-    y_true = xp.asarray(y_true, dtype=xp.int64)
-    p_true = xp.clip(proba[xp.arange(len(y_true)), y_true], eps, 1 - eps)
-    return float(-xp.mean(xp.log(p_true)))
-
-
-def _confusion(y_true, proba):
-    n_classes = as_class_columns(proba).shape[1]
-    return confusion_matrix(y_true, predicted_classes(proba), n_classes)
+    return sc.per_class(cm)
 
 
 def _regression_errors(y_true, y_pred):
@@ -99,7 +71,7 @@ def _regression_errors(y_true, y_pred):
     ss_res = xp.sum(residual**2, axis=0)
     ss_tot = xp.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
     # A constant target has no variance to explain: sklearn's force_finite gives 1 or 0.
-    r2 = xp.where(ss_tot != 0, 1 - _safe_divide(ss_res, ss_tot), xp.where(ss_res == 0, 1.0, 0.0))
+    r2 = xp.where(ss_tot != 0, 1 - sc.divide(ss_res, ss_tot), xp.where(ss_res == 0, 1.0, 0.0))
     return mse, mae, r2
 
 
@@ -111,43 +83,77 @@ class Metric:
 
     `task` is the task it applies to; `mode` says whether larger ("max") or smaller ("min")
     is better, which early stopping and grid-search infer from. Classification metrics get
-    probabilities; regression metrics get predictions.
+    probabilities, and with two classes score the positive class index `pos` and predict
+    it at probability >= `threshold`; regression metrics get predictions.
     """
 
     task = CLASSIFICATION
     mode = "max"
 
+    def __init__(self, pos=1, threshold=0.5):
+        self.pos, self.threshold = pos, threshold
+
     def __call__(self, y_true, scores):
         raise NotImplementedError
+
+    def _binary_pos(self, scores):
+        """The positive class index for a binary model's scores, None for more classes."""
+        return self.pos if sc.class_columns(scores).shape[1] == 2 else None
+
+    def _confusion(self, y_true, scores):
+        proba = sc.class_columns(scores)
+        pred = sc.decide(proba, self.threshold, self.pos)
+        return sc.confusion(y_true, pred, proba.shape[1])
 
 
 class Accuracy(Metric):
     """Share of samples whose predicted class is the true one."""
 
     def __call__(self, y_true, scores):
-        y_pred = predicted_classes(scores)
+        y_pred = sc.decide(scores, self.threshold, self.pos)
         return float(xp.mean(y_pred == xp.asarray(y_true)))
 
 
-class Precision(Metric):
-    """Macro precision: mean over classes of TP / (TP + FP)."""
+class BalancedAccuracy(Metric):
+    """Mean recall over the classes present in y_true."""
 
     def __call__(self, y_true, scores):
-        return float(per_class_scores(_confusion(y_true, scores))[0].mean())
+        return sc.balanced_accuracy(self._confusion(y_true, scores))
+
+
+class Precision(Metric):
+    """TP / (TP + FP): of the positive class (binary), else the macro average."""
+
+    def __call__(self, y_true, scores):
+        return sc.averaged(self._confusion(y_true, scores), self._binary_pos(scores))[0]
 
 
 class Recall(Metric):
-    """Macro recall: mean over classes of TP / (TP + FN)."""
+    """TP / (TP + FN): of the positive class (binary), else the macro average."""
 
     def __call__(self, y_true, scores):
-        return float(per_class_scores(_confusion(y_true, scores))[1].mean())
+        return sc.averaged(self._confusion(y_true, scores), self._binary_pos(scores))[1]
 
 
 class F1(Metric):
-    """Macro F1: mean over classes of 2 P R / (P + R)."""
+    """2 TP / (2 TP + FP + FN): of the positive class (binary), else the macro average."""
 
     def __call__(self, y_true, scores):
-        return float(per_class_scores(_confusion(y_true, scores))[2].mean())
+        return sc.averaged(self._confusion(y_true, scores), self._binary_pos(scores))[2]
+
+
+class RocAuc(Metric):
+    """Area under the ROC curve (one-vs-rest macro average with more than two classes)."""
+
+    def __call__(self, y_true, scores):
+        return sc.roc_auc(y_true, scores, self.pos)
+
+
+class PrAuc(Metric):
+    """Average precision (one-vs-rest macro average with more than two classes)."""
+
+    def __call__(self, y_true, scores):
+        return sc.pr_auc(y_true, scores, self.pos)
 
 
 class LogLoss(Metric):
@@ -156,7 +162,7 @@ class LogLoss(Metric):
     mode = "min"
 
     def __call__(self, y_true, scores):
-        return _log_loss(y_true, scores)
+        return sc.log_loss(y_true, scores)
 
 
 class MSE(Metric):
@@ -197,9 +203,12 @@ class R2(Metric):
 
 METRICS = {
     "accuracy": Accuracy,
+    "balanced_accuracy": BalancedAccuracy,
     "precision": Precision,
     "recall": Recall,
     "f1": F1,
+    "roc_auc": RocAuc,
+    "pr_auc": PrAuc,
     "log_loss": LogLoss,
     "mse": MSE,
     "rmse": RMSE,
@@ -244,7 +253,7 @@ def check_metrics(names, task, where="metrics"):
         raise ConfigError(problems)
 
 
-def compute_metrics(names, y_true, output, link, inverse_target=None):
+def compute_metrics(names, y_true, output, link, inverse_target=None, pos=1, threshold=0.5):
     """Each named metric on one split, as {name: float}.
 
     Args:
@@ -254,11 +263,13 @@ def compute_metrics(names, y_true, output, link, inverse_target=None):
         link: the loss's link function (softmax, sigmoid or identity).
         inverse_target: for regression, maps targets and predictions back to the original
             units (undoing target scaling) before scoring; None keeps them as given.
+        pos, threshold: a binary model's positive class index and decision threshold.
     """
     scores = link(output)
     if inverse_target is not None:
         y_true, scores = inverse_target(y_true), inverse_target(scores)
-    return {name: registry.lookup("metric", METRICS, name)()(y_true, scores) for name in names}
+    return {name: registry.lookup("metric", METRICS, name)(pos, threshold)(y_true, scores)
+            for name in names}
 
 
 # ---------------------------------------------------------------- full reports
@@ -274,38 +285,57 @@ def _check_nonempty(n):
         raise DataError("There are no samples to evaluate: the split or file is empty.")
 
 
-def classification_report(y_true, proba, class_names):
+def classification_report(y_true, proba, class_names, pos=1, threshold=0.5):
     """Every classification score `evaluate` reports, as a JSON-able dict.
 
     Args:
         y_true: int64 class indices (n,).
         proba: probabilities (n, n_classes), or (n, 1) for a binary model.
         class_names: the original labels, in class-index order.
+        pos, threshold: a binary model's positive class index and decision threshold.
 
-    Returns keys: n_samples, accuracy, log_loss, per_class (list of {class, precision,
-    recall, f1, support}), macro and weighted ({precision, recall, f1}) averages, and
-    confusion_matrix ({labels, matrix}; rows true, columns predicted).
+    Returns keys: n_samples, accuracy, balanced_accuracy, log_loss, roc_auc, pr_auc,
+    per_class (list of {class, precision, recall, f1, support}, every class of the model),
+    macro (over the labels present in y_true or y_pred) and weighted ({precision, recall,
+    f1}) averages, never_predicted (labels present in y_true that are never predicted),
+    confusion_matrix ({labels, matrix}; rows true, columns predicted) and, for a binary
+    model, positive ({class, precision, recall, f1}) and threshold.
     """
     y_true = xp.asarray(y_true, dtype=xp.int64).ravel()
     _check_nonempty(len(y_true))
     names = [_plain(c) for c in class_names]
-    cm = confusion_matrix(y_true, predicted_classes(proba), len(names))
-    precision, recall, f1, support = per_class_scores(cm)
-    weights = support / support.sum()
+    proba = as_class_columns(proba)
+    cm = confusion_matrix(y_true, sc.decide(proba, threshold, pos), len(names))
+    precision, recall, f1, support = sc.per_class(cm)
     scores = {"precision": precision, "recall": recall, "f1": f1}
-    return {
+    keep = sc.present(cm)
+    report = {
         "n_samples": int(len(y_true)),
         "accuracy": float(xp.trace(cm) / cm.sum()),
-        "log_loss": _log_loss(y_true, proba),
+        "balanced_accuracy": sc.balanced_accuracy(cm),
+        "log_loss": sc.log_loss(y_true, proba),
+        "roc_auc": sc.roc_auc(y_true, proba, pos),
+        "pr_auc": sc.pr_auc(y_true, proba, pos),
         "per_class": [
             {"class": name, "precision": float(precision[i]), "recall": float(recall[i]),
              "f1": float(f1[i]), "support": int(support[i])}
             for i, name in enumerate(names)
         ],
-        "macro": {k: float(v.mean()) for k, v in scores.items()},
-        "weighted": {k: float((v * weights).sum()) for k, v in scores.items()},
+        "macro": {k: float(v[keep].mean()) for k, v in scores.items()},
+        "weighted": {k: float((v * support).sum() / support.sum()) for k, v in scores.items()},
+        "never_predicted": never_predicted(cm, names),
         "confusion_matrix": {"labels": names, "matrix": cm.tolist()},
     }
+    if len(names) == 2:
+        report["positive"] = {"class": names[pos], **{k: float(v[pos]) for k, v in scores.items()}}
+        report["threshold"] = float(threshold)
+    return report
+
+
+def never_predicted(cm, names):
+    """Labels that occur in y_true (rows of `cm`) but are never predicted."""
+    missed = (cm.sum(axis=1) > 0) & (cm.sum(axis=0) == 0)
+    return [names[i] for i in xp.flatnonzero(missed)]
 
 
 def regression_report(y_true, y_pred, target_names):
