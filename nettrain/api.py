@@ -77,7 +77,7 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
 
     Args:
         config_or_path: a YAML file, a config dict (paths relative to the working directory)
-            or a Config.
+            or a Config; None with `resume` uses the run's own config.yaml.
         overrides: "KEY=VALUE" strings as `--set` takes them, or (key, value) pairs.
         out: the folder run directories go under (default: the config's `output`); the run
             is written to `out/NAME/YYYYmmdd-HHMMSS[-N]/`.
@@ -106,6 +106,11 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
     from nettrain.training.session import Session
 
     overrides = [*overrides, *keyword_overrides(kwargs)]
+    if config_or_path is None:  # a resumed run holds its own config
+        if resume is None:
+            raise ConfigError("fit needs a config file, or --resume RUN to continue a run with "
+                              "the config.yaml it holds.")
+        config_or_path = rundir.existing_run_dir(resume) / rundir.CONFIG
     if init_from is not None:
         if resume is not None:
             raise ConfigError("--init-from and --resume cannot be used together: a resumed run "
@@ -115,32 +120,42 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
     if diagnose and not config["training"]["diagnostics"]:
         config = as_config(config_or_path, [*overrides, ("training.diagnostics", True)])
     console = console or Console()
-    state = None
-    if resume is not None:
-        path, state = open_for_resume(resume, config)
-    elif run_dir is None:
-        output = output_dir(config, out)
-        rundir.ensure_writable(output, "--out" if out is not None else "output")
-        config.data["output"] = str(output.resolve())  # config.yaml records where the run went
-    else:
-        rundir.ensure_writable(Path(run_dir).parent, "run_dir")
-    dataset = dataset if dataset is not None else prepare_data(config)
-    check_against_data(config, dataset)
-    session = Session(config, dataset, console=console, quiet=quiet, callbacks=callbacks,
-                      resuming=state is not None)
-    if state is not None:
-        session.restore(path, *state)
-    elif run_dir is not None:
-        path = rundir.claim_run_dir(run_dir)
-    else:
-        path = rundir.new_run_dir(output, config["name"])
-    run = Run(path, config)
+    state, lock = None, None
     try:
-        session.run(path)
-    except Interrupted as err:
-        err.run = run
-        raise
-    return run
+        if resume is not None:
+            lock = rundir.lock_run_dir(rundir.existing_run_dir(resume))  # before touching a file
+            if lock.stale_pid is not None and not quiet:
+                console.print(f"Took over the lock of process {lock.stale_pid}, which is no "
+                              "longer running.", markup=False, highlight=False)
+            path, state = open_for_resume(resume, config)
+        elif run_dir is None:
+            output = output_dir(config, out)
+            rundir.ensure_writable(output, "--out" if out is not None else "output")
+            config.data["output"] = str(output.resolve())  # config.yaml records where the run went
+        else:
+            rundir.ensure_writable(Path(run_dir).parent, "run_dir")
+        dataset = dataset if dataset is not None else prepare_data(config)
+        check_against_data(config, dataset)
+        session = Session(config, dataset, console=console, quiet=quiet, callbacks=callbacks,
+                          resuming=state is not None)
+        if state is not None:
+            session.restore(path, *state)
+        elif run_dir is not None:
+            path = rundir.claim_run_dir(run_dir)
+            lock = rundir.lock_run_dir(path)
+        else:
+            path = rundir.new_run_dir(output, config["name"])
+            lock = rundir.lock_run_dir(path)
+        run = Run(path, config)
+        try:
+            session.run(path)
+        except Interrupted as err:
+            err.run = run
+            raise
+        return run
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def output_dir(config, out=None):
@@ -219,7 +234,8 @@ def open_for_resume(run, config):
         raise ConfigError(
             f"--resume {path}: the config differs from the one the run was trained with, so it "
             f"cannot continue it ({'; '.join(differences)}). Resume with the run's own config: "
-            f"nettrain fit {saved_file} --resume {path} (only training.epochs may change)."
+            f"nettrain fit --resume {path} (only training.epochs may change: add "
+            f"--set training.epochs=N)."
         )
     rundir.remove_stale_temps(path)
     arrays, meta = rundir.load_checkpoint(path / rundir.CHECKPOINT)

@@ -4,7 +4,7 @@ import click
 
 
 @click.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.argument("config", type=click.Path(exists=True, dir_okay=False), required=False)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set optimizer.lr=0.01 (repeatable).")
 @click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
@@ -18,16 +18,20 @@ import click
               help="Record per-layer gradient health (diagnostics.csv) and warn about vanishing or "
                    "exploding gradients, dead and saturated units (as training.diagnostics: true).")
 def command(config, overrides, out, init_from, resume, quiet, diagnose):
-    """Train a model from CONFIG into OUTPUT/NAME/YYYYmmdd-HHMMSS/.
+    """Train a model from CONFIG into OUTPUT/NAME/YYYYmmdd-HHMMSS/, or continue --resume RUN
+    (with the config the run holds when CONFIG is left out).
 
     \b
     Ctrl-C stops at the next batch, saves the checkpoint and prints how to resume.
     Examples:
       nettrain fit configs/iris.yaml
       nettrain fit configs/iris.yaml --set optimizer.lr=0.01 --set training.epochs=50
-      nettrain fit runs/iris/20240517-093005/config.yaml --resume runs/iris/20240517-093005
+      nettrain fit --resume runs/iris/20240517-093005 --set training.epochs=200
     """
     from nettrain.api import fit
+
+    if config is None and resume is None:
+        raise click.UsageError("Missing argument 'CONFIG' (or --resume RUN).")
 
     fit(config, overrides=overrides, out=out, init_from=init_from, resume=resume, quiet=quiet,
         diagnose=diagnose)

@@ -37,6 +37,7 @@ def atomic_open(path, mode="w"):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; files follow the umask
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
             yield f
             f.flush()
@@ -47,6 +48,18 @@ def atomic_open(path, mode="w"):
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def current_umask():
+    """The process's umask (read without changing it where /proc tells it)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder):
@@ -158,6 +171,110 @@ def existing_run_dir(path):
     if not path.is_dir():
         raise NettrainError(f"Run directory '{path}' does not exist.")
     return path
+
+
+# ---------------------------------------------------------------- one writer per run directory
+
+LOCK = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held while one process writes into it.
+
+    The lock is `fcntl.flock` on RUN/.lock, which holds the holder's PID. The kernel drops it
+    when its process ends, however it ends, so the file of a killed process is stale: the next
+    writer takes it over (its `stale_pid` names the dead holder). A second writer while the
+    holder lives is refused with a NettrainError (exit 2) naming the PID. `release()` deletes
+    the file. Where flock is not available, a live PID in the file stands for the lock.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / LOCK
+        self.fd = None
+        self.stale_pid = None
+
+    def acquire(self):
+        for _ in range(100):  # the holder may delete the file between our open and our lock
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                previous = _read_pid(fd)
+                if not _lock(fd, previous):
+                    raise NettrainError(
+                        f"Run directory '{self.path.parent}' is in use: process {previous or '?'} "
+                        f"is writing into it (it holds {self.path}). Wait for that run to finish "
+                        "or stop it, then try again; two processes must never train one run "
+                        "directory.")
+                if not _same_file(fd, self.path):
+                    os.close(fd)
+                    continue
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            self.fd = fd
+            self.stale_pid = previous if previous not in (None, os.getpid()) else None
+            return self
+        raise NettrainError(f"Could not lock '{self.path}': it keeps being replaced.")
+
+    def release(self):
+        if self.fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _read_pid(fd):
+    try:
+        return int(os.pread(fd, 32, 0).decode("ascii").strip())
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _lock(fd, previous):
+    """Take the lock on `fd` without waiting; False when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock: a live process named in the file holds it
+        return previous in (None, os.getpid()) or not pid_alive(previous)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without flock
+        return previous in (None, os.getpid()) or not pid_alive(previous)
+    return True
+
+
+def _same_file(fd, path):
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def pid_alive(pid):
+    """Whether a process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def lock_run_dir(path):
+    """A held RunLock on `path` (see RunLock)."""
+    return RunLock(path).acquire()
 
 
 def remove_stale_temps(path):

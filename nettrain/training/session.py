@@ -1,5 +1,7 @@
 """One fit: the model, loss and optimizer a config describes, trained into a run directory."""
 
+import math
+
 import numpy as np
 
 from nettrain.training import diagnostics
@@ -126,21 +128,33 @@ class Session:
         trainer.callbacks = ([history, *recorders, checkpoint, *self.extra]
                              + ([reporter] if reporter else []) + reports)
         splits = self.dataset.splits
-        with stop_on_signals(trainer.stop_flag):
-            try:
-                trainer.fit(splits["train"], splits.get("val"))
-            except DivergenceError as err:
-                raise DivergenceError(f"{err} {self._kept(path)}") from None
-            if trainer.stopped == "interrupted":
-                checkpoint.save(trainer)
-            result = self._finish(path)
+        try:
+            with stop_on_signals(trainer.stop_flag):
+                try:
+                    trainer.fit(splits["train"], splits.get("val"))
+                except DivergenceError as err:
+                    raise DivergenceError(f"{err} {self._kept(path)}") from None
+                if trainer.stopped == "interrupted":
+                    checkpoint.save(trainer)
+                result = self._finish(path)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop at once, but say where the run is
+            raise Interrupted(f"Training was stopped at once by a second signal. {path} keeps "
+                              f"{self._last_checkpoint(path)}") from None
         print_summary(self.console, result, path, trainer.stopped_text, self.quiet)
         if trainer.stopped == "interrupted":
             raise Interrupted(
                 f"Training was {trainer.stopped_text}; the checkpoint and files are saved in "
-                f"{path}. Resume with: nettrain fit {path / rundir.CONFIG} --resume {path}"
+                f"{path}. Resume with: nettrain fit --resume {path}"
             )
         return result
+
+    def _last_checkpoint(self, path):
+        try:
+            _, meta = rundir.load_checkpoint(path / rundir.CHECKPOINT)
+        except NettrainError:
+            return "no checkpoint yet: start a new run."
+        return (f"the checkpoint of epoch {meta['epoch']}. Resume with: nettrain fit --resume "
+                f"{path}")
 
     def _write_start(self, path):
         rundir.write_text(path / rundir.CONFIG, self.config.to_yaml())
@@ -151,7 +165,15 @@ class Session:
         for note in self.dataset.notes:
             self.console.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
         if self.trainer.epoch or self.trainer.position is not None:
-            self.console.print(f"Resuming after epoch {self.trainer.epoch}.", highlight=False)
+            self.console.print(self._resume_text(), highlight=False)
+
+    def _resume_text(self):
+        """Where a resumed run continues: 'Resuming at epoch 4, batch 3 of 7.'"""
+        trainer = self.trainer
+        done = trainer.position.batch if trainer.position is not None else 0
+        n = math.ceil(len(self.dataset.splits["train"][0]) / trainer.batch_size)
+        return (f"Resuming at epoch {trainer.epoch + 1}, batch {done + 1} of {n} "
+                f"(after epoch {trainer.epoch}" + (f" and {done} batch(es)" if done else "") + ").")
 
     def _kept(self, path):
         epoch = self.trainer.epoch

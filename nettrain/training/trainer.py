@@ -16,6 +16,9 @@ from nettrain.nn.optimizers import clip_grad_norm, clip_grad_value
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
 EVAL_CHUNK = 8192
+# An epoch whose train loss is this many times the run's first batch loss has diverged, even
+# if every number is still finite (Adam with an absurd learning rate "completes" that way).
+DIVERGED_RATIO = 1e6
 
 
 # ---------------------------------------------------------------- signals
@@ -129,6 +132,7 @@ class Trainer:
         self.position = None  # an EpochState while an epoch is under way
         self.stopped, self.stopped_text = None, None
         self.n_batches = 0
+        self.first_loss = None  # the loss of the run's first batch, before any update
 
     # -------------------------------------------------------------- the loop
 
@@ -226,6 +230,8 @@ class Trainer:
         loss = float(self.loss.forward(output, y_batch))
         if not math.isfinite(loss):
             raise self._diverged(epoch, batch, f"the loss is {loss}", self._first_bad_output(x_batch))
+        if self.first_loss is None:
+            self.first_loss = loss
         self.model.backward(self.loss.backward())
         if self.l1 or self.l2:
             self.model.regularize(self.l1, self.l2)
@@ -243,6 +249,7 @@ class Trainer:
         return output, loss
 
     def _end_epoch(self, logs):
+        self._check_growth(logs)
         self.position = None
         self.epoch = logs["epoch"]
         if self.schedule is not None:
@@ -316,6 +323,19 @@ class Trainer:
         what = "a gradient is not finite" if key is not None else "the gradient norm overflows"
         raise self._diverged(epoch, batch, what, where)
 
+    def _check_growth(self, logs):
+        """A finite train loss DIVERGED_RATIO times the first batch's is divergence too."""
+        first = self.first_loss
+        if first is None or logs["train_loss"] <= DIVERGED_RATIO * max(first, 1e-3):
+            return
+        raise DivergenceError(
+            f"Training diverged in epoch {logs['epoch']}: its train loss {logs['train_loss']:.4g} "
+            f"is over {DIVERGED_RATIO:g} times the first batch's loss ({first:.4g}). Try a lower "
+            f"learning rate (optimizer.lr is {self.optimizer.lr:g}), gradient clipping "
+            f"(training.clip_norm: 1.0), or scaled inputs (data.scale: standard; "
+            f"data.scale_target: standard for regression)."
+        )
+
     def _first_bad_output(self, x):
         """Which step of the forward pass first produced a non-finite value (a sentence)."""
         if not np.isfinite(x).all():
@@ -339,7 +359,7 @@ class Trainer:
     def state_dict(self):
         """(arrays, meta): everything a resumed run needs to continue bit for bit."""
         arrays = {"model": self.model.state_dict()}
-        meta = {"epoch": self.epoch, "stopped": self.stopped,
+        meta = {"epoch": self.epoch, "stopped": self.stopped, "first_loss": self.first_loss,
                 "rng": {"shuffle": self.rng.bit_generator.state, "model": self.model.rng_state()},
                 "best": self.best.state_dict()}
         for name, part in (("optimizer", self.optimizer), ("schedule", self.schedule)):
@@ -355,6 +375,7 @@ class Trainer:
         """Restore what `state_dict` saved (the model's architecture must match)."""
         self.model.load_state_dict(arrays["model"])
         self.epoch = int(meta["epoch"])
+        self.first_loss = meta.get("first_loss")
         self.rng.bit_generator.state = meta["rng"]["shuffle"]
         self.model.set_rng_state(meta["rng"]["model"])
         for name, part in (("optimizer", self.optimizer), ("schedule", self.schedule)):
