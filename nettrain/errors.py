@@ -48,3 +48,18 @@ class Interrupted(NettrainError):
     """The user stopped the run (Ctrl-C or SIGTERM) after its state was saved."""
 
     exit_code = 130
+
+
+class ShapeError(ValueError):
+    """A layer's `build` cannot take the input shape it is given.
+
+    The Model turns it into a ConfigError naming the layer, its index and the shape:
+    "model.layers[3] (dense) gets (32, 5, 5): add {type: flatten} before it".
+
+    Args:
+        fix: what to change, e.g. "add {type: flatten} before it".
+    """
+
+    def __init__(self, fix):
+        self.fix = fix
+        super().__init__(fix)

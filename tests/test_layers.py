@@ -62,7 +62,7 @@ def test_dense_without_bias_has_only_w():
 
 def test_dense_forward_is_x_w_plus_b():
     layer = Dense(units=2)
-    layer.build(3, np.random.default_rng(0), np.float64)
+    layer.build((3,), np.random.default_rng(0), np.float64)
     layer.params["W"][...] = [[1, 2], [3, 4], [5, 6]]
     layer.params["b"][...] = [0.5, -0.5]
     np.testing.assert_array_equal(layer.forward(np.array([[1.0, 0, -1]])), [[-3.5, -4.5]])
@@ -207,4 +207,4 @@ def test_bad_spec_names_its_own_index():
 
 def test_layer_classes_are_usable_directly():
     for layer in (Dense(units=2), Dropout(0.5), BatchNorm()):
-        assert layer.build(3, np.random.default_rng(0), np.float32) in (2, 3)
+        assert layer.build((3,), np.random.default_rng(0), np.float32) in ((2,), (3,))

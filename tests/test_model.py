@@ -113,7 +113,7 @@ def test_save_and_load_model_npz_without_pickles():
         assert "layers.0.W" in npz.files and "layers.2.running_mean" in npz.files
         arch = json.loads(str(npz["architecture"]))
     assert arch == model.architecture()
-    assert arch["n_in"] == 4 and arch["dtype"] == "float64" and arch["layers"][1] == {"type": "dropout", "rate": 0.2}
+    assert arch["input_shape"] == [4] and arch["dtype"] == "float64" and arch["layers"][1] == {"type": "dropout", "rate": 0.2}
     buffer.seek(0)
     loaded = load_model(buffer)
     np.testing.assert_array_equal(loaded.forward(X), model.forward(X))
@@ -137,7 +137,7 @@ def test_load_model_rejects_other_files(tmp_path):
 def test_architecture_rebuilds_the_same_model():
     model = make()
     arch = json.loads(json.dumps(model.architecture()))
-    rebuilt = Model(arch["layers"], arch["n_in"], dtype=arch["dtype"], rng=np.random.default_rng(0))
+    rebuilt = Model(arch["layers"], tuple(arch["input_shape"]), dtype=arch["dtype"], rng=np.random.default_rng(0))
     np.testing.assert_array_equal(rebuilt.forward(X), model.forward(X))
 
 

@@ -67,15 +67,17 @@ def _print_data(console, config, dataset):
 def _print_model(console, config, dataset):
     from rich.table import Table
 
-    from nettrain.nn.model import Model
+    from nettrain.config.schema import resolve_auto_units
+    from nettrain.nn.model import Model, batch_shape
 
-    model = Model(config["model"]["layers"], dataset.n_features, config["dtype"], rng=config["seed"])
+    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
+    model = Model(layers, dataset.input_shape, config["dtype"], rng=config["seed"])
     table = Table(title="Model", title_justify="left", show_footer=True)
     table.add_column("#", justify="right", footer="")
     table.add_column("layer", footer="total")
     table.add_column("output shape", footer="")
     table.add_column("parameters", justify="right", footer=f"{model.n_params():,}")
-    table.add_row("", "input", f"(n, {dataset.n_features})", "0")
+    table.add_row("", "input", batch_shape(model.input_shape), "0")
     for index, description, shape, count in model.summary():
         table.add_row(str(index), description, shape, f"{count:,}")
     console.print()

@@ -42,6 +42,11 @@ class Dataset:
     n_rows: dict = field(default_factory=dict)
 
     @property
+    def input_shape(self):
+        """The shape of one sample, what the model's first layer gets: `(n_features,)`."""
+        return (self.n_features,)
+
+    @property
     def feature_names(self):
         return self.preprocessor.feature_names
 

@@ -180,6 +180,11 @@ class Preprocessor:
         return len(self.numeric) + sum(len(v or ()) for v in self.levels.values())
 
     @property
+    def input_shape(self):
+        """The shape of one transformed sample: `(n_features,)`."""
+        return (self.n_features,)
+
+    @property
     def class_names(self):
         """Class labels as strings, for display."""
         return [] if self.classes is None else [str(c) for c in self.classes.tolist()]

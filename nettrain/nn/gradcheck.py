@@ -93,6 +93,7 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
     from nettrain.config.loading import check_against_data
     from nettrain.data.dataset import prepare_data
     from nettrain.nn.losses import get_loss
+    from nettrain.config.schema import resolve_auto_units
     from nettrain.nn.model import Model
 
     dataset = prepare_data(config)
@@ -100,7 +101,8 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
     X, y = dataset.splits["train"]
     X, y = xp.asarray(X[:n_rows], dtype=xp.float64), y[:n_rows]
     rng = xp.random.default_rng(config["seed"])
-    model = Model(config["model"]["layers"], dataset.n_features, dtype="float64", rng=rng)
+    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
+    model = Model(layers, dataset.input_shape, dtype="float64", rng=rng)
     reg = config["regularization"]
     rows = check_gradients(model, get_loss(config["loss"]), X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
                            max_entries=max_entries, rng=rng)

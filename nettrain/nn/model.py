@@ -1,12 +1,14 @@
 """Model: the stack of layers built from `model.layers` specs, its parameters and model.npz."""
 
 import json
+import math
+import numbers
 
 import numpy
 
 from nettrain import registry
 from nettrain.backend import xp
-from nettrain.errors import ConfigError
+from nettrain.errors import ConfigError, ShapeError
 from nettrain.nn.layers import LAYERS
 
 DTYPES = ("float32", "float64")
@@ -34,34 +36,61 @@ def _dtype(dtype):
     return xp.dtype(name)
 
 
+def format_shape(shape):
+    """A sample shape as users read it: `(32, 5, 5)`, `(784,)`."""
+    return str(tuple(int(n) for n in shape))
+
+
+def sample_shape(input_shape):
+    """The sample shape as a tuple of ints; an int n (the old `n_in`) means `(n,)`."""
+    if isinstance(input_shape, numbers.Integral):
+        return (int(input_shape),)
+    return tuple(int(n) for n in input_shape)
+
+
 class Model:
     """A feed-forward stack of layers.
 
     Args:
         layer_specs: the `model.layers` list, e.g. `[{type: dense, units: 32, activation: relu}]`.
-        n_in: the number of input features.
+        input_shape: the shape of one sample, a tuple such as `(features,)` or `(1, 28, 28)`;
+            an int n means `(n,)`.
         dtype: float32 or float64, for every parameter and activation.
         rng: the numpy Generator (or an int seed) that draws the initial weights and then
             the dropout masks.
     """
 
-    def __init__(self, layer_specs, n_in, dtype="float32", rng=None):
+    def __init__(self, layer_specs, input_shape, dtype="float32", rng=None):
         if not isinstance(layer_specs, (list, tuple)) or not layer_specs:
             raise ConfigError(f"model.layers must be a non-empty list of layers. Got {layer_specs!r}.")
         self.dtype = _dtype(dtype)
-        self.n_in = n_in
+        self.input_shape = sample_shape(input_shape)
         self.rng = rng if isinstance(rng, numpy.random.Generator) else numpy.random.default_rng(rng)
         self.layers = [
             registry.get("layer", LAYERS, spec, where=f"model.layers[{i}]", name_key="type")
             for i, spec in enumerate(layer_specs)
         ]
-        self.shapes = []
-        n = n_in
-        for layer in self.layers:
-            n = layer.build(n, self.rng, self.dtype)
-            self.shapes.append(n)
-        self.n_out = n
+        self.shapes = []  # each layer's output sample shape
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = tuple(layer.build(shape, self.rng, self.dtype))
+            except ShapeError as err:
+                raise ConfigError(f"model.layers[{i}] ({layer.type}) gets {format_shape(shape)}: "
+                                  f"{err.fix}") from None
+            self.shapes.append(shape)
+        self.output_shape = shape
         self._params = self._flatten()
+
+    @property
+    def n_in(self):
+        """The number of input features (tables: the only entry of input_shape)."""
+        return math.prod(self.input_shape)
+
+    @property
+    def n_out(self):
+        """The number of outputs per sample."""
+        return math.prod(self.output_shape)
 
     def _flatten(self):
         """Move every param and grad into one contiguous buffer each; layers keep views."""
@@ -82,7 +111,7 @@ class Model:
         return ParamList(items, flat_params, flat_grads)
 
     def forward(self, x, training=False):
-        """The output for a batch x of shape (n_samples, n_in)."""
+        """The output for a batch x of shape (n_samples, *input_shape)."""
         x = xp.asarray(x, dtype=self.dtype)
         for layer in self.layers:
             x = layer.forward(x, training=training)
@@ -163,14 +192,14 @@ class Model:
             target[...] = arrays[key]
 
     def architecture(self):
-        """A JSON-able description that rebuilds the model: n_in, dtype and layer specs."""
-        return {"n_in": int(self.n_in), "dtype": self.dtype.name,
+        """A JSON-able description that rebuilds the model: input_shape, dtype and layer specs."""
+        return {"input_shape": list(self.input_shape), "dtype": self.dtype.name,
                 "layers": [layer.config() for layer in self.layers]}
 
     def summary(self):
         """Rows (index, description, output shape, parameter count), one per layer."""
-        return [(i, layer.describe(), f"(n, {n_out})", sum(p.size for p in layer.params.values()))
-                for i, (layer, n_out) in enumerate(zip(self.layers, self.shapes))]
+        return [(i, layer.describe(), batch_shape(shape), sum(p.size for p in layer.params.values()))
+                for i, (layer, shape) in enumerate(zip(self.layers, self.shapes))]
 
     def rng_state(self):
         """The state of the Generator that draws dropout masks (a JSON-able dict)."""
@@ -178,6 +207,16 @@ class Model:
 
     def set_rng_state(self, state):
         self.rng.bit_generator.state = state
+
+
+def batch_shape(shape):
+    """A batch of samples of `shape` as summaries print it: `(n, 32)`, `(n, 32, 26, 26)`."""
+    return "(" + ", ".join(["n", *(str(int(s)) for s in shape)]) + ")"
+
+
+def architecture_input_shape(arch):
+    """The sample shape an architecture dict was built for (files before shapes: `n_in`)."""
+    return sample_shape(arch["input_shape"] if "input_shape" in arch else arch["n_in"])
 
 
 def save_model(model, file):
@@ -202,6 +241,6 @@ def load_model(file, rng=None, dtype=None):
     if "architecture" not in arrays:
         raise ConfigError(f"{source} has no 'architecture' entry: it is not a nettrain model.npz.")
     arch = json.loads(str(arrays.pop("architecture")))
-    model = Model(arch["layers"], arch["n_in"], dtype=dtype or arch["dtype"], rng=rng)
+    model = Model(arch["layers"], architecture_input_shape(arch), dtype=dtype or arch["dtype"], rng=rng)
     model.load_state_dict(arrays, source=source)
     return model

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nettrain.config.schema import resolve_auto_units
 from nettrain.runs import rundir
 from nettrain.data.dataset import SPLITS, n_outputs, prepare_data, read_table
 from nettrain.errors import ConfigError, DataError, NettrainError
@@ -87,15 +88,20 @@ def read_model_arrays(file):
 
 def build_model(config, preprocessor, file):
     """The run's Model, built from config.yaml and filled with model.npz's checked weights."""
-    from nettrain.nn.model import Model
+    from nettrain.nn.model import Model, architecture_input_shape, format_shape
 
     arch, arrays = read_model_arrays(file)
-    model = Model(config["model"]["layers"], preprocessor.n_features, dtype=config["dtype"], rng=0)
+    layers = resolve_auto_units(config["model"]["layers"], _expected_outputs(preprocessor, config["loss"]))
+    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0)
     expected = model.architecture()
-    if arch.get("layers") != expected["layers"] or arch.get("n_in") != expected["n_in"]:
+    try:
+        saved_shape = architecture_input_shape(arch)
+    except (KeyError, TypeError, ValueError):
+        saved_shape = None
+    if arch.get("layers") != expected["layers"] or saved_shape != model.input_shape:
         raise DataError(
             f"'{file}' describes a different network than the run's config.yaml and "
-            f"preprocess.json ({preprocessor.n_features} inputs, layers "
+            f"preprocess.json (input shape {format_shape(model.input_shape)}, layers "
             f"{json.dumps(expected['layers'])}). The files come from different runs or were "
             "changed; refit the run."
         )

@@ -1,6 +1,7 @@
 """The layer protocol: the `Layer` base class and the table of layer types.
 
-Protocol: `build(input_shape, rng, dtype) -> output_shape` creates the arrays;
+Protocol: `build(input_shape, rng, dtype) -> output_shape` creates the arrays (shapes are
+sample shapes, tuples without the batch axis: `(features,)`, `(channels, height, width)`);
 `forward(x, training=False)` caches what `backward` needs; `backward(grad_out,
 input_grad=True)` writes `grads` in place and returns the input gradient (None when
 `input_grad` is False, which saves the first layer a matrix product). `params` and `grads`
@@ -40,10 +41,16 @@ class Layer:
     def __init__(self):
         self.params, self.grads, self.buffers = {}, {}, {}
 
-    def build(self, n_in, rng, dtype):
-        self.n_in = self.n_out = n_in
+    def build(self, input_shape, rng, dtype):
+        """Create the arrays for samples of `input_shape`; return the output's sample shape.
+
+        Shapes are tuples without the batch axis: `(features,)` for tables, `(channels,
+        height, width)` for images. Raise `nettrain.errors.ShapeError(fix)` for a shape the
+        layer cannot take. The base keeps the shape (a parameter-free, shape-keeping layer).
+        """
+        self.input_shape = self.output_shape = tuple(input_shape)
         self.dtype = xp.dtype(dtype)
-        return self.n_out
+        return self.output_shape
 
     def forward(self, x, training=False):
         return x

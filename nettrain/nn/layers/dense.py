@@ -2,6 +2,7 @@
 
 from nettrain.backend import xp
 from nettrain.checks import check_bool, check_int
+from nettrain.errors import ShapeError
 from nettrain.nn.activations import get_activation
 from nettrain.nn.initializers import default_init, get_initializer
 from nettrain.nn.layers.base import Layer, register_layer
@@ -9,7 +10,7 @@ from nettrain.nn.layers.base import Layer, register_layer
 
 @register_layer("dense")
 class Dense(Layer):
-    """y = act(x @ W + b), with W of shape (n_in, units) and b of shape (units,).
+    """y = act(x @ W + b), with W of shape (n_in, units) and b of shape (units,); input (n_in,).
 
     Backward: with g = grad_out through the activation, dW = x^T g, db = sum_rows g,
     grad_in = g W^T.
@@ -34,15 +35,18 @@ class Dense(Layer):
         self.init = get_initializer(default_init(self.activation) if init is None else init)
         self.use_bias = check_bool("use_bias", use_bias)
 
-    def build(self, n_in, rng, dtype):
-        super().build(n_in, rng, dtype)
-        self.n_out = self.units
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        if len(self.input_shape) != 1:
+            raise ShapeError("add {type: flatten} before it")
+        n_in = self.input_shape[0]
+        self.output_shape = (self.units,)
         self.params["W"] = self.init((n_in, self.units), rng, self.dtype)
         self.grads["W"] = xp.zeros((n_in, self.units), self.dtype)
         if self.use_bias:
             self.params["b"] = xp.zeros(self.units, self.dtype)
             self.grads["b"] = xp.zeros(self.units, self.dtype)
-        return self.n_out
+        return self.output_shape
 
     def forward(self, x, training=False):
         self.x = x

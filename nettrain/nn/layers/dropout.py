@@ -21,9 +21,9 @@ class Dropout(Layer):
         super().__init__()
         self.rate = check_float("rate", rate, low=0, high=1, high_open=True)
 
-    def build(self, n_in, rng, dtype):
+    def build(self, input_shape, rng, dtype):
         self.rng = rng
-        return super().build(n_in, rng, dtype)
+        return super().build(input_shape, rng, dtype)
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:

@@ -7,7 +7,9 @@ from nettrain.nn.layers.base import Layer, register_layer
 
 @register_layer("batchnorm")
 class BatchNorm(Layer):
-    """Batch normalization over the batch axis, as torch's BatchNorm1d.
+    """Batch normalization, as torch's BatchNorm1d on (features,) samples and BatchNorm2d
+    on (channels, height, width) ones: statistics per feature or per channel, over the batch
+    (and the spatial axes).
 
     Training: y = gamma * xhat + beta, xhat = (x - mean) / sqrt(var + eps) with the batch
     mean and biased variance; running = (1 - momentum) * running + momentum * batch stat,
@@ -28,27 +30,36 @@ class BatchNorm(Layer):
         self.momentum = check_float("momentum", momentum, low=0, high=1)
         self.eps = check_float("eps", eps, low=0, low_open=True)
 
-    def build(self, n_in, rng, dtype):
-        super().build(n_in, rng, dtype)
-        self.params = {"gamma": xp.ones(n_in, self.dtype), "beta": xp.zeros(n_in, self.dtype)}
-        self.grads = {k: xp.zeros(n_in, self.dtype) for k in self.params}
-        self.buffers = {"running_mean": xp.zeros(n_in, self.dtype),
-                        "running_var": xp.ones(n_in, self.dtype)}
-        return n_in
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        channels = self.input_shape[0]
+        # Statistics per feature (channels,) or per channel (channels, *spatial): over the
+        # batch axis and every axis after the channel axis.
+        self.axes = (0,) + tuple(range(2, len(self.input_shape) + 1))
+        self.stat_shape = (channels,) + (1,) * (len(self.input_shape) - 1)
+        self.params = {"gamma": xp.ones(channels, self.dtype), "beta": xp.zeros(channels, self.dtype)}
+        self.grads = {k: xp.zeros(channels, self.dtype) for k in self.params}
+        self.buffers = {"running_mean": xp.zeros(channels, self.dtype),
+                        "running_var": xp.ones(channels, self.dtype)}
+        return self.output_shape
+
+    def _stat(self, array):
+        """A (channels,) array shaped to broadcast against the input (a view)."""
+        return array.reshape(self.stat_shape)
 
     def forward(self, x, training=False):
         self.training = training
         if training:
-            mean = x.mean(axis=0)
-            centered = x - mean
-            var = xp.mean(centered * centered, axis=0)
-            self._update_running(mean, var, len(x))
+            mean = x.mean(axis=self.axes)
+            centered = x - self._stat(mean)
+            var = xp.mean(centered * centered, axis=self.axes)
+            self._update_running(mean, var, x.size // len(mean))
         else:
-            centered = x - self.buffers["running_mean"]
+            centered = x - self._stat(self.buffers["running_mean"])
             var = self.buffers["running_var"]
-        self.inv_std = 1 / xp.sqrt(var + self.eps)
+        self.inv_std = self._stat(1 / xp.sqrt(var + self.eps))
         self.xhat = centered * self.inv_std
-        return self.xhat * self.params["gamma"] + self.params["beta"]
+        return self.xhat * self._stat(self.params["gamma"]) + self._stat(self.params["beta"])
 
     def _update_running(self, mean, var, n):
         if n < 2:
@@ -61,15 +72,16 @@ class BatchNorm(Layer):
         running_var += (m * n / (n - 1)) * var
 
     def backward(self, grad_out, input_grad=True):
-        xp.sum(grad_out, axis=0, out=self.grads["beta"])
-        xp.sum(grad_out * self.xhat, axis=0, out=self.grads["gamma"])
+        xp.sum(grad_out, axis=self.axes, out=self.grads["beta"])
+        xp.sum(grad_out * self.xhat, axis=self.axes, out=self.grads["gamma"])
         if not input_grad:
             return None
-        scale = self.params["gamma"] * self.inv_std
+        scale = self._stat(self.params["gamma"]) * self.inv_std
         if not self.training:  # the running statistics are constants
             return grad_out * scale
-        n = len(grad_out)
-        return scale * (grad_out - self.grads["beta"] / n - self.xhat * (self.grads["gamma"] / n))
+        n = grad_out.size // len(self.grads["beta"])
+        return scale * (grad_out - self._stat(self.grads["beta"]) / n
+                        - self.xhat * (self._stat(self.grads["gamma"]) / n))
 
     def _args(self):
         return {"momentum": self.momentum, "eps": self.eps}
