@@ -24,6 +24,7 @@ COMMANDS = {
     "gradcheck": ("gradcheck", "Compare analytic and finite-difference gradients, layer by layer."),
     "init": ("init", "Write a commented starter config."),
     "datasets": ("datasets", "List the shipped and downloadable datasets, or download one."),
+    "export": ("export", "Write a trained run as an ONNX model that scores raw input columns."),
 }
 
 
