@@ -1,0 +1,190 @@
+"""`nettrain export`: ONNX Runtime on the raw rows gives what `nettrain predict` gives.
+
+The reference is nettrain's own `predict` (labels equal; probabilities and values to 1e-5 in
+float32, 1e-9 in float64); the layer converters that predict cannot reach yet are checked
+against PyTorch in test_export_layers.py.
+"""
+
+import io
+import sys
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import assert_usage_error
+from rich.console import Console
+from trained_runs import ROOT, trained_runs
+
+import nettrain
+from nettrain.cli import cli
+from nettrain.export import to_onnx
+from nettrain.runs.inference import load
+
+PENGUINS = ROOT / "datasets" / "penguins.csv"
+KINDS = {"tensor(string)": str, "tensor(float)": np.float32, "tensor(double)": np.float64,
+         "tensor(int64)": np.int64}
+ACTIVATIONS = ["relu", {"name": "leaky_relu", "negative_slope": 0.2}, {"name": "elu", "alpha": 0.7},
+               "gelu", "sigmoid", "tanh", "softplus", "silu", "identity"]
+
+
+def fit(tmp, name, **config):
+    config = {"name": name, "seed": 0, "output": str(tmp / "runs"),
+              "training": {"epochs": 5, "batch_size": 16}, **config}
+    return nettrain.fit(config, quiet=True, console=Console(file=io.StringIO()))
+
+
+def session(model):
+    return ort.InferenceSession(model.SerializeToString() if hasattr(model, "SerializeToString")
+                                else str(model))
+
+
+def run_onnx(sess, frame):
+    """Outputs by name for a table read as predict reads it (one input per column)."""
+    feeds = {i.name: frame[i.name].to_numpy(KINDS[i.type]) for i in sess.get_inputs()}
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+def assert_agrees(run, data, model=None):
+    """ONNX Runtime and LoadedRun.prediction_frame (what predict writes) on the rows of `data`."""
+    loaded = load(run.path if hasattr(run, "path") else run)
+    frame = loaded.read(str(data))
+    sess = session(model or to_onnx(loaded))
+    got = run_onnx(sess, frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unseen levels, left-out rows: predict warns
+        table = loaded.prediction_frame(frame, proba=True)
+    tol = 1e-5 if loaded.model.dtype == np.float32 else 1e-9
+    if loaded.task == "classification":
+        proba = table[[c for c in table.columns if c.startswith("proba_")]].to_numpy(np.float64)
+        kept = ~np.isnan(proba).any(axis=1)  # rows predict leaves out (data.missing: drop)
+        labels = table[f"predicted_{loaded.target_names[0]}"].to_numpy()
+        assert got["label"][kept].tolist() == labels[kept].tolist()
+        np.testing.assert_allclose(got["probabilities"][kept], proba[kept], rtol=0, atol=tol)
+        assert np.isnan(got["probabilities"][~kept]).all()
+        assert got["probabilities"].dtype == loaded.model.dtype
+    else:
+        values = table.to_numpy(np.float64)
+        kept = ~np.isnan(values).any(axis=1)
+        scale = np.abs(values[kept]).max()
+        np.testing.assert_allclose(got["value"][kept], values[kept], rtol=tol, atol=tol * scale)
+    return got, kept
+
+
+@pytest.fixture(scope="module")
+def odd_penguins(tmp_path_factory):
+    """penguins.csv with an unseen island, an unseen sex, an inf and a missing number."""
+    frame = pd.read_csv(PENGUINS)
+    frame.loc[3, "island"] = "Atlantis"
+    frame.loc[5, "sex"] = "unknown"
+    frame.loc[7, "bill_length_mm"] = np.inf
+    frame.loc[9, "body_mass_g"] = np.nan
+    path = tmp_path_factory.mktemp("data") / "penguins_odd.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return trained_runs(tmp_path_factory.getbasetemp())
+
+
+def penguins_data(**extra):
+    return {"path": str(PENGUINS), "target": "species", **extra}
+
+
+def test_categorical_and_numeric_columns_with_mean_imputation(tmp_path, odd_penguins):
+    run = fit(tmp_path, "penguins", data=penguins_data(missing="mean"),
+              model={"layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                                {"type": "dense", "units": 3}]})
+    model = to_onnx(run)
+    onnx.checker.check_model(model, full_check=True)
+    inputs = {i.name: KINDS[i.type] for i in session(model).get_inputs()}
+    assert inputs["island"] is str and inputs["sex"] is str
+    assert inputs["bill_length_mm"] is np.float32 and "species" not in inputs
+    got, kept = assert_agrees(run, odd_penguins, model)
+    assert kept.all()  # mean imputation scores every row, as predict does
+    assert set(got["label"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_binary_categorical_run(runs):
+    got, _ = assert_agrees(runs["pets"], runs["pets"].config["data"]["path"])
+    assert got["probabilities"].shape[1] == 2
+    np.testing.assert_allclose(got["probabilities"].sum(axis=1), 1, atol=1e-6)
+
+
+def test_multi_output_regression_with_target_scaling(runs):
+    got, _ = assert_agrees(runs["linnerud"], ROOT / "datasets" / "linnerud.csv")
+    assert got["value"].shape == (20, 3) and got["value"].dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_activation_dropout_batchnorm(tmp_path, odd_penguins, dtype):
+    layers = [{"type": "dense", "units": 12, "activation": ACTIVATIONS[0]}, {"type": "batchnorm"}]
+    for act in ACTIVATIONS[1:]:
+        layers += [{"type": "dense", "units": 12, "activation": act}, {"type": "dropout", "rate": 0.2}]
+    layers += [{"type": "batchnorm", "eps": 0.01}, {"type": "activation", "activation": "swish"},
+               {"type": "dense", "units": 12, "use_bias": False}, {"type": "dense", "units": 3}]
+    run = fit(tmp_path, "acts", dtype=dtype, data=penguins_data(missing="drop"),
+              model={"layers": layers})
+    got, kept = assert_agrees(run, odd_penguins)
+    # rows predict leaves out under missing: drop get NaN probabilities and an empty label
+    assert (~kept).sum() >= 12 and (got["label"][~kept] == "").all()
+
+
+def test_float64_regression(tmp_path):
+    run = fit(tmp_path, "diabetes64", dtype="float64",
+              data={"path": str(ROOT / "datasets" / "diabetes.csv"), "target": "progression",
+                    "task": "regression", "scale_target": "standard"},
+              model={"layers": [{"type": "dense", "units": 8, "activation": "gelu"},
+                                {"type": "dense", "units": 1}]}, loss="mse",
+              metrics=["mae"])
+    got, _ = assert_agrees(run, ROOT / "datasets" / "diabetes.csv")
+    assert got["value"].shape[1] == 1
+
+
+def test_cli_writes_a_checked_file(runs, tmp_path):
+    out = tmp_path / "iris.onnx"
+    result = CliRunner().invoke(cli, ["export", str(runs["iris"].path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    assert_agrees(runs["iris"], ROOT / "datasets" / "iris.csv", out)
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["task"] == "classification" and "setosa" in meta["classes"]
+
+
+def test_cli_default_path_is_in_the_run(runs, tmp_path):
+    result = CliRunner().invoke(cli, ["export", str(runs["linnerud"].path)])
+    assert result.exit_code == 0, result.output
+    assert (runs["linnerud"].path / "model.onnx").is_file()
+
+
+def test_without_onnx_says_how_to_install(runs, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
+    result = CliRunner().invoke(cli, ["export", str(runs["iris"].path), "-o", "x.onnx"])
+    assert_usage_error(result, "onnx", 'pip install "nettrain[onnx]"')
+
+
+def test_a_layer_without_converter_is_an_error_naming_it(tmp_path, monkeypatch):
+    from nettrain.export import layers
+
+    run = fit(tmp_path, "bn", data=penguins_data(missing="mean"),
+              model={"layers": [{"type": "dense", "units": 4}, {"type": "batchnorm"},
+                                {"type": "dense", "units": 3}]})
+    monkeypatch.delitem(layers.CONVERTERS, "batchnorm")
+    out = tmp_path / "bn.onnx"
+    result = CliRunner().invoke(cli, ["export", str(run.path), "-o", str(out)])
+    assert_usage_error(result, "model.layers[1] (batchnorm)", "no ONNX converter")
+    assert not out.exists()
+
+
+def test_bad_run_directory_and_unwritable_output(runs, tmp_path):
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "nope")])
+    assert_usage_error(result, "does not exist")
+    result = CliRunner().invoke(cli, ["export", str(runs["iris"].path), "-o",
+                                      str(tmp_path / "no" / "dir" / "m.onnx")])
+    assert_usage_error(result, "Cannot write")
