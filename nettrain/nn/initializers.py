@@ -27,6 +27,11 @@ class Initializer:
 
     @staticmethod
     def fans(shape):
+        """(fan_in, fan_out): a matrix is (in, out); a conv kernel (filters, C, kh, kw) has
+        fan_in = C * kh * kw and fan_out = filters * kh * kw, as torch counts them."""
+        if len(shape) > 2:
+            receptive = math.prod(shape[2:])
+            return shape[1] * receptive, shape[0] * receptive
         return shape[0], shape[-1]
 
 
