@@ -58,9 +58,11 @@ class Model:
         dtype: float32 or float64, for every parameter and activation.
         rng: the numpy Generator (or an int seed) that draws the initial weights and then
             the dropout masks.
+        data_facts: what the data tells the layers before they are built, e.g.
+            `{"vocab_size": 20000}` (see `Layer.use_data`).
     """
 
-    def __init__(self, layer_specs, input_shape, dtype="float32", rng=None):
+    def __init__(self, layer_specs, input_shape, dtype="float32", rng=None, data_facts=None):
         if not isinstance(layer_specs, (list, tuple)) or not layer_specs:
             raise ConfigError(f"model.layers must be a non-empty list of layers. Got {layer_specs!r}.")
         self.dtype = _dtype(dtype)
@@ -73,6 +75,7 @@ class Model:
         self.shapes = []  # each layer's output sample shape
         shape = self.input_shape
         for i, layer in enumerate(self.layers):
+            layer.use_data(dict(data_facts or {}))
             try:
                 shape = tuple(layer.build(shape, self.rng, self.dtype))
             except ShapeError as err:

@@ -52,6 +52,13 @@ class Layer:
         self.dtype = xp.dtype(dtype)
         return self.output_shape
 
+    def use_data(self, facts):
+        """Fill arguments that default to a property of the data, before `build`.
+
+        `facts` is a dict the data side provides, e.g. `{"vocab_size": 20000}` for token
+        ids; the base needs none.
+        """
+
     def forward(self, x, training=False):
         return x
 
