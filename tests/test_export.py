@@ -7,26 +7,22 @@ against PyTorch in test_export_layers.py.
 
 import io
 import sys
-import warnings
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import assert_usage_error
+from onnx_check import KINDS, assert_agrees, session
 from rich.console import Console
 from trained_runs import ROOT, trained_runs
 
 import nettrain
 from nettrain.cli import cli
 from nettrain.export import to_onnx
-from nettrain.runs.inference import load
 
 PENGUINS = ROOT / "datasets" / "penguins.csv"
-KINDS = {"tensor(string)": str, "tensor(float)": np.float32, "tensor(double)": np.float64,
-         "tensor(int64)": np.int64}
 ACTIVATIONS = ["relu", {"name": "leaky_relu", "negative_slope": 0.2}, {"name": "elu", "alpha": 0.7},
                "gelu", "sigmoid", "tanh", "softplus", "silu", "identity"]
 
@@ -35,43 +31,6 @@ def fit(tmp, name, **config):
     config = {"name": name, "seed": 0, "output": str(tmp / "runs"),
               "training": {"epochs": 5, "batch_size": 16}, **config}
     return nettrain.fit(config, quiet=True, console=Console(file=io.StringIO()))
-
-
-def session(model):
-    return ort.InferenceSession(model.SerializeToString() if hasattr(model, "SerializeToString")
-                                else str(model))
-
-
-def run_onnx(sess, frame):
-    """Outputs by name for a table read as predict reads it (one input per column)."""
-    feeds = {i.name: frame[i.name].to_numpy(KINDS[i.type]) for i in sess.get_inputs()}
-    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
-
-
-def assert_agrees(run, data, model=None):
-    """ONNX Runtime and LoadedRun.prediction_frame (what predict writes) on the rows of `data`."""
-    loaded = load(run.path if hasattr(run, "path") else run)
-    frame = loaded.read(str(data))
-    sess = session(model or to_onnx(loaded))
-    got = run_onnx(sess, frame)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unseen levels, left-out rows: predict warns
-        table = loaded.prediction_frame(frame, proba=True)
-    tol = 1e-5 if loaded.model.dtype == np.float32 else 1e-9
-    if loaded.task == "classification":
-        proba = table[[c for c in table.columns if c.startswith("proba_")]].to_numpy(np.float64)
-        kept = ~np.isnan(proba).any(axis=1)  # rows predict leaves out (data.missing: drop)
-        labels = table[f"predicted_{loaded.target_names[0]}"].to_numpy()
-        assert got["label"][kept].tolist() == labels[kept].tolist()
-        np.testing.assert_allclose(got["probabilities"][kept], proba[kept], rtol=0, atol=tol)
-        assert np.isnan(got["probabilities"][~kept]).all()
-        assert got["probabilities"].dtype == loaded.model.dtype
-    else:
-        values = table.to_numpy(np.float64)
-        kept = ~np.isnan(values).any(axis=1)
-        scale = np.abs(values[kept]).max()
-        np.testing.assert_allclose(got["value"][kept], values[kept], rtol=tol, atol=tol * scale)
-    return got, kept
 
 
 @pytest.fixture(scope="module")

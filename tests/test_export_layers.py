@@ -142,3 +142,55 @@ def test_float32_scan_matches_the_onnx_ops():
     b.add_output("y", y, "float32", ["n", 8, 12])
     got = ort.InferenceSession(b.model("t").SerializeToString()).run(None, {"X": x})[0]
     np.testing.assert_allclose(got, onnx_forward([info], x, "float32"), atol=1e-5)
+
+
+NETWORKS = {
+    "cnn": ((2, 12, 11), [
+        {"type": "random_flip"}, {"type": "random_shift", "max_pixels": 1},
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+        {"type": "batchnorm"},
+        {"type": "max_pool2d", "pool_size": 2},
+        {"type": "conv2d", "filters": 5, "kernel_size": [3, 2], "stride": 2, "padding": 1,
+         "activation": "elu"},
+        {"type": "avg_pool2d", "pool_size": 3, "stride": 1, "padding": 1},
+        {"type": "dropout", "rate": 0.3},
+        {"type": "flatten"}, {"type": "dense", "units": 3}]),
+    "cnn_global": ((3, 9, 9), [
+        {"type": "conv2d", "filters": 6, "kernel_size": 2, "use_bias": False},
+        {"type": "global_avg_pool2d"}, {"type": "dense", "units": 2}]),
+    "recurrent": ((7, 3), [
+        {"type": "lstm", "units": 5, "return_sequences": True, "bidirectional": True},
+        {"type": "gru", "units": 4, "return_sequences": True},
+        {"type": "rnn", "units": 3, "activation": "relu", "bidirectional": True},
+        {"type": "dense", "units": 2}]),
+    "text": ((6,), [
+        {"type": "embedding", "output_dim": 4, "input_dim": 11},
+        {"type": "gru", "units": 5, "bidirectional": True}, {"type": "dense", "units": 3}]),
+}
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_network_matches_nettrain_forward(dtype, name):
+    """The converters chained over a nettrain Model give its evaluation-mode forward pass."""
+    from nettrain.export.layers import layer_infos
+    from nettrain.nn.layers import LAYERS
+    from nettrain.nn.model import Model
+
+    shape, specs = NETWORKS[name]
+    absent = sorted({s["type"] for s in specs} - set(LAYERS))
+    if absent:
+        pytest.skip(f"layer types not in this version: {', '.join(absent)}")
+    rng = np.random.default_rng(3)
+    model = Model(specs, shape, dtype=dtype, rng=1)
+    for layer in model.layers:  # trained-looking statistics, not the initial 0 and 1
+        for key, low in (("running_mean", -1), ("running_var", 0.5)):
+            if key in layer.buffers:
+                layer.buffers[key][...] = rng.uniform(low, low + 1.5, layer.buffers[key].shape)
+    if name == "text":
+        x, in_dtype = rng.integers(0, 11, (8, *shape)), "int64"
+    else:
+        x, in_dtype = rng.normal(size=(8, *shape)).astype(dtype), dtype
+    want = model.forward(x.astype(dtype), training=False)
+    got = onnx_forward(layer_infos(model), x, dtype, in_dtype)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=DTYPES[dtype][1])

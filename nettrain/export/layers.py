@@ -193,7 +193,8 @@ def _activation_layer(b, layer, x):
 
 @converter("batchnorm")
 def _batchnorm(b, layer, x):
-    """Evaluation mode, as nettrain computes it: ((x - mean) * (1 / sqrt(var + eps))) * gamma + beta."""
+    """Evaluation mode, as nettrain computes it: ((x - mean) * (1 / sqrt(var + eps))) * gamma + beta,
+    per channel (the sample's first axis)."""
     a, p = layer.arrays, layer.prefix
     dtype = a["running_var"].dtype
     inv_std = 1 / np.sqrt(a["running_var"] + dtype.type(layer.args.get("eps", 1e-5)))
@@ -208,14 +209,9 @@ def _batchnorm(b, layer, x):
 
 
 def _channel_shape(layer, size):
-    """How the per-channel statistics broadcast against one sample: (C,) for features,
-    (C, 1, 1) for images (n, C, H, W); for a sequence (T, F), per feature (F,)."""
-    shape = layer.input_shape
-    if len(shape) == 3:
-        return (size, 1, 1)
-    if len(shape) == 2 and shape[-1] != size and shape[0] == size:
-        return (size, 1)
-    return (size,)
+    """How the per-channel statistics broadcast against one sample: along its first axis,
+    (C,) for features, (C, 1, 1) for images (C, H, W), (C, 1) for (C, L)."""
+    return (size,) + (1,) * (len(layer.input_shape) - 1)
 
 
 @converter("flatten")
