@@ -25,6 +25,8 @@ COMMANDS = {
     "init": ("init", "Write a commented starter config."),
     "datasets": ("datasets", "List the shipped and downloadable datasets, or download one."),
     "export": ("export", "Write a trained run as an ONNX model that scores raw input columns."),
+    "report": ("report", "Write one self-contained HTML page of plots and tables for runs."),
+    "runs": ("runs", "List the run directories under a folder, newest first."),
 }
 
 

@@ -1,0 +1,30 @@
+"""`nettrain report`: one self-contained HTML page of plots and tables for runs and searches."""
+
+import click
+
+
+@click.command("report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="RUN_OR_SEARCH...")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.html",
+              help="Where to write the page (default: report.html in the one directory given, "
+                   "else in the working directory).")
+def command(paths, out):
+    """Write one HTML page about RUN_OR_SEARCH... (run directories, grid-search directories).
+
+    \b
+    A run: its config and model summary, learning curves (best and saved epochs marked,
+    learning rate), final metrics per split, a confusion matrix with per-class scores (and
+    ROC and precision-recall curves for two classes) or predicted against actual with the
+    residuals, and gradient-health charts when it has diagnostics.csv. Several runs: their
+    curves overlaid and one comparison table. A grid-search directory: the ranked trials and
+    each parameter against the search metric. An unfinished or damaged run shows what it has
+    and says what is missing. The page needs no network: images and style are inside it.
+    Examples:
+      nettrain report runs/iris-mlp/20240517-093005
+      nettrain report runs/iris-mlp/* -o iris.html
+      nettrain report runs/iris-mlp-search
+    """
+    from nettrain.report import write_report
+
+    click.echo(f"Wrote {write_report(paths, out)}")

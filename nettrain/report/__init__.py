@@ -1,0 +1,103 @@
+"""`nettrain report`: one self-contained HTML page of plots and tables for runs and searches.
+
+The page needs nothing but itself: figures are PNG images inline as data: URIs, the style
+is inline, there is no script and no external URL, so it opens offline in any browser.
+"""
+
+from datetime import datetime
+from pathlib import Path
+
+from nettrain import __version__
+from nettrain.runs import rundir
+from nettrain.errors import DataError, NettrainError
+
+from .collect import RunData
+from .compare import comparison_table, labels, overlay
+from nettrain.runs.listing import find_runs, is_run_dir, is_search_dir
+from .page import document, esc, section
+from .run_page import guarded, run_article
+from .search_page import search_article
+
+REPORT = "report.html"
+
+
+def classify(paths):
+    """(run directories, search directories) from the paths given, in order; anything else
+    is a DataError naming the path and what it holds."""
+    runs, searches = [], []
+    for path in map(Path, paths):
+        if is_search_dir(path):
+            searches.append(path)
+        elif is_run_dir(path):
+            runs.append(path)
+        elif not path.is_dir():
+            what = "is a file" if path.exists() else "does not exist"
+            raise DataError(f"'{path}' {what}: give a run directory (the folder `nettrain fit` "
+                            "printed) or a grid-search directory (the one holding results.csv).")
+        else:
+            inside = find_runs(path)
+            hint = (f" It holds {len(inside)} run directories: give them (e.g. "
+                    f"'{inside[0]}'), or list them with: nettrain runs {path}" if inside else "")
+            raise DataError(f"'{path}' is neither a run directory (no {rundir.CONFIG}, "
+                            f"{rundir.HISTORY}, ...) nor a grid-search directory (no "
+                            f"results.csv).{hint}")
+    return runs, searches
+
+
+def build_report(paths):
+    """The report of `paths` (run and grid-search directories) as one HTML string."""
+    runs, searches = classify(paths)
+    datas = [RunData(p) for p in runs]
+    names = labels(datas)
+    anchors = [f"run{i + 1}" for i in range(len(datas))]
+    body, nav = [], []
+    if len(datas) > 1:
+        content = (guarded(overlay, datas, names)
+                   + guarded(comparison_table, datas, names, anchors))
+        body.append(section("compare", f"{len(datas)} runs compared", content))
+        nav.append(("compare", "Comparison"))
+    for i, path in enumerate(searches):
+        html, parts = search_article(path, f"search{i + 1}")
+        body.append(html)
+        nav += [(f"search{i + 1}", f"Search {path.name}")] + (parts if len(searches) == 1 else [])
+    for anchor, name, data in zip(anchors, names, datas):
+        html, parts = run_article(data, anchor, title=f"Run {name}")
+        body.append(html)
+        nav += parts if len(datas) == 1 and not searches else [(anchor, name)]
+    return document(_title(datas, searches), _subtitle(runs + searches), nav, "\n".join(body))
+
+
+def _title(datas, searches):
+    if len(datas) == 1 and not searches:
+        return f"nettrain report: {datas[0].name}"
+    if searches and not datas:
+        return f"nettrain report: grid search {', '.join(p.name for p in searches)}"
+    parts = [f"{len(datas)} runs"] if datas else []
+    parts += [f"{len(searches)} grid search(es)"] if searches else []
+    return "nettrain report: " + ", ".join(parts)
+
+
+def _subtitle(paths):
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M")
+    where = ", ".join(f'<span class="mono">{esc(p)}</span>' for p in paths)
+    return f"Written {stamp} by nettrain {esc(__version__)} from {where}"
+
+
+def default_output(paths):
+    """report.html inside the one directory given, else in the working directory."""
+    return Path(paths[0]) / REPORT if len(paths) == 1 else Path(REPORT)
+
+
+def write_report(paths, out=None):
+    """Write the report of `paths` to `out` (default: see `default_output`); return its path."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise DataError("Give at least one run or grid-search directory to report on.")
+    out = Path(out) if out is not None else default_output(paths)
+    text = build_report(paths)
+    try:
+        rundir.write_text(out, text)
+    except OSError as err:
+        raise NettrainError(f"Cannot write the report to '{out}': {err.strerror or err}. "
+                            "Choose another file with -o FILE.html.") from None
+    return out
