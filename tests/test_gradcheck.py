@@ -162,7 +162,7 @@ def test_command_names_the_rows_it_used_on_a_small_train_split(config_file):
 def test_command_exits_1_when_a_gradient_is_wrong(config_file, monkeypatch):
     from click.testing import CliRunner
 
-    from nettrain.nn import gradcheck
+    from nettrain.training import gradcheck
     from nettrain.cli import cli
 
     real = gradcheck.check_gradients

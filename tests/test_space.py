@@ -3,7 +3,7 @@
 import pytest
 
 from nettrain.errors import ConfigError
-from nettrain.search.space import Choice, Int, LogUniform, Uniform, expand, parse_search
+from nettrain.config.space import Choice, Int, LogUniform, Uniform, expand, parse_search
 
 
 def test_grid_is_the_cartesian_product_last_path_fastest():

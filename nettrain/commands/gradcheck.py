@@ -28,7 +28,8 @@ def command(config, overrides, rows, max_entries):
 
     from nettrain.config.loading import load_config
     from nettrain.errors import RunError
-    from nettrain.nn.gradcheck import THRESHOLD, check_config
+    from nettrain.nn.gradcheck import THRESHOLD
+    from nettrain.training.gradcheck import check_config
 
     cfg = load_config(config, overrides)
     results, sizes, used = check_config(cfg, n_rows=rows, max_entries=max_entries or None)

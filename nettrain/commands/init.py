@@ -13,7 +13,7 @@ DATASETS_DIR = Path(__file__).resolve().parent.parent.parent / "datasets"
 
 def render(template, out_dir, name="config.yaml"):
     """The starter config `template` to be saved as `name` in `out_dir` (the data path is relative to it)."""
-    from nettrain.config.loading import flow
+    from nettrain.config.locations import flow
 
     dataset = DATASETS_DIR / TEMPLATES[template]
     try:

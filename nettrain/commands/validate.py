@@ -26,7 +26,7 @@ def import_numpy_with_one_blas_thread():
 
 def annotated_lines(data, sources, path=(), indent=0):
     """The resolved config as YAML lines, each (text, source of its value or None)."""
-    from nettrain.config.loading import flow, keypath
+    from nettrain.config.locations import flow, keypath
 
     pad, lines = " " * indent, []
     for key, value in data.items():

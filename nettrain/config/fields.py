@@ -5,7 +5,7 @@ import math
 import re
 
 from nettrain import registry
-from nettrain.config.loading import flow, keypath, locate_problem
+from nettrain.config.locations import flow, keypath, locate_problem
 from nettrain.errors import ConfigError
 
 MISSING = object()

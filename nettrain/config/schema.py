@@ -1,7 +1,7 @@
 """The config schema: every key of docs/config.md with its type, range and default, and the checks across keys."""
 
 from nettrain import registry
-from nettrain.config.loading import Places, config_error, flow, keypath, locate_problem, overridden
+from nettrain.config.locations import Places, config_error, flow, keypath, locate_problem, overridden
 from nettrain.errors import ConfigError
 from nettrain.config.fields import (
     MISSING, Item, Leaf, Resolver, is_number, boolean, choice, columns, integer, names, nullable,
@@ -295,7 +295,7 @@ def check_space(r, raw, out, default_name):
     """Every search.space path must exist: each value is tried on the config, one at a time."""
     if not out["search"]["space"]:
         return
-    from nettrain.search.space import Choice, parse_dimension
+    from nettrain.config.space import Choice, parse_dimension
 
     for key, spec in out["search"]["space"].items():
         path = ("search", "space", key)

@@ -77,34 +77,3 @@ def check_gradients(model, loss, X, y, l1=0.0, l2=0.0, eps=1e-6, max_entries=Non
     model.load_state_dict(saved)
     model.set_rng_state(rng_state)
     return rows
-
-
-def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
-    """Gradient check of a config's model, loss and regularization on its first train rows.
-
-    The model is built in float64 from `model.layers` with the config's seed; X and y are
-    the first `n_rows` rows of the prepared train split. A parameter array with more than
-    `max_entries` entries is checked on that many of them, chosen at random (None: all).
-
-    Returns:
-        (rows, sizes, n_used): `check_gradients` rows, per row (entries checked, entries),
-        and the number of train rows used (fewer than `n_rows` on a small train split).
-    """
-    from nettrain.config.loading import check_against_data
-    from nettrain.data.dataset import prepare_data
-    from nettrain.nn.losses import get_loss
-    from nettrain.config.schema import resolve_auto_units
-    from nettrain.nn.model import Model
-
-    dataset = prepare_data(config)
-    check_against_data(config, dataset)
-    X, y = dataset.splits["train"]
-    X, y = xp.asarray(X[:n_rows], dtype=xp.float64), y[:n_rows]
-    rng = xp.random.default_rng(config["seed"])
-    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
-    model = Model(layers, dataset.input_shape, dtype="float64", rng=rng)
-    reg = config["regularization"]
-    rows = check_gradients(model, get_loss(config["loss"]), X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
-                           max_entries=max_entries, rng=rng)
-    sizes = [(min(p.size, max_entries or p.size), p.size) for _, p, _ in model.named_params()]
-    return rows, sizes, len(X)

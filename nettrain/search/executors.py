@@ -50,7 +50,7 @@ def run_unit(unit, dataset, ship=False):
     import numpy as np
     from rich.console import Console
 
-    from nettrain import api
+    from nettrain.training import fit as fitting
 
     target = Path(tempfile.mkdtemp(prefix="nettrain-")) / "run" if ship else Path(unit.run_dir)
     start = time.perf_counter()
@@ -60,7 +60,7 @@ def run_unit(unit, dataset, ship=False):
         # overflow warnings on the way to a divergence) would garble it.
         silent = Console(file=io.StringIO())
         with np.errstate(all="ignore"):
-            run = api.fit(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
+            run = fitting.fit(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
         result["metrics"] = run.metrics
     except (Interrupted, KeyboardInterrupt):
         raise

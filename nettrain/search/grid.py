@@ -22,7 +22,7 @@ from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, U
 from nettrain.search.refit import refit_best, refit_config
 from nettrain.search.report import SearchProgress, ranked_table
 from nettrain.search.results import BEST, RESULTS, Book, metric_names
-from nettrain.search.space import expand, parse_search
+from nettrain.config.space import expand, parse_search
 
 # Keys that say where or under which name a run is written, not what it trains.
 NOT_HASHED = ("name", "output", "search")
@@ -150,7 +150,7 @@ def objective(spec):
 
 def search_dir(cfg, out=None):
     """OUTPUT/NAME-search, OUTPUT as `fit` finds it: the same command always resumes in it."""
-    from nettrain.api import output_dir
+    from nettrain.training.fit import output_dir
     from nettrain.runs.rundir import ensure_writable
 
     return ensure_writable(output_dir(cfg, out) / f"{cfg.data['name']}-search").resolve()
