@@ -6,6 +6,8 @@ The public API is imported lazily, so `import nettrain` (and the CLI's start-up)
 __version__ = "0.1.0"
 
 _API = {"fit", "evaluate", "predict", "grid_search", "load", "Run"}
+# Sub-packages that are callable API functions too: nettrain.runs(DIR), nettrain.report(RUNS, OUT)
+_CALLABLE_PACKAGES = {"runs", "report"}
 
 
 def __getattr__(name):
@@ -13,7 +15,11 @@ def __getattr__(name):
         from nettrain import api
 
         return getattr(api, name)
+    if name in _CALLABLE_PACKAGES:
+        import importlib
+
+        return importlib.import_module(f"nettrain.{name}")
     raise AttributeError(f"module 'nettrain' has no attribute {name!r}")
 
 
-__all__ = sorted(_API)
+__all__ = sorted(_API | _CALLABLE_PACKAGES)

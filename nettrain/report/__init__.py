@@ -2,7 +2,12 @@
 
 The page needs nothing but itself: figures are PNG images inline as data: URIs, the style
 is inline, there is no script and no external URL, so it opens offline in any browser.
+
+The package is also callable: `nettrain.report(paths, out)` is `write_report`.
 """
+
+import sys
+import types
 
 from datetime import datetime
 from pathlib import Path
@@ -101,3 +106,12 @@ def write_report(paths, out=None):
         raise NettrainError(f"Cannot write the report to '{out}': {err.strerror or err}. "
                             "Choose another file with -o FILE.html.") from None
     return out
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, paths, out=None):
+        """Write the report of `paths` (see `write_report`) and return the file's path."""
+        return write_report([paths] if isinstance(paths, (str, Path)) else paths, out)
+
+
+sys.modules[__name__].__class__ = _CallableModule
