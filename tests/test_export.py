@@ -21,6 +21,7 @@ from trained_runs import ROOT, trained_runs
 import nettrain
 from nettrain.cli import cli
 from nettrain.export import to_onnx
+from nettrain.runs.inference import load as load_run
 
 PENGUINS = ROOT / "datasets" / "penguins.csv"
 ACTIVATIONS = ["relu", {"name": "leaky_relu", "negative_slope": 0.2}, {"name": "elu", "alpha": 0.7},
@@ -147,3 +148,77 @@ def test_bad_run_directory_and_unwritable_output(runs, tmp_path):
     result = CliRunner().invoke(cli, ["export", str(runs["iris"].path), "-o",
                                       str(tmp_path / "no" / "dir" / "m.onnx")])
     assert_usage_error(result, "Cannot write")
+
+
+def fit_or_skip(tmp, name, key, **config):
+    """fit, or skip the test while this version does not know data.<key>."""
+    from nettrain.errors import ConfigError
+
+    try:
+        return fit(tmp, name, **config)
+    except ConfigError as err:
+        if f"Unknown key '{key}'" in str(err):
+            pytest.skip(f"data.{key} is not in this version")
+        raise
+
+
+def test_time_series_windows(tmp_path):
+    """Each column input is one window (n, size) of the raw series; predict's forecasts."""
+    rng = np.random.default_rng(0)
+    n = 120
+    series = pd.DataFrame({"step": np.arange(n),
+                           "level": np.sin(np.arange(n) / 5) + rng.normal(0, 0.1, n),
+                           "season": np.array(["dry", "wet"])[(np.arange(n) // 10) % 2]})
+    path = tmp_path / "series.csv"
+    series.to_csv(path, index=False)
+    run = fit_or_skip(tmp_path, "series", "window",
+                      data={"path": str(path), "target": "level", "features": ["level", "season"],
+                            "task": "regression", "window": {"size": 6, "horizon": 1},
+                            "split": {"train": 0.7, "val": 0.3, "test": 0}},
+                      model={"layers": [{"type": "lstm", "units": 4},
+                                        {"type": "dense", "units": 1}]},
+                      loss="mse", metrics=["mae"])
+    loaded = load_run(run)
+    table = loaded.prediction_frame(str(path))
+    ends = table["window_end"].to_numpy()
+    sess = session(to_onnx(run))
+    steps = ends[:, None] + np.arange(-5, 1)  # the rows of each window, in time order
+    feeds = {"level": series["level"].to_numpy(np.float32)[steps],
+             "season": series["season"].to_numpy(str)[steps]}
+    (value,) = sess.run(None, feeds)
+    np.testing.assert_allclose(value[:, 0], table["predicted_level"], rtol=1e-5, atol=1e-5)
+
+
+def test_text_model_takes_token_ids_with_its_vocabulary_beside(tmp_path):
+    import json
+    import re
+
+    rng = np.random.default_rng(0)
+    words = ["good", "great", "fine", "bad", "awful", "poor", "the", "film", "plot", "was"]
+    texts = [" ".join(rng.choice(words, rng.integers(2, 9))) for _ in range(150)]
+    label = ["pos" if sum(w in t.split() for w in words[:3]) >= sum(w in t.split() for w in words[3:6])
+             else "neg" for t in texts]
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({"review": texts, "label": label}).to_csv(path, index=False)
+    run = fit_or_skip(tmp_path, "text", "text",
+                      data={"path": str(path), "target": "label", "features": ["review"],
+                            "text": {"column": "review", "vocab_size": 8, "max_length": 6}},
+                      model={"layers": [{"type": "embedding", "output_dim": 4},
+                                        {"type": "gru", "units": 3}, {"type": "dense", "units": 2}]})
+    out = tmp_path / "text.onnx"
+    result = CliRunner().invoke(cli, ["export", str(run.path), "-o", str(out)])
+    assert result.exit_code == 0 and "text.vocab.json" in result.output, result.output
+    vocab = json.loads((tmp_path / "text.vocab.json").read_text())
+    # the tokenizer as the vocabulary file describes it, written by hand
+    index = {token: i + vocab["first_id"] for i, token in enumerate(vocab["vocabulary"])}
+    T = vocab["max_length"]
+    new = ["good film", "awful awful plot was bad", "unseen words only", ""]
+    ids = np.zeros((len(new), T), dtype=np.int64)
+    for row, text in enumerate(new):
+        found = [index.get(t, vocab["unknown_id"]) for t in re.findall(vocab["token_pattern"],
+                                                                          text.lower())][-T:]
+        ids[row, T - len(found):] = found
+    label_out, proba = session(out).run(None, {"X": ids})
+    table = load_run(run).prediction_frame(pd.DataFrame({"review": new}), proba=True)
+    assert label_out.tolist() == table["predicted_label"].tolist()
+    np.testing.assert_allclose(proba, table[["proba_neg", "proba_pos"]].to_numpy(), atol=1e-5)

@@ -20,5 +20,6 @@ def command(run, out, fmt):
     """
     from nettrain.export import export
 
-    path = export(run, out, fmt)
-    click.echo(f"Wrote {path}")
+    path, *vocabulary = export(run, out, fmt)
+    extra = f" and its vocabulary {vocabulary[0]} (the model takes token ids)" if vocabulary else ""
+    click.echo(f"Wrote {path}{extra}")

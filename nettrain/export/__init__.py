@@ -25,28 +25,43 @@ def to_onnx(run):
 
 
 def export(run, path=None, format="onnx"):
-    """Write the run as an ONNX model file; return its path (default RUN/model.onnx).
+    """Write the run as an ONNX model file (default RUN/model.onnx); return the paths written,
+    the model's first.
 
-    Files beside it: for a text model, `<stem>.vocab.json` (the tokenizer's vocabulary, as the
-    model takes token ids).
+    A text model takes token ids: its vocabulary is written beside it as `<stem>.vocab.json`.
     """
+    import json
+
+    from nettrain.runs.inference import load
     from nettrain.runs.rundir import atomic_open
+
+    from .graph import export_run, vocabulary
 
     if format not in FORMATS:
         raise ExportError(f"--format {format!r} is not supported; the formats are: "
                           f"{', '.join(FORMATS)}.")
     require_onnx()
-    run_dir = Path(getattr(run, "path", run))
-    model = to_onnx(run)
-    path = Path(path) if path is not None else run_dir / DEFAULT_NAME
-    data = model.SerializeToString()
-    try:
-        with atomic_open(path, "wb") as f:
-            f.write(data)
-    except OSError as err:
-        raise ExportError(f"Cannot write {path}: {err.strerror or err}. Check that its folder "
-                          "exists and is writable, or give another -o FILE.") from None
-    return path
+    loaded = load(getattr(run, "path", run))
+    model = export_run(loaded)
+    path = Path(path) if path is not None else loaded.path / DEFAULT_NAME
+    files = {path: model.SerializeToString()}
+    vocab = vocabulary(loaded.preprocessor)
+    if vocab is not None:
+        files[vocabulary_path(path)] = json.dumps(vocab, indent=1).encode("utf-8")
+    for target, data in files.items():
+        try:
+            with atomic_open(target, "wb") as f:
+                f.write(data)
+        except OSError as err:
+            raise ExportError(f"Cannot write {target}: {err.strerror or err}. Check that its "
+                              "folder exists and is writable, or give another -o FILE.") from None
+    return list(files)
 
 
-__all__ = ["export", "to_onnx", "ExportError", "FORMATS", "INSTALL", "OPSET"]
+def vocabulary_path(path):
+    """Where a text model's vocabulary goes: beside it, `model.onnx` -> `model.vocab.json`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.vocab.json")
+
+
+__all__ = ["export", "to_onnx", "vocabulary_path", "ExportError", "FORMATS", "INSTALL", "OPSET"]

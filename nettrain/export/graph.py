@@ -4,9 +4,7 @@ The three parts come from `preprocessing` (raw columns in, features out; the net
 to probabilities, labels or values) and `layers` (one converter per layer type).
 """
 
-import numpy as np
-
-from .builder import GraphBuilder, require_onnx
+from .builder import ExportError, GraphBuilder, require_onnx
 
 
 def loss_name(config):
@@ -21,8 +19,47 @@ def array_data(config):
     return any(str(f).lower().endswith(".npz") for f in files if f)
 
 
+def build_inputs(b, pre, config, infos):
+    """The graph inputs and the preprocessing up to the network's input; (X, missing mask)."""
+    from . import preprocessing
+
+    data = config["data"]
+    model_shape = infos[0].input_shape
+    dates = getattr(pre, "dates", None)
+    if dates:
+        raise ExportError(
+            f"data: the run splits date column(s) {', '.join(map(repr, dates))} into parts; "
+            "parsing dates has no ONNX form, so the run cannot be exported. Give the parts "
+            "you need as numeric columns of the data (and leave the date columns out of "
+            "data.features), then refit.")
+    if getattr(pre, "vocabulary", None) is not None or infos[0].type == "embedding":
+        return preprocessing.token_id_input(b, model_shape)
+    if getattr(pre, "window", None):
+        return preprocessing.table_inputs(b, pre, steps=int(pre.window["size"]))
+    if data.get("images") or array_data(config):
+        sample = (pre.n_features,) if data.get("shape") else model_shape
+        return preprocessing.array_input(b, pre, sample, model_shape)
+    x, mask = preprocessing.table_inputs(b, pre)
+    if tuple(model_shape) != (pre.n_features,):  # data.shape: each row in C order
+        x = b.op("Reshape", [x, b.ints([0, *model_shape])], "sample")
+    return x, mask
+
+
+def vocabulary(pre):
+    """The text model's vocabulary as the JSON document written beside it, or None."""
+    if getattr(pre, "vocabulary", None) is None:
+        return None
+    text = dict(pre.text)
+    return {"format": "nettrain-vocabulary/1", "column": text.get("column"),
+            "token_pattern": r"\w+", "lowercase": bool(text.get("lowercase", True)),
+            "max_length": int(text["max_length"]), "padding_id": 0, "unknown_id": 1,
+            "first_id": 2, "vocabulary": list(pre.vocabulary),
+            "encoding": "ids of the last max_length tokens, 0-padded at the front; a token's "
+                        "id is its position in vocabulary + 2, an unknown token's 1"}
+
+
 def export_run(loaded):
-    """The ONNX ModelProto of a loaded run (`nettrain.inference.load`), checked."""
+    """The ONNX ModelProto of a loaded run (`nettrain.runs.inference.load`), checked."""
     from nettrain import __version__
 
     from . import layers, preprocessing
@@ -31,17 +68,14 @@ def export_run(loaded):
     pre, model, config = loaded.preprocessor, loaded.model, loaded.config
     b = GraphBuilder(model.dtype)
     infos = layers.layer_infos(model)
-    if array_data(config):
-        x, mask = preprocessing.array_input(b, pre, infos[0].input_shape)
-    else:
-        x, mask = preprocessing.table_inputs(b, pre)
+    x, mask = build_inputs(b, pre, config, infos)
     y = layers.convert_network(b, infos, x)
     preprocessing.outputs(b, pre, loss_name(config), y, mask)
     meta = {"task": pre.task, "targets": list(pre.targets), "nettrain_version": __version__}
     if pre.task == "classification":
         meta["classes"] = pre.classes.tolist()
-    doc = (f"nettrain run {config['name']}: inputs are the raw columns as `nettrain "
-           "predict` reads them; outputs are "
+    doc = (f"nettrain run {config['name']}: inputs are the raw columns as `nettrain predict` "
+           "reads them (or X); outputs are "
            + ("label and probabilities." if pre.task == "classification" else
               "value, one column per target, in the targets' units."))
-    return b.model(str(config['name'] or 'nettrain'), doc, meta)
+    return b.model(str(config["name"] or "nettrain"), doc, meta)
