@@ -5,8 +5,8 @@ import re
 
 from rich.console import Console
 
-from nettrain.training.callbacks import (Best, History, LiveTable, PlainLines, format_value, history_columns,
-                                make_reporter, print_summary)
+from nettrain.training.callbacks import Best, History, history_columns
+from nettrain.training.output import LiveTable, PlainLines, format_value, make_reporter, print_summary
 
 COLUMNS = history_columns(["accuracy"], has_val=True)
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -10,6 +10,7 @@ from rich.console import Console
 import nettrain
 from nettrain.runs import rundir
 from nettrain.errors import ConfigError, Interrupted, NettrainError
+from nettrain.training.callbacks import Callback
 
 from conftest import ROOT
 
@@ -73,7 +74,7 @@ def test_three_plus_three_epochs_equal_six(tmp_path):
     assert resumed.config["training"]["epochs"] == 6  # config.yaml says how to refit it
 
 
-class PressCtrlC:
+class PressCtrlC(Callback):
     """Sets the stop flag as a signal handler would, after a given batch of a given epoch."""
 
     def __init__(self, epoch, batch):

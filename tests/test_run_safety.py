@@ -21,6 +21,7 @@ from nettrain.cli import cli
 from nettrain.errors import DivergenceError, Interrupted, NettrainError
 from nettrain.runs import rundir
 from nettrain.training.trainer import DIVERGED_RATIO, StopFlag, Trainer, stop_on_signals
+from nettrain.training.callbacks import Callback
 
 IRIS = ROOT / "datasets" / "iris.csv"
 
@@ -83,7 +84,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path):
 def test_the_lock_is_held_during_training_and_released_after(tmp_path):
     seen = []
 
-    class Probe:
+    class Probe(Callback):
         def on_epoch_end(self, trainer, logs):
             lock = trainer_run_dir[0] / rundir.LOCK
             seen.append(lock.read_text().strip())
@@ -92,7 +93,7 @@ def test_the_lock_is_held_during_training_and_released_after(tmp_path):
 
     trainer_run_dir = []
 
-    class Where:
+    class Where(Callback):
         def on_train_begin(self, trainer):
             trainer_run_dir.append(next((tmp_path / "runs" / "iris").iterdir()))
 
@@ -279,7 +280,7 @@ def test_files_follow_the_umask(tmp_path, umask, file_mode, dir_mode):
 
 
 def test_resume_without_the_config_names_the_epoch_and_batch(tmp_path):
-    class CtrlC:
+    class CtrlC(Callback):
         def on_epoch_begin(self, trainer, epoch):
             self.epoch = epoch
 
@@ -307,7 +308,7 @@ def test_fit_without_config_or_resume_is_a_usage_error(tmp_path):
 
 
 def test_a_second_ctrl_c_stops_at_once_and_still_names_the_run(tmp_path):
-    class TwoCtrlC:
+    class TwoCtrlC(Callback):
         def on_epoch_begin(self, trainer, epoch):
             self.epoch = epoch
 
@@ -329,7 +330,7 @@ def test_a_second_ctrl_c_stops_at_once_and_still_names_the_run(tmp_path):
 
 
 def test_a_second_ctrl_c_before_any_checkpoint_says_so(tmp_path):
-    class TwoCtrlC:
+    class TwoCtrlC(Callback):
         def on_batch_end(self, trainer, batch):
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)

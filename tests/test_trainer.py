@@ -12,6 +12,7 @@ from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.training.trainer import StopFlag, Trainer
+from nettrain.training.callbacks import Callback
 
 LAYERS = [{"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dense", "units": 3}]
 
@@ -64,7 +65,7 @@ def make_trainer(layers=LAYERS, lr=0.05, seed=0, schedule=None, **kwargs):
                    schedule=get_schedule(schedule, lr), **kwargs)
 
 
-class Logs:
+class Logs(Callback):
     def __init__(self):
         self.rows = []
 
@@ -120,7 +121,7 @@ def test_lr_column_is_the_lr_used_in_that_epoch():
     trainer = make_trainer(lr=0.1, epochs=3, schedule=schedule, callbacks=[logs])
     seen = []
 
-    class SeeLR:
+    class SeeLR(Callback):
         def on_epoch_begin(self, trainer, epoch):
             seen.append(trainer.optimizer.lr)
 
@@ -146,7 +147,7 @@ def test_hooks_run_in_order_and_train_end_runs_after_a_crash():
     X, y = blobs(16)
     calls = []
 
-    class Spy:
+    class Spy(Callback):
         def on_train_begin(self, t): calls.append("begin")
         def on_epoch_begin(self, t, e): calls.append(f"epoch{e}")
         def on_after_backward(self, t, b): calls.append("backward")
@@ -158,7 +159,7 @@ def test_hooks_run_in_order_and_train_end_runs_after_a_crash():
     trainer.fit((X, y))
     assert calls == ["begin", "epoch1", "backward", "batch", "backward", "batch", "end", "train_end"]
 
-    class Boom:
+    class Boom(Callback):
         def on_batch_end(self, t, b): raise RuntimeError("boom")
 
     calls.clear()
@@ -172,7 +173,7 @@ def test_stop_flag_stops_at_the_next_batch_boundary():
     X, y = blobs(40)
     flag = StopFlag()
 
-    class Press:
+    class Press(Callback):
         def on_batch_end(self, t, b):
             if b == 1:
                 flag.requested, flag.signal = True, "SIGINT"

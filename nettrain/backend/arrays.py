@@ -10,7 +10,7 @@ import numpy as xp
 
 from nettrain.backend.threads import user_set_threads
 
-__all__ = ["xp", "blas_threads"]
+__all__ = ["xp", "blas_threads", "take_rows", "quiet_overflow", "is_array", "default_rng"]
 
 # Below this batch size one BLAS thread trains about as fast as two on an idle 2-core
 # machine (MNIST MLP, batch 32: 1.52-1.58 s vs 1.52-1.66 s an epoch) and much faster on a
@@ -33,3 +33,32 @@ def blas_threads(batch_size):
 
     with threadpool_limits(1, user_api="blas"):
         yield
+
+
+# ---------------------------------------------------------------- helpers the core calls
+# NumPy-specific tricks live here, behind names another array module can implement.
+
+
+def take_rows(array, index, out):
+    """`array[index]` written into `out` (a preallocated batch buffer), no new allocation.
+
+    NumPy: `take(..., mode="clip")`; the indices are a permutation, always in range, and the
+    default mode="raise" copies through a temporary buffer (3 times slower at batch 512).
+    """
+    return xp.take(array, index, axis=0, out=out, mode="clip")
+
+
+def quiet_overflow():
+    """A context in which overflow and invalid-value warnings stay silent (the divergence
+    checks explain non-finite values themselves)."""
+    return xp.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def is_array(value):
+    """Whether `value` is an array or an array scalar of the backend."""
+    return isinstance(value, (xp.ndarray, xp.generic))
+
+
+def default_rng(seed=None):
+    """The random Generator of the backend (seeded; a Generator passes through)."""
+    return seed if isinstance(seed, xp.random.Generator) else xp.random.default_rng(seed)

@@ -12,9 +12,14 @@ from nettrain.checks import check_float
 
 
 class Initializer:
-    """Base: `init(shape, rng, dtype)` returns a new array; fan_in = shape[0], fan_out = shape[-1]."""
+    """Base: `init(shape, rng, dtype)` returns a new array; fan_in = shape[0], fan_out = shape[-1].
+
+    `fixed_scale`: the scale ignores the layer's width (gradient diagnostics then suggest a
+    scaled initializer for a deep stack).
+    """
 
     name = "zeros"
+    fixed_scale = True
 
     def __call__(self, shape, rng, dtype):
         return self.sample(shape, rng).astype(dtype, copy=False)
@@ -42,6 +47,7 @@ class Zeros(Initializer):
 class _Scaled(Initializer):
     """Normal(0, std) or Uniform(-limit, limit) with std = sqrt(gain / fan) (limit = sqrt(3) std)."""
 
+    fixed_scale = False
     gain = 2.0
     fan = "in"  # in | avg
     uniform = False
@@ -155,31 +161,21 @@ INITIALIZERS = {
     "zeros": Zeros,
 }
 
-# He for the ReLU family keeps the variance of a deep stack constant (half the units are
-# zeroed, so the variance needs a factor 2); Glorot suits tanh/sigmoid/linear units, whose
-# slope near 0 is about 1 and which need the backward variance kept as well.
-DEFAULT_INIT = {
-    "relu": "he_normal",
-    "leaky_relu": "he_normal",
-    "elu": "he_normal",
-    "gelu": "he_normal",
-    "silu": "he_normal",
-    "softplus": "he_normal",
-    "sigmoid": "glorot_uniform",
-    "tanh": "glorot_uniform",
-    "identity": "glorot_uniform",
-}
-
-
 def get_initializer(spec, where=None):
     """An initializer from a name (`he_normal`) or a mapping (`{name: normal, std: 0.01}`)."""
     return registry.get("initializer", INITIALIZERS, spec, where=where)
 
 
 def default_init(activation):
-    """The initializer name for an activation (a name, an activation object or None)."""
-    name = getattr(activation, "name", activation) or "identity"
-    return DEFAULT_INIT.get(name, "glorot_uniform")
+    """The initializer name for an activation (a name, an activation object or None): the
+    activation's `default_init`."""
+    if activation is None:
+        return "glorot_uniform"
+    if isinstance(activation, (str, dict)):
+        from nettrain.nn.activations import get_activation
+
+        activation = get_activation(activation)
+    return activation.default_init
 
 
 def initialize(spec, shape, rng, dtype):

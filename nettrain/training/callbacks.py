@@ -1,22 +1,54 @@
-"""Training callbacks: the history record, early stopping and the epoch reporters.
+"""Training callbacks: the `Callback` base class and the ones every fit uses: best-epoch
+tracking, early stopping, the history record and the checkpoint writer.
 
-A callback is a small object with any of these optional hooks, found with `getattr`:
-`on_train_begin(trainer)`, `on_epoch_begin(trainer, epoch)`, `on_after_backward(trainer,
-batch)` (gradients ready, before clipping and the optimizer step), `on_batch_end(trainer,
-batch)` (after the step), `on_epoch_end(trainer, logs)` and `on_train_end(trainer)`, which runs in a
-`finally` so a crash still closes the live display. Recording and printing are separate:
-`History` stores and writes logs; `LiveTable` and `PlainLines` only print them.
+A callback subclasses `Callback` and overrides the hooks it needs (the others do nothing).
+The trainer calls them in list order; its own best-epoch tracker or early stopping runs
+first, so the others see the updated best. Printing lives in `nettrain.training.output`.
 """
 
 import math
 
-from rich import box
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from nettrain.runs import rundir
 from nettrain.nn.metrics import metric_mode
+from nettrain.runs import rundir
+
+
+class Callback:
+    """The base of every callback: hooks the trainer calls, each doing nothing here.
+
+    Hooks:
+        on_train_begin(trainer): before the first epoch.
+        on_epoch_begin(trainer, epoch): before an epoch's first batch (epoch counts from 1).
+        on_after_backward(trainer, batch): the gradients are ready, before clipping and the
+            optimizer step (batch counts from 0).
+        on_batch_end(trainer, batch): after the optimizer step.
+        on_epoch_end(trainer, logs): after validation; `logs` holds the epoch's values.
+        on_train_end(trainer): in a `finally`, so a crash still closes a live display.
+
+    The per-batch hooks cost nothing when no callback overrides them.
+    """
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_begin(self, trainer, epoch):
+        pass
+
+    def on_after_backward(self, trainer, batch):
+        pass
+
+    def on_batch_end(self, trainer, batch):
+        pass
+
+    def on_epoch_end(self, trainer, logs):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
+
+    @classmethod
+    def overrides(cls, hook):
+        """Whether this class does something in `hook`."""
+        return getattr(cls, hook) is not getattr(Callback, hook)
 
 
 def history_columns(metrics, has_val):
@@ -37,7 +69,7 @@ def monitor_mode(monitor, mode=None):
 # ---------------------------------------------------------------- recording
 
 
-class History:
+class History(Callback):
     """Keeps one logs dict per epoch and appends each as a row of history.csv.
 
     A column a row lacks (val_* without a val split) is written empty.
@@ -63,7 +95,7 @@ class History:
         rundir.write_csv(self.path, self.columns, [[r.get(c, "") for c in self.columns] for r in self.rows])
 
 
-class Checkpoint:
+class Checkpoint(Callback):
     """Writes checkpoint.npz after every epoch, and on demand when a run is interrupted."""
 
     def __init__(self, path):
@@ -76,8 +108,8 @@ class Checkpoint:
         rundir.save_checkpoint(self.path, *trainer.state_dict())
 
 
-class Best:
-    """Tracks the best value of one logged quantity.
+class Best(Callback):
+    """Tracks the best value of one logged quantity (the trainer's `best`).
 
     Improvement means `value < best - min_delta` in "min" mode and `value > best + min_delta`
     in "max" mode (Keras's and Lightning's definition).
@@ -89,6 +121,9 @@ class Best:
         self.min_delta = abs(float(min_delta))
         self.value = math.inf if self.mode == "min" else -math.inf
         self.epoch = None
+
+    def on_epoch_end(self, trainer, logs):
+        self.update(logs)
 
     def update(self, logs):
         """Record `logs` if it improves on the best; return whether it did."""
@@ -108,7 +143,7 @@ class Best:
         self.value, self.epoch = float(state["value"]), state["epoch"]
 
 
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop when `monitor` has not improved for `patience` epochs; keep the best weights.
 
     Args:
@@ -159,176 +194,3 @@ class EarlyStopping:
         self.best.load_state_dict(meta["best"])
         self.wait = int(meta["wait"])
         self.best_weights = dict(arrays) or None
-
-
-# ---------------------------------------------------------------- formatting
-
-
-def format_value(column, value):
-    """A logged number as the table shows it: fixed decimals, scientific when tiny or huge."""
-    if column == "epoch":
-        return str(value)
-    value = float(value)
-    if column == "lr":
-        return f"{value:.3g}"
-    if column == "seconds":
-        return f"{value:.2f}"
-    if not math.isfinite(value):
-        return str(value)
-    if value != 0 and not 1e-3 <= abs(value) < 1e5:
-        return f"{value:.3e}"
-    return f"{value:.4f}"
-
-
-def _plain_line(columns, logs, epochs, best):
-    parts = [f"epoch {logs['epoch']}/{epochs}"]
-    parts += [f"{c}={format_value(c, logs[c])}" for c in columns if c != "epoch"]
-    return "  ".join(parts) + ("  *best" if best else "")
-
-
-# ---------------------------------------------------------------- reporters
-
-
-class PlainLines:
-    """One plain line per epoch, for logs and pipes: no colours, no cursor movement."""
-
-    def __init__(self, console, columns, epochs):
-        self.console = console
-        self.columns = columns
-        self.epochs = epochs
-
-    def on_epoch_end(self, trainer, logs):
-        line = _plain_line(self.columns, logs, self.epochs, trainer.best.epoch == logs["epoch"])
-        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-class LiveTable:
-    """A rich table on a terminal: finished epochs print as rows that stay in the scrollback,
-    while a live footer shows the running epoch's progress bar and the best epoch so far.
-
-    Args:
-        console: the rich Console to draw on (tests pass one writing to a StringIO).
-        columns: the logged columns, fixed up front.
-        epochs: the number of epochs the run is configured for.
-    """
-
-    def __init__(self, console, columns, epochs):
-        self.console = console
-        self.columns = columns
-        self.epochs = epochs
-        self.progress = Progress(
-            TextColumn(f"epoch {{task.fields[epoch]}}/{epochs}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("batches"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[best]}"),
-            console=console,
-        )
-        self.task = None
-        self.live = None
-        self.stride = 1
-        self.best_label = ""
-
-    def widths(self):
-        """Column widths that fit every formatted value (see `format_value`), marker first."""
-        narrow = {"epoch": len(f"{self.epochs}/{self.epochs}"), "lr": 7, "seconds": 7}
-        return [1] + [max(len(c), narrow.get(c, 10)) for c in self.columns]
-
-    def fits(self):
-        """Whether a row fits the console's width (one space before each column)."""
-        return sum(w + 1 for w in self.widths()) <= self.console.width
-
-    def _table(self, header):
-        table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False,
-                      padding=(0, 0, 0, 1))
-        for name, width in zip(["", *self.columns], self.widths()):
-            table.add_column(name, justify="right" if name else "left", width=width, no_wrap=True)
-        return table
-
-    def on_train_begin(self, trainer):
-        self.console.print(self._table(header=True))
-        self.task = self.progress.add_task("", total=1, epoch=0, best="")
-        self.live = Live(self.progress, console=self.console, transient=True, refresh_per_second=8)
-        self.live.start()
-
-    def on_epoch_begin(self, trainer, epoch):
-        # Updating the bar every batch would cost more than a small batch's arithmetic.
-        self.stride = max(1, trainer.n_batches // 200)
-        self.progress.reset(self.task, total=trainer.n_batches, epoch=epoch, best=self.best_label)
-
-    def on_batch_end(self, trainer, batch):
-        if (batch + 1) % self.stride == 0:
-            self.progress.update(self.task, completed=batch + 1)
-
-    def on_epoch_end(self, trainer, logs):
-        best = trainer.best
-        is_best = best.epoch == logs["epoch"]
-        table = self._table(header=False)
-        cells = [format_value(c, logs[c]) for c in self.columns]
-        cells[0] = f"{logs['epoch']}/{self.epochs}"
-        table.add_row("*" if is_best else "", *cells, style="bold green" if is_best else None)
-        self.console.print(table)
-        if best.epoch is not None:
-            value = format_value(best.monitor, best.value)
-            self.best_label = f"best: epoch {best.epoch}, {best.monitor} {value}"
-            self.progress.update(self.task, best=self.best_label)
-
-    def on_train_end(self, trainer):
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-
-
-def make_reporter(console, columns, epochs, quiet=False):
-    """The reporter for this console: none when quiet, a live table on a terminal wide enough
-    for it, else plain lines."""
-    if quiet:
-        return None
-    if console.is_terminal and not console.is_dumb_terminal:
-        table = LiveTable(console, columns, epochs)
-        if table.fits():
-            return table
-    return PlainLines(console, columns, epochs)
-
-
-# ---------------------------------------------------------------- the end of a run
-
-
-def _metric_rows(metrics):
-    splits = [s for s in ("train", "val", "test") if s in metrics]
-    names = list(dict.fromkeys(k for s in splits for k in metrics[s]))
-    return splits, names
-
-
-def print_summary(console, result, path, stopped, quiet=False):
-    """Best epoch, why training stopped, final metrics per split and the run directory.
-
-    `result` is what metrics.json holds; `stopped` says in words why training ended. Quiet
-    mode prints the run directory alone on the first line (for scripts), then one line of
-    metrics per split.
-    """
-    splits, names = _metric_rows(result)
-    plain = quiet or not console.is_terminal
-    if quiet:
-        console.print(str(path), markup=False, highlight=False, soft_wrap=True)
-    else:
-        if result.get("best_epoch") is not None:
-            value = format_value(result["monitor"], result["best_value"])
-            console.print(f"Best epoch {result['best_epoch']}: {result['monitor']} {value}",
-                          markup=False, highlight=False)
-        console.print(f"Stopped: {stopped}", markup=False, highlight=False)
-    if plain:
-        for split in splits:
-            values = "  ".join(f"{n}={format_value(n, result[split][n])}" for n in names)
-            console.print(f"{split}: {values}", markup=False, highlight=False, soft_wrap=True)
-    else:
-        table = Table(box=box.SIMPLE_HEAD, title="final metrics (saved weights)", title_justify="left")
-        table.add_column("split")
-        for name in names:
-            table.add_column(name, justify="right")
-        for split in splits:
-            table.add_row(split, *(format_value(n, result[split][n]) for n in names))
-        console.print(table)
-    if not quiet:
-        console.print(f"Run directory: {path}", markup=False, highlight=False, soft_wrap=True)

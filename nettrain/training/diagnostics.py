@@ -24,11 +24,10 @@ import math
 import numpy as np
 
 from nettrain.runs import rundir
+from nettrain.training.callbacks import Callback
 
 COLUMNS = ["epoch", "layer", "description", "batches", "grad_norm", "update_ratio",
            "dead_fraction", "saturated_fraction"]
-DEAD_KIND = ("relu", "leaky_relu", "elu", "gelu", "silu")
-SATURATING = ("sigmoid", "tanh")
 GROWTH_EPOCHS = 3  # exploding: the gradient norm rose in each of this many epochs in a row
 RATIO_STEPS = 32  # update ratios are measured on at most about this many steps per epoch
 
@@ -69,7 +68,7 @@ class _Tap:
             del self.activation.forward
 
 
-class Diagnostics:
+class Diagnostics(Callback):
     """Callback: records each layer's gradient health over every epoch into diagnostics.csv.
 
     Args:
@@ -96,7 +95,7 @@ class Diagnostics:
             spans[index] = (start, offset)
         self.layers = []
         for i, layer in enumerate(model.layers):
-            tap = self._tap(getattr(layer, "activation", None))
+            tap = self._tap(layer.diagnosed_activation())
             if i in spans or tap is not None:
                 span = slice(*spans[i]) if i in spans else None
                 self.layers.append((i, layer, span, tap))
@@ -105,8 +104,7 @@ class Diagnostics:
         self._reset()
 
     def _tap(self, activation):
-        name = getattr(activation, "name", None)
-        kind = "dead" if name in DEAD_KIND else "saturated" if name in SATURATING else None
+        kind = activation.diagnostic_kind if activation is not None else None
         return _Tap(activation, kind, self.bounds["saturation_bound"]) if kind else None
 
     def _resume(self, epoch):
@@ -228,34 +226,37 @@ def _where(row):
     return f"model.layers[{row['layer']}] ({row['description']})"
 
 
-def _activation(layer):
-    return getattr(getattr(layer, "activation", None), "name", None)
+def _saturating(layer):
+    """The name of the layer's activation when it saturates (sigmoid, tanh), else None."""
+    activation = layer.diagnosed_activation()
+    return activation.name if activation is not None and activation.diagnostic_kind == "saturated" else None
 
 
 def _hidden(layers):
-    """The indices of the dense layers before the output layer."""
-    dense = [i for i, layer in enumerate(layers) if "W" in layer.params]
-    return dense[:-1]
+    """The indices of the layers with weights before the output layer."""
+    weighted = [i for i, layer in enumerate(layers) if layer.weight_keys]
+    return weighted[:-1]
 
 
 def _depth_fix(layers):
     """What the config can change to keep gradients alive through the stack."""
     hidden = _hidden(layers)
     fixes = []
-    if any(_activation(layers[i]) in SATURATING for i in hidden):
+    saturating = sorted({_saturating(layers[i]) for i in hidden} - {None})
+    if saturating:
         fixes.append("use activation: relu with init: he_normal in the hidden dense layers instead of "
-                     f"{'/'.join(sorted({_activation(layers[i]) for i in hidden} & set(SATURATING)))}")
-    elif any(getattr(layers[i], "init", None) and layers[i].init.name in ("normal", "uniform", "zeros")
+                     f"{'/'.join(saturating)}")
+    elif any(layers[i].weight_initializer() is not None and layers[i].weight_initializer().fixed_scale
              for i in hidden):
         fixes.append("use init: he_normal (relu family) or glorot_uniform (sigmoid, tanh) instead of "
                      "fixed-scale weights")
-    if not any(layer.type == "batchnorm" for layer in layers):
+    if not any(layer.normalizes for layer in layers):
         fixes.append("add {type: batchnorm} after each hidden dense layer")
     return f"Fix: {'; or '.join(fixes + ['use fewer layers'])}."
 
 
 def _vanishing(rows, layers, bounds):
-    dense = [r for r in rows if r["grad_norm"] is not None and "W" in layers[r["layer"]].params]
+    dense = [r for r in rows if r["grad_norm"] is not None and layers[r["layer"]].weight_keys]
     if len(dense) < 2 or not dense[-1]["grad_norm"] > 0:
         return []
     first, last = dense[0], dense[-1]
@@ -275,7 +276,7 @@ def _exploding(epochs, rows, layers, bounds, settings):
     lr, clip = settings.get("lr"), settings.get("clip_norm")
     clip_fix = (f"lower training.clip_norm (now {clip:g})" if clip else "set training.clip_norm: 1.0")
     fix = (f"Fix: {clip_fix}, lower optimizer.lr" + (f" (now {lr:g})" if lr else "")
-           + ("" if any(l.type == "batchnorm" for l in layers) else ", or add {type: batchnorm} "
+           + ("" if any(layer.normalizes for layer in layers) else ", or add {type: batchnorm} "
               "after the hidden dense layers") + ".")
     for k, row in enumerate(rows):
         norm = row["grad_norm"]
@@ -385,7 +386,7 @@ def diagnostics_table(rows, plain=False):
     return table
 
 
-class DiagnosticsReport:
+class DiagnosticsReport(Callback):
     """Callback: prints the per-layer table under the loss table every `every` epochs and at
     the end, with the warnings that hold (each one once along the way, all of them at the end).
 

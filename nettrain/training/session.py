@@ -7,8 +7,8 @@ import numpy as np
 from nettrain.training import diagnostics
 
 from nettrain.runs import rundir
-from nettrain.training.callbacks import (Checkpoint, EarlyStopping, History, history_columns,
-                                make_reporter, print_summary)
+from nettrain.training.callbacks import Checkpoint, EarlyStopping, History, history_columns
+from nettrain.training.output import make_reporter, print_summary
 from nettrain.config.loading import check_against_data
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
 from nettrain.nn.losses import get_loss

@@ -1,4 +1,4 @@
-"""The training loop: epochs of mini-batches, validation, early stopping, divergence checks, state."""
+"""The training loop: epochs of mini-batches, validation, callbacks, divergence checks, state."""
 
 import contextlib
 import math
@@ -6,11 +6,9 @@ import signal
 import threading
 import time
 
-import numpy as np
-
-from nettrain.backend import blas_threads
-from nettrain.training.callbacks import Best
+from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
 from nettrain.errors import DivergenceError
+from nettrain.training.callbacks import Best, Callback
 from nettrain.nn.metrics import compute_metrics
 from nettrain.nn.optimizers import clip_grad_norm, clip_grad_value
 
@@ -100,16 +98,17 @@ class Trainer:
     compares with val_loss); validation runs in evaluation mode after the epoch.
 
     Args:
-        model, loss, optimizer: the core objects (see ARCHITECTURE.md).
+        model, loss, optimizer: the core objects (see docs/architecture.md).
         epochs: the epoch to train up to; batch_size, shuffle: how batches are made.
         schedule: sets the optimizer's lr each epoch and steps on the epoch's logs.
         metrics: metric names logged on train and (with a `val_` prefix) on val.
         clip_norm: the global gradient-norm bound, or None; clip_value: the bound on each
             gradient entry, or None; l1, l2: the regularization coefficients.
-        rng: the Generator that shuffles; early_stopping: an EarlyStopping or None.
-        monitor: the logged value whose best epoch is reported (without early stopping);
-            default val_loss when there is a val split, else train_loss.
-        callbacks: objects with optional hooks (see nettrain.training.callbacks).
+        rng: the Generator that shuffles; early_stopping: an EarlyStopping callback or None.
+        monitor: the logged value whose best epoch is tracked (without early stopping, which
+            tracks its own); default val_loss when there is a val split, else train_loss.
+        callbacks: `Callback` instances (see nettrain.training.callbacks), called after the
+            best-epoch tracker or early stopping.
         inverse_target: maps regression targets back to their units for metrics.
         stop_flag: a StopFlag, checked at every batch boundary.
     """
@@ -122,10 +121,10 @@ class Trainer:
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
         self.metrics, self.l1, self.l2 = list(metrics), l1, l2
         self.clip_norm, self.clip_value = clip_norm, clip_value
-        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.rng = default_rng(rng if rng is not None else 0)
         self.early_stopping = early_stopping
         self.best = early_stopping.best if early_stopping else (Best(monitor) if monitor else None)
-        self.callbacks = list(callbacks)
+        self.callbacks = list(callbacks)  # the caller's; `_all_callbacks` puts the tracker first
         self.inverse_target = inverse_target
         self.stop_flag = stop_flag or StopFlag()
         self.epoch = 0  # epochs completed
@@ -142,12 +141,13 @@ class Trainer:
         self.n_batches = math.ceil(len(X) / self.batch_size)
         if self.best is None:
             self.best = Best("val_loss" if val is not None else "train_loss")
-        self._hooks = {name: [getattr(c, name) for c in self.callbacks if hasattr(c, name)]
-                       for name in ("on_after_backward", "on_batch_end")}
+        callbacks = self._all_callbacks()
+        self._batch_hooks = {hook: [c for c in callbacks if c.overrides(hook)]
+                             for hook in ("on_after_backward", "on_batch_end")}
         self._allocate(X, y)
-        # Non-finite values are caught and explained by the divergence checks, so NumPy's
-        # overflow warnings would only repeat them, in the middle of the table.
-        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        # Non-finite values are caught and explained by the divergence checks, so overflow
+        # warnings would only repeat them, in the middle of the table.
+        errstate = quiet_overflow()
         try:
             self._call("on_train_begin")
             with errstate, blas_threads(self.batch_size):
@@ -164,20 +164,28 @@ class Trainer:
         if self.stopped is None:
             self.stopped, self.stopped_text = reason, text
 
+    def _all_callbacks(self):
+        """Early stopping (or the best-epoch tracker) first, then the caller's callbacks."""
+        tracker = self.early_stopping if self.early_stopping is not None else self.best
+        callbacks = ([tracker] if tracker is not None else []) + self.callbacks
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"{type(callback).__name__} is not a Callback: subclass "
+                                "nettrain.training.callbacks.Callback and override its hooks.")
+        return callbacks
+
     def _call(self, hook, *args):
-        for callback in self.callbacks:
-            method = getattr(callback, hook, None)
-            if method is not None:
-                method(self, *args)
+        for callback in self._all_callbacks():
+            getattr(callback, hook)(self, *args)
 
     def _allocate(self, X, y):
-        # Batch buffers are filled with np.take(..., out=) so no batch allocates new arrays.
-        self._x_buffer = np.empty((self.batch_size,) + X.shape[1:], X.dtype) if self.shuffle else None
-        self._y_buffer = np.empty((self.batch_size,) + y.shape[1:], y.dtype) if self.shuffle else None
+        # Batch buffers are filled with take_rows(..., out=) so no batch allocates new arrays.
+        self._x_buffer = xp.empty((self.batch_size,) + X.shape[1:], X.dtype) if self.shuffle else None
+        self._y_buffer = xp.empty((self.batch_size,) + y.shape[1:], y.dtype) if self.shuffle else None
 
     def _new_epoch_state(self, X):
         n = len(X)
-        return EpochState(self.rng.permutation(n) if self.shuffle else np.arange(n), None)
+        return EpochState(self.rng.permutation(n) if self.shuffle else xp.arange(n), None)
 
     def _run_epoch(self, X, y, val):
         epoch = self.epoch + 1
@@ -206,7 +214,7 @@ class Trainer:
             state.loss_sum += loss * (stop - start)
             if self.metrics:
                 if state.outputs is None:  # the epoch's outputs, for train metrics
-                    state.outputs = np.empty((n,) + output.shape[1:], output.dtype)
+                    state.outputs = xp.empty((n,) + output.shape[1:], output.dtype)
                 state.outputs[start:stop] = output
             state.batch = b + 1
             if self.stop_flag.requested and state.batch < self.n_batches:
@@ -218,10 +226,8 @@ class Trainer:
             return X[start:stop], y[start:stop]
         m = stop - start
         index = order[start:stop]
-        # mode="clip": the indices are a permutation, always in range, and the default
-        # mode="raise" copies through a temporary buffer (3 times slower at batch 512).
-        x_batch = np.take(X, index, axis=0, out=self._x_buffer[:m], mode="clip")
-        y_batch = np.take(y, index, axis=0, out=self._y_buffer[:m], mode="clip")
+        x_batch = take_rows(X, index, self._x_buffer[:m])
+        y_batch = take_rows(y, index, self._y_buffer[:m])
         return x_batch, y_batch
 
     def _step(self, x_batch, y_batch, epoch, batch):
@@ -237,15 +243,15 @@ class Trainer:
             self.model.regularize(self.l1, self.l2)
         named = self.model.named_params()
         self._check_gradients(named, epoch, batch)
-        for hook in self._hooks["on_after_backward"]:  # the gradients as computed, before clipping
-            hook(self, batch)
+        for callback in self._batch_hooks["on_after_backward"]:  # the gradients before clipping
+            callback.on_after_backward(self, batch)
         if self.clip_norm:
             clip_grad_norm(named, self.clip_norm)
         if self.clip_value:
             clip_grad_value(named, self.clip_value)
         self.optimizer.step(named)
-        for hook in self._hooks["on_batch_end"]:
-            hook(self, batch)
+        for callback in self._batch_hooks["on_batch_end"]:
+            callback.on_batch_end(self, batch)
         return output, loss
 
     def _end_epoch(self, logs):
@@ -254,13 +260,12 @@ class Trainer:
         self.epoch = logs["epoch"]
         if self.schedule is not None:
             self.schedule.step(logs)
-        if self.early_stopping is not None:
-            self.early_stopping.on_epoch_end(self, logs)
-        else:
-            self.best.update(logs)
+        tracker, *others = self._all_callbacks()  # early stopping or the best-epoch tracker
+        tracker.on_epoch_end(self, logs)
         if self.stop_flag.requested:
             self._interrupted(self.epoch + 1, 0)
-        self._call("on_epoch_end", logs)
+        for callback in others:
+            callback.on_epoch_end(self, logs)
 
     def _interrupted(self, epoch, batch):
         where = f"before epoch {epoch}" if batch == 0 else f"in epoch {epoch} after batch {batch}"
@@ -273,7 +278,7 @@ class Trainer:
         logs = {"epoch": epoch, "train_loss": state.loss_sum / n}
         train_scores = {}
         if self.metrics:
-            y_seen = y if not self.shuffle else np.take(y, state.order, axis=0)
+            y_seen = y if not self.shuffle else xp.take(y, state.order, axis=0)
             train_scores = self._metrics(y_seen, state.outputs)
         val_scores = self.evaluate(*val) if val is not None else {}
         if val is not None:
@@ -295,7 +300,7 @@ class Trainer:
         for start in range(0, len(X), EVAL_CHUNK):
             out = self.model.forward(X[start:start + EVAL_CHUNK], training=False)
             if result is None:
-                result = np.empty((len(X),) + out.shape[1:], out.dtype)
+                result = xp.empty((len(X),) + out.shape[1:], out.dtype)
             result[start:start + len(out)] = out
         return result
 
@@ -312,9 +317,9 @@ class Trainer:
         # a gradient exceeds 1e19, divergence too); only then look layer by layer.
         flat = getattr(named, "flat", None)
         grads = [flat[1]] if flat is not None else [grad for _, _, grad in named]
-        if math.isfinite(sum(float(np.vdot(g, g)) for g in grads)):
+        if math.isfinite(sum(float(xp.vdot(g, g)) for g in grads)):
             return
-        key = next((key for key, _, grad in reversed(named) if not np.isfinite(grad).all()), None)
+        key = next((key for key, _, grad in reversed(named) if not xp.isfinite(grad).all()), None)
         where = ""
         if key is not None:
             _, index, name = key.split(".", 2)
@@ -338,11 +343,11 @@ class Trainer:
 
     def _first_bad_output(self, x):
         """Which step of the forward pass first produced a non-finite value (a sentence)."""
-        if not np.isfinite(x).all():
+        if not xp.isfinite(x).all():
             return " The batch's inputs themselves hold NaN or inf: check the data."
         for i, layer in enumerate(self.model.layers):
             x = layer.forward(x, training=False)
-            if not np.isfinite(x).all():
+            if not xp.isfinite(x).all():
                 return f" The first non-finite output is that of model.layers[{i}] ({layer.describe()})."
         return ""
 
@@ -392,5 +397,5 @@ class Trainer:
 
 def split_state(state):
     """A component's state_dict split into (arrays, JSON-able scalars) for a checkpoint."""
-    arrays = {k: v for k, v in state.items() if isinstance(v, (np.ndarray, np.generic))}
+    arrays = {k: v for k, v in state.items() if is_array(v)}
     return arrays, {k: v for k, v in state.items() if k not in arrays}

@@ -26,6 +26,9 @@ class ActivationLayer(Layer):
     def backward(self, grad_out, input_grad=True):
         return self.activation.backward(grad_out)
 
+    def diagnosed_activation(self):
+        return self.activation
+
     def _args(self):
         return {"activation": self.activation.config()}
 

@@ -33,10 +33,19 @@ def register_layer(name):
 
 
 class Layer:
-    """Base: a parameter-free identity layer."""
+    """Base: a parameter-free identity layer.
+
+    What the rest of nettrain asks a layer, so that no other module needs its type name:
+    `weight_keys`, the params regularization.l1/l2 apply to; `sets_output_width`, whether
+    the `units` argument is the output's width (the config check finds the output layer by
+    it); `normalizes`, whether it normalizes with batch statistics; `diagnosed_activation()`
+    and `weight_initializer()`, what gradient diagnostics look at.
+    """
 
     type = "layer"
     weight_keys = ()  # params that regularization.l1/l2 apply to
+    sets_output_width = False
+    normalizes = False
 
     def __init__(self):
         self.params, self.grads, self.buffers = {}, {}, {}
@@ -61,6 +70,15 @@ class Layer:
 
     def forward(self, x, training=False):
         return x
+
+    def diagnosed_activation(self):
+        """The activation applied to this layer's output (a `nettrain.nn.activations.Activation`,
+        whose `forward` diagnostics wrap to watch for dead or saturated units), or None."""
+        return None
+
+    def weight_initializer(self):
+        """The initializer of the layer's weights (diagnostics name a fixed-scale one), or None."""
+        return None
 
     def backward(self, grad_out, input_grad=True):
         return grad_out

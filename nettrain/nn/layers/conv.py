@@ -125,6 +125,12 @@ class Conv2D(Layer):
                 window(dxpad, i, j, self.out_hw, self.stride)[...] += part
         return to_nchw(dxpad[:, t:t + h, l:l + w])
 
+    def diagnosed_activation(self):
+        return self.activation
+
+    def weight_initializer(self):
+        return self.init
+
     def _args(self):
         activation = self.activation.config() if self.activation else None
         padding = self.padding if isinstance(self.padding, str) else list(self.padding)

@@ -19,12 +19,13 @@ class Dense(Layer):
         units: the number of outputs, an integer >= 1.
         activation: an activation name or mapping applied to the output (default none).
         init: the initializer of W; default: he_normal for the ReLU family, glorot_uniform
-            otherwise (see initializers.DEFAULT_INIT). b starts at zero.
+            otherwise (the activation's default_init). b starts at zero.
         use_bias: whether to add b.
     """
 
     type = "dense"
     weight_keys = ("W",)
+    sets_output_width = True
 
     def __init__(self, units=None, activation=None, init=None, use_bias=True):
         super().__init__()
@@ -61,6 +62,12 @@ class Dense(Layer):
         if self.use_bias:
             xp.sum(g, axis=0, out=self.grads["b"])
         return g @ self.params["W"].T if input_grad else None
+
+    def diagnosed_activation(self):
+        return self.activation
+
+    def weight_initializer(self):
+        return self.init
 
     def _args(self):
         activation = self.activation.config() if self.activation else None

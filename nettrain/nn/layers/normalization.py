@@ -24,6 +24,7 @@ class BatchNorm(Layer):
     """
 
     type = "batchnorm"
+    normalizes = True
 
     def __init__(self, momentum=0.1, eps=1e-5):
         super().__init__()
