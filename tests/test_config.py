@@ -284,7 +284,7 @@ def test_search_space_values_and_distributions_are_checked(tmp_path):
     ("{path: a.csv, train: b.csv, target: y}", "give either data.path"),
     ("{val: b.csv, target: y}", "data.val is a file of its own and needs data.train"),
     ("{path: a.csv}", "data: needs data.target"),
-    ("{path: a.xlsx, target: y}", "data.path: expected a .csv, .csv.gz or .npz file, got 'a.xlsx'."),
+    ("{path: a.xlsx, target: y}", "data.path: expected a .csv, .tsv, .parquet or .npz file (.csv.gz and .tsv.gz too), got 'a.xlsx'."),
     ("{path: a.csv, target: y, features: [x, y]}", "the target 'y' cannot be a feature too"),
     ("{train: a.csv, target: y, split: {train: 1.0}}", "data.split: applies to data.path only"),
     ("{path: a.csv, target: y, scale: standart}", "Did you mean 'standard'?"),
@@ -358,7 +358,7 @@ def test_output_units_must_match_the_classes(tmp_path):
         check_against_data(config, dataset("classification", 3, ["setosa", "versicolor", "virginica"]))
     assert str(info.value) == (
         "cfg.yaml:8:28: model.layers[2].units: the output layer needs 3 units (one per class: "
-        "'setosa', 'versicolor', 'virginica'), got 4. Set units: 3.")
+        "'setosa', 'versicolor', 'virginica'), got 4. Set units: 3, or units: auto.")
 
 
 def test_binary_cross_entropy_needs_one_unit(tmp_path):

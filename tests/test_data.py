@@ -103,11 +103,14 @@ def test_class_too_small_to_stratify():
         split_indices(32, {"train": 0.7, "val": 0.15, "test": 0.15}, 0, strata, ["common", "rare"])
 
 
-def test_class_too_small_to_stratify_from_config(tmp_path):
+def test_class_too_small_to_stratify_from_config_goes_to_train_with_a_warning(tmp_path):
     frame = numbers(40).assign(k=["a"] * 38 + ["b"] * 2)
     write(tmp_path, "d.csv", frame)
-    with pytest.raises(DataError, match=r"Class 'b' has only 2"):
-        prepare_data(make_config(tmp_path, "d.csv", target="k"))
+    ds = prepare_data(make_config(tmp_path, "d.csv", target="k"))
+    assert any(n.startswith("warning: 1 class(es) have too few rows") and "b (2)" in n
+               for n in ds.notes)
+    assert np.bincount(ds.splits["train"][1]).tolist() == [26, 2]  # both 'b' rows train
+    assert [len(ds.splits[s][1]) for s in ("val", "test")] == [6, 6]
     ds = prepare_data(make_config(tmp_path, "d.csv", target="k",
                                   split={"train": 0.7, "val": 0.15, "test": 0.15, "stratify": False}))
     assert sum(ds.n_rows.values()) == 40
@@ -324,9 +327,9 @@ def test_empty_and_header_only_csv(tmp_path):
 
 
 def test_unsupported_extension(tmp_path):
-    (tmp_path / "d.parquet").write_bytes(b"")
-    with pytest.raises(DataError, match="unsupported format"):
-        read_table(tmp_path / "d.parquet")
+    (tmp_path / "d.xlsx").write_bytes(b"")
+    with pytest.raises(DataError, match=r"unsupported format; use .csv, .tsv, .parquet"):
+        read_table(tmp_path / "d.xlsx")
 
 
 def test_target_column_missing_lists_columns_and_suggests(tmp_path):
@@ -420,7 +423,7 @@ CLI_BAD = {
     "feature column": ("path: d.csv\n  target: k\n  features: [x3]", "'x3' not found"),
     "text in numbers": ("path: text.csv\n  target: k", "Column 'x1' must be numeric, but row 3"),
     "nan": ("path: nan.csv\n  target: k", "Missing or non-finite values"),
-    "stratify": ("path: rare.csv\n  target: k", "Class '9' has only 1 row(s)"),
+    "single class": ("path: one.csv\n  target: k", "Target column 'k' holds the single class 0 in"),
     "empty split": ("path: tiny.csv\n  target: x1\n  split: {train: 0.9, val: 0.1}",
                     "leaves the val split empty"),
 }
@@ -438,7 +441,7 @@ def test_bad_data_exits_2_from_the_cli(tmp_path, monkeypatch, case):
     write(tmp_path, "text.csv", frame.astype({"x1": object}).assign(
         x1=lambda f: f.x1.where(f.index != 2, "abc")))
     write(tmp_path, "nan.csv", frame.assign(x2=lambda f: f.x2.where(f.index != 0)))
-    write(tmp_path, "rare.csv", frame.assign(k=lambda f: f.k.where(f.index != 0, 9)))
+    write(tmp_path, "one.csv", frame.assign(k=0))
     write(tmp_path, "tiny.csv", frame[:4])
     data, expected = CLI_BAD[case]
     (tmp_path / "cfg.yaml").write_text(

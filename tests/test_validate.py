@@ -69,7 +69,7 @@ BAD = [
     ("set index", "", ("model.layers.7.units=8",), "model.layers is a list of 3 items"),
     ("units vs classes", "", ("model.layers.2.units=4",),
      "--set model.layers.2.units=4: model.layers[2].units: the output layer needs 3 units (one per class: "
-     "'setosa', 'versicolor', 'virginica'), got 4. Set units: 3."),
+     "'setosa', 'versicolor', 'virginica'), got 4. Set units: 3, or units: auto."),
     ("loss vs task", "loss: mse\nmetrics: [r2]\n", (), "mse is a regression loss, but the target 'species'"),
 ]
 

@@ -6,19 +6,24 @@ from pathlib import Path
 
 import numpy as np
 
-from nettrain.data.csvfast import (Column, index_of, is_number_dtype, read_simple_csv, to_numeric,
-                              unique)
+from nettrain.data.columns import (ONEHOT_LIMIT, categorical_columns, check_classes, class_labels,
+                                   infer_task, label_codes)
+from nettrain.data.dates import expand_dates, feature_columns, find_date_columns
+from nettrain.data.inspect import suspects
+from nettrain.data.csvfast import read_simple_csv
 from nettrain.errors import ConfigError, DataError
 from nettrain.data.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
-                                 numeric_values, text_values)
+                                      numeric_values, shorten, text_values)
 from nettrain.registry import suggest
+from nettrain.data.sequences import (note_token_ids, order_frames, preprocessor_class,
+                                     sequence_categorical, sequence_features, split_parts,
+                                     token_id_input)
 from nettrain.data.splits import SPLITS, split_indices
+from nettrain.data.tables import (SAMPLE_ROWS, SUPPORTED, TEXT_SUFFIXES, download_hint,
+                                  read_delimited, read_parquet)
 
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True}
-MAX_AUTO_CLASSES = 20  # task: auto calls an integer target with at most this many values classes
-CSV_CHUNK_ROWS = 100_000
-SAMPLE_ROWS = 1000  # rows read first to find the numeric columns, which are then read as floats
-ID_LEVELS = 100  # a text column with more levels than this and than half the rows is an id
+
 
 
 @dataclass
@@ -43,8 +48,9 @@ class Dataset:
 
     @property
     def input_shape(self):
-        """The shape of one sample, what the model's first layer gets: `(n_features,)`."""
-        return (self.n_features,)
+        """The shape of one sample, what the model's first layer gets: `(n_features,)`, or
+        the sample shape of images and sequences (`data.shape`, an .npz X's own)."""
+        return self.preprocessor.input_shape
 
     @property
     def feature_names(self):
@@ -69,35 +75,60 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
     full, data = config.data, config.data["data"]
     dtype = np.dtype(full.get("dtype", "float32"))
     files = _data_files(config, data)
-    frames = {name: _read_file(name, path, shown, _as_list(data.get("target")), dtype, fast_csv)
+    fast_csv = fast_csv and not (data.get("window") or data.get("text"))  # they sort, tokenize
+    frames = {name: _read_file(name, path, shown, _as_list(data.get("target")), dtype, fast_csv,
+                               data)
               for name, (path, shown) in files.items()}
+    frames = order_frames(frames, data)  # data.window.order_by
     first_name = next(iter(frames))
     first = frames[first_name]
+    shape = sample_shape(config, data, first)
     targets, features = _pick_columns(frames, data, files)
+    features = sequence_features(data, first, targets, features)
     loss = _loss_name(full.get("loss"))
     notes = []
     if preprocessor is None:
+        dates = find_date_columns(first, features, data.get("dates"))
+        frames = {name: expand_dates(df, dates) for name, df in frames.items()}
+        first = frames[first_name]
         task, note = infer_task(first, targets, data.get("task", "auto"), loss)
-        categorical = categorical_columns(first, features, data.get("categorical", "onehot"))
+        notes += [f"warning: {w}" for w in suspects(first, [f for f in features if f not in dates and f not in targets],
+                                                     targets, task).values()]
+        features = feature_columns(features, dates)
+        categorical = sequence_categorical(data, categorical_columns(
+            first, features, data.get("categorical", "onehot"),
+            data.get("onehot_limit", ONEHOT_LIMIT)))
     else:
-        task, note = preprocessor.task, None
+        task, note, dates = preprocessor.task, None, preprocessor.dates
+        frames = {name: expand_dates(df, dates) for name, df in frames.items()}
         categorical = list(preprocessor.levels)
         features, targets = preprocessor.features, preprocessor.targets
     notes += [note] if note else []
+    notes += [f"dates: {c!r} -> {', '.join(parts)}" for c, parts in dates.items()]
     numeric = [f for f in features if f not in categorical]
+    drop_target = data.get("missing_target", "error") == "drop"
     rows = {name: _usable_rows(df, f"'{files[name][1]}'", numeric, categorical, targets, task,
-                               data.get("missing", "error"), notes)
+                               data.get("missing", "error"), notes, drop_target)
             for name, df in frames.items()}
     classes = None
     if task == "classification":
         classes = (preprocessor.classes if preprocessor is not None
-                   else _classes([(df[targets[0]], rows[name]) for name, df in frames.items()]))
+                   else class_labels([(df[targets[0]], rows[name]) for name, df in frames.items()]))
+        check_classes(classes, targets[0], sum(len(r) for r in rows.values()))
         notes.append(f"classes: {_shorten([str(c) for c in classes.tolist()])}")
-    parts = _split_parts(frames, rows, data, full.get("seed", 0), targets, classes, notes)
-    pre = preprocessor or Preprocessor(features, targets, task, categorical, classes,
+    parts = split_parts(data, frames, rows, notes, lambda: _split_parts(
+        frames, rows, data, full.get("seed", 0), targets, classes, notes))
+    token_ids = token_id_input(config)
+    if token_ids:
+        data["scale"] = "none"  # token ids are never scaled
+    pre = preprocessor or preprocessor_class(data)(features, targets, task, categorical, classes,
                                        data.get("missing", "error"), data.get("scale", "standard"),
-                                       data.get("scale_target", "none"), dtype)
+                                       data.get("scale_target", "none"), dtype, dates=dates,
+                                       missing_target=data.get("missing_target", "error"),
+                                       sample_shape=shape)
     splits = _transform_parts(pre, parts, frames, notes)
+    if token_ids:
+        note_token_ids(pre, splits, notes)
     if categorical:
         levels = ", ".join(f"{c} ({len(pre.levels[c])} levels)" for c in categorical)
         notes.append(f"one-hot encoded: {levels}")
@@ -115,23 +146,32 @@ def n_outputs(task, loss, classes, targets):
 
 
 # ---- reading
-def _read_file(name, path, shown, targets, dtype, fast):
+def _read_file(name, path, shown, targets, dtype, fast, data=None):
     """read_table for the config's data.path (name "all") or data.train/val/test, whose key
     any reading error names."""
+    data = data or {}
+    if data.get("images"):
+        from nettrain.data.images import read_image_folder
+
+        return read_image_folder(path, shown, data.get("image_size"), data.get("color", "rgb"),
+                                 data.get("missing", "error"))
     try:
-        return read_table(path, shown, targets=targets, dtype=dtype, fast=fast)
+        return read_table(path, shown, targets=targets, dtype=dtype, fast=fast,
+                          sep=data.get("sep"), encoding=data.get("encoding") or "utf-8")
     except DataError as err:
         raise DataError(f"data.{'path' if name == 'all' else name}: {err}") from None
 
 
-def read_table(path, shown=None, targets=None, dtype="float32", fast=False):
-    """A .csv, .csv.gz or .npz file as a DataFrame; `shown` is the path as the user wrote it.
+def read_table(path, shown=None, targets=None, dtype="float32", fast=False, sep=None,
+               encoding="utf-8"):
+    """A .csv, .tsv, .parquet or .npz file as a DataFrame; `shown` is the path as the user wrote it.
 
     Numeric CSV columns are read straight into `dtype` floats (not float64 first) to keep
     memory low. An .npz holds arrays `X` (n, ...) and optionally `y`; X is flattened to
     columns x0, x1, ... and y becomes the target column(s), named `targets` or y / y0, y1, ...
     With `fast`, a small, simple CSV file comes back as a `csvfast.Table` with the same
-    columns and values, read without pandas; anything else is read as usual.
+    columns and values, read without pandas; anything else is read as usual. `sep` and
+    `encoding` are those of text files (see `tables.read_delimited`).
     """
     path, shown = Path(path), shown or str(path)
     where = f"'{shown}'" + (f" (resolved to '{path}')" if str(path) != shown else "")
@@ -140,52 +180,19 @@ def read_table(path, shown=None, targets=None, dtype="float32", fast=False):
         what = "is a directory, not a file" if path.is_dir() else "not found"
         # `shown` differs from `path` when it was resolved against a config file's folder
         hint = " Paths in a config are relative to the config file." if str(path) != shown else ""
-        raise DataError(f"Data file {where} {what}.{near}{hint}")
+        raise DataError(f"Data file {where} {what}.{near}{hint}{download_hint(path)}")
     name = path.name.lower()
     if name.endswith(".npz"):
         return _read_npz(path, where, targets)
-    if not name.endswith((".csv", ".csv.gz")):
-        raise DataError(f"Data file {where} has an unsupported format; use .csv, .csv.gz or "
-                        ".npz (arrays X and y).")
+    if name.endswith(".parquet"):
+        return read_parquet(path, where)
+    if not name.endswith(TEXT_SUFFIXES):
+        raise DataError(f"Data file {where} has an unsupported format; use {SUPPORTED}.")
     targets, dtype = set(targets or ()), np.dtype(dtype)
-    table = read_simple_csv(path, targets, dtype, SAMPLE_ROWS) if fast else None
-    return _read_csv(path, where, targets, dtype) if table is None else table
-
-
-def _read_csv(path, where, targets, dtype):
-    import pandas as pd
-
-    try:
-        sample = pd.read_csv(path, nrows=SAMPLE_ROWS)
-        hint = {c: dtype for c in sample.columns if c not in targets
-                and pd.api.types.is_numeric_dtype(sample[c].dtype)
-                and not pd.api.types.is_bool_dtype(sample[c].dtype)}
-        try:
-            frame = _read_chunks(path, hint)
-        except ValueError:  # a later row holds text in a column that looked numeric
-            frame = _read_chunks(path, None)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"Data file {where} is empty: expected a header row of column "
-                        "names and data rows.") from None
-    except pd.errors.ParserError as err:
-        raise DataError(f"Data file {where} is not a well-formed CSV: {str(err).strip()}. "
-                        "Each row needs as many comma-separated fields as the header; quote "
-                        "fields that contain commas.") from None
-    except (UnicodeDecodeError, OSError, EOFError) as err:
-        raise DataError(f"Data file {where} cannot be read as CSV text: {err}.") from None
-    if len(frame) == 0:
-        raise DataError(f"Data file {where} has a header but no data rows.")
-    return frame
-
-
-def _read_chunks(path, hint):
-    import pandas as pd
-
-    # Chunks bound the parser's working memory: read whole, a 1e6 x 100 file peaks near
-    # 4x the size of its float32 result; in chunks, near 2x.
-    with pd.read_csv(path, dtype=hint, chunksize=CSV_CHUNK_ROWS) as reader:
-        chunks = list(reader)
-    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    simple = fast and name.endswith(".csv") and sep in (None, ",") and encoding.lower() in (
+        "utf-8", "utf8")
+    table = read_simple_csv(path, targets, dtype, SAMPLE_ROWS) if simple else None
+    return read_delimited(path, where, targets, dtype, sep, encoding) if table is None else table
 
 
 def _read_npz(path, where, targets):
@@ -201,8 +208,11 @@ def _read_npz(path, where, targets):
                         f"{', '.join(arrays) or 'none'}). Save it with "
                         "numpy.savez(path, X=..., y=...).")
     X = arrays["X"]
+    shape = X.shape[1:]
     X = X.reshape(len(X), -1) if X.ndim != 2 else X
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])], copy=False)
+    if len(shape) > 1:  # images (n, C, H, W), sequences (n, T, F): keep the sample shape
+        frame.attrs["sample_shape"] = list(shape)
     if "y" in arrays:
         y = arrays["y"]
         if len(y) != len(X):
@@ -217,8 +227,22 @@ def _read_npz(path, where, targets):
     return frame
 
 
+def sample_shape(config, data, first):
+    """data.shape, or the first file's own sample shape (.npz X, image folder), or None.
+
+    Images (three axes) default to scale: none; the resolved config records it.
+    """
+    shape = data.get("shape") or first.attrs.get("sample_shape")
+    if shape is not None and len(shape) == 3 and getattr(config, "sources", {}).get(
+            "data.scale", "default") == "default":
+        data["scale"] = "none"
+    return None if shape is None else tuple(shape)
+
+
 def _data_files(config, data):
     """{"all": (resolved, shown)} for path + split, or {"train": ..., "val": ..., "test": ...}."""
+    if data.get("images"):
+        return {"all": (config.resolve_path(data["images"]), str(data["images"]))}
     named = {k: data[k] for k in SPLITS if data.get(k)}
     if data.get("path") and named:
         raise ConfigError(f"data.path and data.{next(iter(named))} are both set: give either "
@@ -244,12 +268,6 @@ def _loss_name(loss):
     return loss if isinstance(loss, str) else "cross_entropy"
 
 
-def _loss_task(name):
-    from nettrain.nn.losses import LOSSES
-
-    return getattr(LOSSES.get(name), "task", None)
-
-
 def _pick_columns(frames, data, files):
     """Target and feature column names, checked against every file's columns."""
     first_name, first = next(iter(frames.items()))
@@ -263,7 +281,7 @@ def _pick_columns(frames, data, files):
                             f"of '{files[first_name][1]}' are: {', '.join(columns)}.")
     features = _as_list(data.get("features")) or [c for c in columns if c not in targets]
     both = [c for c in features if c in targets]
-    if both:
+    if both and not data.get("window"):  # a series' past target values are features
         raise DataError(f"Column(s) {', '.join(map(repr, both))} are both in data.target and "
                         "data.features; a target cannot be an input.")
     if not features:
@@ -281,99 +299,23 @@ def _pick_columns(frames, data, files):
     return targets, features
 
 
-def infer_task(frame, targets, task="auto", loss="cross_entropy"):
-    """("classification" | "regression", a note saying why) for the target column(s)."""
-    if len(targets) > 1:
-        if task == "classification":
-            raise DataError(f"data.task is classification but data.target lists {len(targets)} "
-                            "columns; classification takes one target column.")
-        for name in targets:
-            numeric_values(frame[name], name)
-        return "regression", (f"task: regression with {len(targets)} targets" if task == "auto"
-                              else None)
-    name = targets[0]
-    series = frame[name]
-    is_text = not is_number_dtype(series.dtype)
-    if task == "regression":
-        parsed = to_numeric(series).notna().sum()
-        if is_text and parsed < series.notna().sum() / 2:
-            raise DataError(f"data.task is regression but target {name!r} holds text (e.g. "
-                            f"{series.dropna().iloc[0]!r}). Use task: classification or auto.")
-        numeric_values(series, name)
-        return "regression", None
-    if task == "classification":
-        return "classification", None
-    values = series.dropna()
-    n_unique = values.nunique()
-    if is_text or _is_bool(series.dtype):
-        kind = "text" if is_text else "boolean"
-        return "classification", (f"task: classification (target {name!r} has {n_unique} "
-                                  f"{kind} values)")
-    integral = bool(np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
-    few = integral and n_unique <= min(MAX_AUTO_CLASSES, max(2, len(values) // 2))
-    if few and _loss_task(loss) != "regression":
-        return "classification", (f"task: classification (target {name!r} has {n_unique} "
-                                  "integer values; set data.task: regression to override)")
-    why = (f"loss is {loss}" if few else
-           f"{n_unique} distinct {'integer' if integral else 'numeric'} values")
-    return "regression", f"task: regression (target {name!r}: {why})"
+def _usable_rows(frame, where, numeric, categorical, targets, task, missing, notes,
+                 drop_target=False):
+    """Row positions left after the target and missing-value checks on the whole file.
 
-
-def categorical_columns(frame, features, mode="onehot"):
-    """Feature columns that hold text, checked to be usable as one-hot categories."""
-    found = []
-    for name in features:
-        series = frame[name]
-        if is_number_dtype(series.dtype):
-            continue
-        present = series.dropna()
-        parsed = to_numeric(present)
-        if len(present) and parsed.notna().mean() >= 0.9:
-            numeric_values(series, name)  # raises, naming the first non-number
-        if mode != "onehot":
-            raise DataError(f"Feature column {name!r} holds text (e.g. {present.iloc[0]!r}) "
-                            f"and data.categorical is {mode!r}. Set data.categorical: onehot "
-                            "or leave the column out of data.features.")
-        n_levels = present.nunique()
-        if n_levels > ID_LEVELS and n_levels > len(frame) / 2:
-            raise DataError(
-                f"Feature column {name!r} holds text with {n_levels} distinct values in "
-                f"{len(frame)} rows: it looks like an identifier or free text, and one-hot "
-                f"encoding would add {n_levels} inputs. Leave it out of data.features.")
-        found.append(name)
-    return found
-
-
-def _is_bool(dtype):
-    if isinstance(dtype, np.dtype):
-        return dtype.kind == "b"
-    import pandas as pd
-
-    return pd.api.types.is_bool_dtype(dtype)
-
-
-def _classes(labels):
-    """Sorted class labels over all files' (target column, rows); integral float labels
-    become integers."""
-    values = np.concatenate([series.to_numpy(dtype=object)[rows] for series, rows in labels])
-    numeric = _numeric_labels(labels, values)
-    if numeric is None:
-        return unique(values.astype(str))
-    classes = unique(numeric)
-    if classes.dtype.kind == "f" and np.all(np.mod(classes, 1) == 0):
-        classes = classes.astype(np.int64)
-    return classes
-
-
-def _usable_rows(frame, where, numeric, categorical, targets, task, missing, notes):
-    """Row positions left after the target and missing-value checks on the whole file."""
+    With `drop_target` (data.missing_target: drop) rows whose target is missing are left
+    out instead of being an error.
+    """
     rows = np.arange(len(frame))
     for target in targets:
         if task == "classification":
-            check_target(text_values(frame[target])[1], target, rows)
+            unknown = text_values(frame[target])[1]
         else:
-            check_target(~np.isfinite(numeric_values(frame[target], target).astype(float)),
-                         target, rows)
+            unknown = ~np.isfinite(numeric_values(frame[target], target).astype(float))
+        if drop_target:
+            rows = rows[~unknown[rows]]
+        else:
+            check_target(unknown, target, rows)
     miss, found = missing_rows(frame, numeric, categorical, rows)
     if not found:
         return rows
@@ -403,46 +345,14 @@ def _split_parts(frames, rows, data, seed, targets, classes, notes):
     strata = names = None
     stratified = bool(split.get("stratify", True)) and classes is not None
     if stratified:
-        strata = _label_codes(frame[targets[0]], kept, classes)
+        strata = label_codes(frame[targets[0]], kept, classes)
         names = [str(c) for c in classes.tolist()]
-    picked = split_indices(len(kept), split, seed, strata, names)
+    picked = split_indices(len(kept), split, seed, strata, names, notes)
     parts = {name: ("all", kept[idx]) for name, idx in picked.items()}
     sizes = " / ".join(f"{len(idx)} {name}" for name, idx in picked.items())
     how = f", stratified by {targets[0]!r}" if stratified else ""
     notes.append(f"split: {sizes} rows (seed {seed}{how})")
     return parts
-
-
-def _numeric_labels(labels, values):
-    """`values` (labels from every file) as numbers, or None when they are text, even text
-    that looks numeric."""
-    columns = [series for series, _ in labels]
-    if all(isinstance(series, Column) for series in columns):
-        # a Table's text holds no numbers, so pd.to_numeric below would fail on it
-        if not all(is_number_dtype(series.dtype) for series in columns):
-            return None
-        return np.concatenate([series.to_numpy()[rows] for series, rows in labels])
-    import pandas as pd
-
-    try:
-        numeric = pd.to_numeric(pd.Series(values), errors="raise").to_numpy()
-        if values.dtype == object and any(isinstance(v, str) for v in values[:100]):
-            raise ValueError  # text labels that happen to look numeric stay text
-    except (ValueError, TypeError):
-        return None
-    return numeric
-
-
-def _label_codes(series, rows, classes):
-    if classes.dtype.kind not in "iufb":
-        labels = series.to_numpy(dtype=object)[rows].astype(str)
-    elif isinstance(series, Column):
-        labels = series.to_numpy()[rows]  # what pd.to_numeric makes of them
-    else:
-        import pandas as pd
-
-        labels = pd.to_numeric(pd.Series(series.to_numpy(dtype=object)[rows])).to_numpy()
-    return index_of(classes.tolist(), labels)
 
 
 def _transform_parts(pre, parts, frames, notes):
@@ -461,6 +371,4 @@ def _transform_parts(pre, parts, frames, notes):
 
 
 def _shorten(items, limit=12):
-    items = list(items)
-    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
+    return shorten(items, limit)

@@ -4,85 +4,15 @@ import json
 
 import numpy as np
 
-from nettrain.data.csvfast import Column, index_of, is_number_dtype, isna, unique
+from nettrain.data.dates import expand_dates
+from nettrain.data.csvfast import index_of, unique
+from nettrain.data.values import (  # noqa: F401 (re-exported: they were defined here)
+    check_target, describe_missing, missing_rows, numeric_values, shorten, text_values)
 from nettrain.errors import DataError
 from nettrain.registry import suggest
 
 FORMAT = "nettrain-preprocess/1"
 CHUNK_ROWS = 65536  # statistics and in-place steps go in row chunks to bound temporary memory
-
-
-def numeric_values(series, name, rows=None):
-    """Column `name` (at positions `rows`) as a numeric array; NaN stands for an empty cell.
-
-    A text column is parsed; the first value that is not a number is a DataError.
-    """
-    dtype = series.dtype
-    if is_number_dtype(dtype):
-        if isinstance(dtype, np.dtype):
-            values = series.to_numpy()
-        else:  # pandas extension types (Int64, Float64, boolean) with <NA>
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return values if rows is None else values[rows]
-    values = series.to_numpy(dtype=object)
-    if rows is not None:
-        values = values[rows]
-    parsed = _parse_numbers(series, values)
-    bad = np.isnan(parsed) & ~isna(series, values)
-    if bad.any():
-        i = int(np.argmax(bad))
-        row = (i if rows is None else int(rows[i])) + 1
-        raise DataError(
-            f"Column {name!r} must be numeric, but row {row} holds {values[i]!r} "
-            f"({int(bad.sum())} non-numeric value(s) in all). Fix or empty those cells "
-            "(an empty cell is a missing value, see data.missing)."
-        )
-    return parsed
-
-
-def _parse_numbers(series, values):
-    if isinstance(series, Column):
-        return np.full(len(values), np.nan)  # a Column's text holds no numbers
-    import pandas as pd
-
-    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-
-
-def text_values(series, rows=None):
-    """Column values as strings (for category levels and labels), plus the missing mask."""
-    values = series.to_numpy(dtype=object)
-    if rows is not None:
-        values = values[rows]
-    return values.astype(str), isna(series, values)
-
-
-def missing_rows(frame, numeric, categorical, rows):
-    """Rows (among `rows`) with a NaN/inf feature, and {column: (count, first row number)}."""
-    any_missing = np.zeros(len(rows), dtype=bool)
-    found = {}
-    for name in list(numeric) + list(categorical):
-        if name in categorical:
-            miss = text_values(frame[name], rows)[1]
-        else:
-            values = numeric_values(frame[name], name, rows)
-            if values.dtype.kind not in "fc":
-                continue  # integers and booleans cannot be missing
-            miss = ~np.isfinite(values)
-        if miss.any():
-            found[name] = (int(miss.sum()), int(rows[np.argmax(miss)]) + 1)
-            any_missing |= miss
-    return any_missing, found
-
-
-def describe_missing(found, where):
-    """One paragraph listing the columns with missing values and what to do about them."""
-    listed = ", ".join(f"{c}: {n} row(s), first row {r}" for c, (n, r) in found.items())
-    return (
-        f"Missing or non-finite values (NaN, empty cell or inf) in {where}: {listed}. "
-        "Fix the data, or set data.missing to 'drop' (leave those rows out) or 'mean' "
-        "(fill numeric columns with the train split's means; a missing category encodes "
-        "as all zeros)."
-    )
 
 
 def _row_chunks(n):
@@ -119,6 +49,31 @@ def _column_stats(X, pos, kind):
     return np.where(constant, low, mean), np.where(constant | (std == 0), 1.0, std)
 
 
+def _channel_stats(X, channels, kind):
+    """Per-channel (center, spread) of rows that hold `channels` equal blocks of columns (an
+    image's C x H x W values in C order), repeated for each column of the block; as
+    `_column_stats` with every value of a channel pooled."""
+    n, width = X.shape
+    per = width // channels
+    total, low, high = np.zeros(channels), np.full(channels, np.inf), np.full(channels, -np.inf)
+    for i, j in _row_chunks(n):
+        block = X[i:j].reshape(j - i, channels, per).astype(np.float64)
+        total += block.sum(axis=(0, 2))
+        low = np.minimum(low, block.min(axis=(0, 2), initial=np.inf))
+        high = np.maximum(high, block.max(axis=(0, 2), initial=-np.inf))
+    mean, constant = total / max(n * per, 1), high <= low
+    if kind == "minmax":
+        center, spread = low, np.where(constant, 1.0, high - low)
+    else:
+        squares = np.zeros(channels)
+        for i, j in _row_chunks(n):
+            block = X[i:j].reshape(j - i, channels, per).astype(np.float64)
+            squares += ((block - mean[:, None]) ** 2).sum(axis=(0, 2))
+        std = np.sqrt(squares / max(n * per, 1))
+        center, spread = np.where(constant, low, mean), np.where(constant | (std == 0), 1.0, std)
+    return np.repeat(center, per), np.repeat(spread, per)
+
+
 def _in_chunks(X, pos, step):
     """Apply `step(block) -> block` to X[:, pos] in place, a chunk of rows at a time."""
     whole = len(pos) == X.shape[1] and np.array_equal(pos, np.arange(X.shape[1]))
@@ -146,12 +101,22 @@ class Preprocessor:
         task: "classification" or "regression".
         categorical: the feature columns that are one-hot encoded.
         classes: the class labels, sorted as numpy.unique sorts them (classification).
-        missing, scale, scale_target, dtype: as in the config's `data` section.
+        missing, scale, scale_target, dtype, missing_target: as in the config's `data` section.
+        dates: {date column: [parts]}: the raw columns whose parts (`time_month`, ...) are
+            among `features` (see nettrain.data.dates).
+        sample_shape: the shape each transformed row is reshaped to in C order (data.shape,
+            or an .npz X's own sample shape), e.g. (1, 28, 28); None keeps rows flat. With
+            three axes (C, H, W) the scaling statistics are per channel.
     """
 
     def __init__(self, features, targets, task, categorical=(), classes=None,
-                 missing="error", scale="standard", scale_target="none", dtype="float32"):
+                 missing="error", scale="standard", scale_target="none", dtype="float32",
+                 dates=None, missing_target="error", sample_shape=None):
         self.features = list(features)
+        self.sample_shape = None if sample_shape is None else tuple(int(n) for n in sample_shape)
+        self.dates = dict(dates or {})
+        self.missing_target = missing_target
+        self.class_counts = None  # train rows per class (classification), set by fit_transform
         self.targets = list(targets)
         self.task = task
         self.levels = {name: None for name in categorical}  # filled by fit_transform
@@ -159,11 +124,12 @@ class Preprocessor:
         self.classes = None if classes is None else np.array(np.asarray(classes).tolist())
         self.missing, self.scale, self.scale_target = missing, scale, scale_target
         self.dtype = np.dtype(dtype)
-        self.fill = None  # train means of numeric columns, when missing is "mean"
+        self.fill = None  # train means of numeric columns (data.missing: mean, predict --missing mean)
         self.center = self.spread = None  # per numeric column, unless scale is "none"
         self.target_center = self.target_spread = None  # regression, scale_target standard
         self.warnings = []  # from the latest transform: unseen levels, dropped rows
         self.fitted = False
+        self.data_facts = {}  # what the model is told, e.g. {"vocab_size": n} for token ids
 
     # ---- what the model sees
     @property
@@ -181,8 +147,8 @@ class Preprocessor:
 
     @property
     def input_shape(self):
-        """The shape of one transformed sample: `(n_features,)`."""
-        return (self.n_features,)
+        """The shape of one transformed sample: `sample_shape`, or `(n_features,)`."""
+        return self.sample_shape or (self.n_features,)
 
     @property
     def class_names(self):
@@ -204,18 +170,23 @@ class Preprocessor:
         """Learn levels and statistics from `frame` (at positions `rows`); return (X, y)."""
         rows = np.arange(len(frame)) if rows is None else np.asarray(rows)
         self._check_columns(frame, require_target=True)
+        frame = expand_dates(frame, self.dates)
         for name in self.levels:
             text, miss = text_values(frame[name], rows)
             self.levels[name] = unique(text[~miss]).tolist()
         X, y, _ = self._apply(frame, rows, with_target=True, fit=True)
+        if self.task == "classification":
+            self.class_counts = np.bincount(y, minlength=len(self.classes)).tolist()
         self.fitted = True
         return X, y
 
-    def transform(self, frame, require_target=False, rows=None, return_rows=False):
+    def transform(self, frame, require_target=False, rows=None, return_rows=False,
+                  use_target=True):
         """Apply the learned steps to a DataFrame; return (X, y or None).
 
         Columns may come in any order and extra columns are ignored. y is None when the
-        target columns are absent (an error if `require_target`). `rows` picks row
+        target columns are absent (an error if `require_target`) or `use_target` is false
+        (prediction: the target column, if any, is not read at all). `rows` picks row
         positions; with `return_rows` the positions actually used come back as a third
         value (rows with missing values are left out when `missing` is "drop").
         Warnings (unseen category levels, dropped rows) are left in `self.warnings`.
@@ -224,12 +195,19 @@ class Preprocessor:
             raise DataError("This preprocessor has not been fitted on a train split yet.")
         rows = np.arange(len(frame)) if rows is None else np.asarray(rows)
         self._check_columns(frame, require_target)
-        with_target = all(t in frame.columns for t in self.targets)
+        frame = expand_dates(frame, self.dates)
+        with_target = (use_target or require_target) and all(t in frame.columns for t in self.targets)
         X, y, kept = self._apply(frame, rows, with_target, fit=False)
         return (X, y, kept) if return_rows else (X, y)
 
+    @property
+    def input_columns(self):
+        """The columns the data must hold: the features, date columns for their parts."""
+        parts = {f"{c}_{p}": c for c, ps in self.dates.items() for p in ps}
+        return list(dict.fromkeys(parts.get(f, f) for f in self.features))
+
     def _check_columns(self, frame, require_target):
-        needed = self.features + (self.targets if require_target else [])
+        needed = self.input_columns + (self.targets if require_target else [])
         absent = [c for c in needed if c not in frame.columns]
         if absent:
             # suggest only columns the run does not use already: renamed ones, not siblings
@@ -242,6 +220,8 @@ class Preprocessor:
 
     def _apply(self, frame, rows, with_target, fit):
         self.warnings = []
+        if with_target and self.missing_target == "drop":
+            rows = self._known_targets(frame, rows)
         miss, found = missing_rows(frame, self.numeric, self.levels, rows)
         if found and self.missing == "error":
             raise DataError(describe_missing(found, "the data"))
@@ -251,22 +231,53 @@ class Preprocessor:
             rows = rows[~miss]
         X = self._encode(frame, rows)
         pos = self._numeric_positions()
+        if fit and len(pos):  # train means, for data.missing: mean or predict --missing mean
+            self.fill = self._fit_fill(X, pos)
         if self.missing == "mean" and len(pos):
-            if fit:
-                self.fill = self._fit_fill(X, pos)
+            if self.fill is None:
+                raise DataError("This run has no train means to fill missing values with (it "
+                                "was trained before they were saved). Use --missing drop.")
             fill = self.fill.astype(self.dtype)
             _in_chunks(X, pos, lambda b: np.where(np.isfinite(b), b, fill))
+        self._check_shape(X)
         if self.scale != "none" and len(pos):
-            if fit:
+            if fit and self.sample_shape is not None and len(self.sample_shape) == 3:
+                self.center, self.spread = _channel_stats(X, self.sample_shape[0], self.scale)
+            elif fit:
                 self.center, self.spread = _column_stats(X, pos, self.scale)
             center, spread = self.center.astype(self.dtype), self.spread.astype(self.dtype)
             _in_chunks(X, pos, lambda b: (b - center) / spread)
         y = self._encode_target(frame, rows, fit) if with_target else None
+        if self.sample_shape is not None:
+            X = X.reshape(len(X), *self.sample_shape)
         return X, y, rows
+
+    def _check_shape(self, X):
+        if self.sample_shape is None or np.prod(self.sample_shape) == X.shape[1]:
+            return
+        shape = list(self.sample_shape)
+        raise DataError(f"data.shape {shape} holds {int(np.prod(shape)):,} values per sample, but "
+                        f"each row has {X.shape[1]:,} input columns. Give a shape whose product "
+                        f"is {X.shape[1]:,} (e.g. [1, {X.shape[1]}]), or leave data.shape out.")
+
+    def _known_targets(self, frame, rows):
+        """`rows` without those whose target is missing, with a warning (missing_target: drop)."""
+        unknown = np.zeros(len(rows), dtype=bool)
+        for name in self.targets:
+            if self.task == "classification":
+                unknown |= text_values(frame[name], rows)[1]
+            else:
+                unknown |= ~np.isfinite(numeric_values(frame[name], name, rows).astype(float))
+        if unknown.any():
+            self.warnings.append(f"Left out {int(unknown.sum()):,} row(s) whose target is missing, "
+                                 "as data.missing_target is 'drop'.")
+        return rows[~unknown]
 
     def _fit_fill(self, X, pos):
         mean, _ = _column_stats(X, pos, "mean")
         empty = [self.numeric[i] for i in np.flatnonzero(np.isnan(mean))]
+        if empty and self.missing != "mean":
+            return None
         if empty:
             raise DataError(f"Column(s) {', '.join(map(repr, empty))} have no values in the "
                             "train split, so data.missing: mean has nothing to fill them "
@@ -293,9 +304,9 @@ class Preprocessor:
             if unseen.any():
                 new = np.unique(text[unseen]).tolist()
                 self.warnings.append(
-                    f"Column {name!r}: {int(unseen.sum())} row(s) hold level(s) not seen in "
-                    f"the train split ({', '.join(map(repr, new[:10]))}); they are encoded as "
-                    f"all zeros. Known levels: {', '.join(map(repr, levels))}.")
+                    f"Column {name!r}: {int(unseen.sum()):,} row(s) hold level(s) not seen in "
+                    f"the train split ({shorten(map(repr, new))}); they are encoded as "
+                    f"all zeros. Known levels: {shorten(map(repr, levels))}.")
             at += len(levels)
         return X
 
@@ -328,8 +339,7 @@ class Preprocessor:
             new = np.unique(np.asarray(values)[codes < 0]).tolist()
             raise DataError(
                 f"Target column {name!r} holds label(s) not seen in training: "
-                f"{', '.join(map(repr, new[:10]))}. Known classes: "
-                f"{', '.join(self.class_names)}.")
+                f"{shorten(map(repr, new))}. Known classes: {shorten(self.class_names)}.")
         return codes.astype(np.int64)
 
     # ---- back to the user's terms
@@ -362,12 +372,22 @@ class Preprocessor:
         target = {"names": self.targets}
         if self.classes is not None:
             target["classes"] = self.classes.tolist()
+        if self.class_counts is not None:
+            target["counts"] = list(self.class_counts)
         if self.target_center is not None:
             target["center"] = self.target_center.tolist()
             target["spread"] = self.target_spread.tolist()
         doc = {"format": FORMAT, "task": self.task, "dtype": self.dtype.name,
                "missing": self.missing, "scale": self.scale, "scale_target": self.scale_target,
                "feature_names": self.feature_names, "columns": columns, "target": target}
+        if self.dates:
+            doc["dates"] = self.dates
+        if self.sample_shape is not None:
+            doc["sample_shape"] = list(self.sample_shape)
+        if self.missing_target != "error":
+            doc["missing_target"] = self.missing_target
+        if self.data_facts:
+            doc["data_facts"] = self.data_facts
         return json.dumps(doc, indent=1, allow_nan=False)
 
     @classmethod
@@ -377,7 +397,7 @@ class Preprocessor:
             doc = json.loads(text)
             if doc.get("format") != FORMAT:
                 raise ValueError(f"format is {doc.get('format')!r}, expected {FORMAT!r}")
-            return cls._from_doc(doc)
+            return _kind(doc, cls)._from_doc(doc)
         except KeyError as err:
             problem = f"the entry {err} is missing"
         except (ValueError, TypeError, AttributeError) as err:
@@ -391,7 +411,10 @@ class Preprocessor:
         cats = [c["name"] for c in columns if c["kind"] == "categorical"]
         pre = cls([c["name"] for c in columns], target["names"], doc["task"], cats,
                   target.get("classes"), doc["missing"], doc["scale"], doc["scale_target"],
-                  doc["dtype"])
+                  doc["dtype"], dates=doc.get("dates"),
+                  missing_target=doc.get("missing_target", "error"),
+                  sample_shape=doc.get("sample_shape"))
+        pre.class_counts = target.get("counts")
         numeric = [c for c in columns if c["kind"] == "numeric"]
         for c in columns:
             if c["kind"] == "categorical":
@@ -404,16 +427,19 @@ class Preprocessor:
         if "center" in target:
             pre.target_center = np.array(target["center"], dtype=np.float64)
             pre.target_spread = np.array(target["spread"], dtype=np.float64)
+        pre.data_facts = dict(doc.get("data_facts") or {})
         pre.fitted = True
         return pre
 
 
-def check_target(bad, name, rows):
-    """NaN or inf in a target column (`bad` marks them) is always an error."""
-    if bad.any():
-        first = int(rows[np.argmax(bad)]) + 1
-        raise DataError(
-            f"Target column {name!r} has {int(bad.sum())} missing or non-finite value(s) "
-            f"(first at row {first}). A target must be known for every row: remove those "
-            "rows from the data (data.missing applies to features only)."
-        )
+def _kind(doc, default):
+    """The Preprocessor class that wrote `doc`: a series' or a text's, or `default`."""
+    if "window" in doc:
+        from nettrain.data.windows import WindowPreprocessor
+
+        return WindowPreprocessor
+    if "text" in doc:
+        from nettrain.data.text import TextPreprocessor
+
+        return TextPreprocessor
+    return default

@@ -7,13 +7,20 @@ from nettrain.errors import DataError
 SPLITS = ("train", "val", "test")
 
 
-def split_indices(n, fractions, seed, strata=None, strata_names=None):
+def split_indices(n, fractions, seed, strata=None, strata_names=None, notes=None):
     """Sorted row positions for each split with a fraction > 0, drawn with `seed`.
 
     With `strata` (an integer group per row, e.g. class indices) each group is split in
     the same proportions and every group reaches every non-empty split. Counts follow the
-    largest-remainder rule, so they add up to n.
+    largest-remainder rule, so they add up to n. A group with fewer rows than there are
+    splits cannot reach each one: given a `notes` list, its rows all go to the train split
+    (a warning in `notes` names it) and the other groups are stratified; without, it is an
+    error.
     """
+    if strata is not None and notes is not None:
+        rare = _rare_groups(strata, fractions)
+        if rare.any():
+            return _train_takes_rare(n, fractions, seed, strata, strata_names, rare, notes)
     if n == 0:
         raise DataError("The data has no usable rows to split.")
     fracs = np.array([float(fractions.get(k) or 0) for k in SPLITS])
@@ -42,6 +49,35 @@ def split_indices(n, fractions, seed, strata=None, strata_names=None):
     cut = np.cumsum(counts, axis=1)[grouped]
     which = (rank >= cut[:, 0]).astype(np.int64) + (rank >= cut[:, 1])
     return {split: np.sort(order[which == s]) for s, split in enumerate(SPLITS) if fracs[s] > 0}
+
+
+def _rare_groups(strata, fractions):
+    """Per row, whether its group has fewer rows than there are non-empty splits."""
+    wanted = sum(1 for k in SPLITS if float(fractions.get(k) or 0) > 0)
+    _, codes, sizes = np.unique(np.asarray(strata), return_inverse=True, return_counts=True)
+    return sizes[codes] < wanted
+
+
+def _train_takes_rare(n, fractions, seed, strata, strata_names, rare, notes):
+    """Stratify the rows of the common groups; every row of a rare group goes to train."""
+    strata = np.asarray(strata)
+    common = np.flatnonzero(~rare)
+    labels, counts = np.unique(strata[rare], return_counts=True)
+    named = [f"{strata_names[g] if strata_names is not None else g!s} ({c})"
+             for g, c in zip(labels.tolist(), counts.tolist())]
+    from nettrain.data.values import shorten
+
+    if len(common) == 0:
+        notes.append(f"warning: every class has too few rows to reach every split "
+                     f"({shorten(named)}), so the split is not stratified.")
+        return split_indices(n, fractions, seed)
+    notes.append(f"warning: {len(named)} class(es) have too few rows to reach every split, so "
+                 f"their rows all go to the train split: {shorten(named)}. The other classes "
+                 "are stratified. Add rows of those classes, or merge them into a broader one.")
+    picked = split_indices(len(common), fractions, seed, strata[common], strata_names)
+    picked = {split: common[idx] for split, idx in picked.items()}
+    picked["train"] = np.sort(np.concatenate([picked["train"], np.flatnonzero(rare)]))
+    return picked
 
 
 def _allocate(sizes, fracs, at_least_one):
