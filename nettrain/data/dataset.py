@@ -279,7 +279,14 @@ def _pick_columns(frames, data, files):
         else:
             raise DataError(f"data.target is not set. Name the column to predict; the columns "
                             f"of '{files[first_name][1]}' are: {', '.join(columns)}.")
-    features = _as_list(data.get("features")) or [c for c in columns if c not in targets]
+    exclude = _as_list(data.get("exclude"))
+    absent = [c for c in exclude if c not in columns]
+    if absent:
+        raise DataError(f"data.exclude: column(s) {', '.join(map(repr, absent))} not found in "
+                        f"'{files[first_name][1]}'.{suggest(absent[0], columns)} Its columns are: "
+                        f"{_shorten(columns, 40)}.")
+    features = _as_list(data.get("features")) or [c for c in columns
+                                                  if c not in targets and c not in exclude]
     both = [c for c in features if c in targets]
     if both and not data.get("window"):  # a series' past target values are features
         raise DataError(f"Column(s) {', '.join(map(repr, both))} are both in data.target and "
