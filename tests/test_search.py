@@ -123,7 +123,7 @@ def test_the_dataset_is_prepared_once_for_all_trials(make_config, monkeypatch):
 def test_trial_ids_hash_the_resolved_config_not_its_name_or_output(make_config):
     def ids(path, overrides=()):
         cfg, raw, base_dir = search.load_base(path, overrides)
-        spec = search.parse_search(cfg.data["search"])
+        spec = search.search_spec(cfg.data["search"])
         return [t.id for t in search.plan_trials(raw, base_dir, spec, cfg.data["seed"])]
 
     first = ids(make_config({"optimizer.lr": [0.3, 0.01]}))

@@ -1,9 +1,23 @@
-"""Search spaces: parsing the `search` section, grid and random expansion, bad input."""
+"""Search spaces: the `search` section (checked once, by the config's schema), grid and
+random expansion, bad input."""
+
+from pathlib import Path
 
 import pytest
 
+from nettrain.config.loading import config_from_dict
+from nettrain.config.space import Choice, Int, LogUniform, Uniform, expand, search_spec
 from nettrain.errors import ConfigError
-from nettrain.config.space import Choice, Int, LogUniform, Uniform, expand, parse_search
+
+IRIS = str(Path(__file__).resolve().parent.parent / "datasets" / "iris.csv")
+
+
+def parse_search(section):
+    """The SearchSpec of a config whose `search` section is `section`, as grid-search gets it."""
+    config = config_from_dict({"data": {"path": IRIS, "target": "species"},
+                               "model": {"layers": [{"type": "dense", "units": 3}]},
+                               "search": section})
+    return search_spec(config["search"])
 
 
 def test_grid_is_the_cartesian_product_last_path_fastest():
@@ -17,7 +31,7 @@ def test_grid_is_the_cartesian_product_last_path_fastest():
 
 def test_defaults_fill_the_section():
     spec = parse_search({"space": {"optimizer.lr": [0.1]}})
-    assert (spec.method, spec.trials, spec.repeats, spec.metric, spec.mode) == ("grid", 20, 1, "val_loss", None)
+    assert (spec.method, spec.trials, spec.repeats, spec.metric, spec.mode) == ("grid", 20, 1, "val_loss", "min")
     assert spec.space == {"optimizer.lr": Choice((0.1,))}
 
 
@@ -61,18 +75,19 @@ def test_random_duplicates_are_dropped():
         ({}, "is empty"),
         ({"space": {"optimizer.lr": []}}, r"search\.space\.optimizer\.lr` is an empty list"),
         ({"method": "random", "space": {"optimizer.lr": {"uniform": [0.1, 0.01]}}}, "needs lo < hi"),
-        ({"method": "random", "space": {"x": {"int": [3, 3]}}}, "needs lo < hi"),
+        ({"method": "random", "space": {"model.layers.0.units": {"int": [3, 3]}}}, "needs lo < hi"),
         ({"method": "random", "space": {"optimizer.lr": {"log_uniform": [0, 0.1]}}}, "needs 0 < lo"),
         ({"method": "random", "space": {"optimizer.lr": {"log_uniform": [-1, 0.1]}}}, "needs 0 < lo"),
-        ({"method": "random", "space": {"x": {"int": [0.5, 3]}}}, "must be two integers"),
-        ({"method": "random", "space": {"x": {"normal": [0, 1]}}}, "Unknown distribution 'normal'"),
-        ({"space": {"optimizer.lr": {"uniform": [0.0, 1.0]}}}, "only `method: random` can draw"),
-        ({"method": "grdi", "space": {"x": [1]}}, "Did you mean 'grid'"),
-        ({"method": "random", "trials": 0, "space": {"x": [1]}}, "trials` must be a positive integer"),
-        ({"repeats": 1.5, "space": {"x": [1]}}, "repeats` must be a positive integer"),
-        ({"mode": "up", "space": {"x": [1]}}, "mode` must be min or max"),
-        ({"spaces": {"x": [1]}}, "Did you mean 'space'"),
-        ({"space": {"x": 3}}, "must be a list of values or one of"),
+        ({"method": "random", "space": {"model.layers.0.units": {"int": [0.5, 3]}}}, "must be two integers"),
+        ({"method": "random", "space": {"optimizer.lr": {"normal": [0, 1]}}}, "Unknown distribution 'normal'"),
+        ({"space": {"optimizer.lr": {"uniform": [0.0, 1.0]}}}, "only search.method: random draws from"),
+        ({"method": "grdi", "space": {"optimizer.lr": [1]}}, "Did you mean 'grid'"),
+        ({"method": "random", "trials": 0, "space": {"optimizer.lr": [1]}}, r"search\.trials: expected an integer >= 1"),
+        ({"repeats": 1.5, "space": {"optimizer.lr": [1]}}, r"search\.repeats: expected an integer >= 1"),
+        ({"mode": "up", "space": {"optimizer.lr": [1]}}, "search.mode: expected one of min, max"),
+        ({"spaces": {"optimizer.lr": [1]}}, "Did you mean 'space'"),
+        ({"space": {"optimizer.lr": 3}}, "must be a list of values or one of"),
+        ({"space": {"x": [1]}}, "search.space.x: with x=1: Unknown key 'x'"),
     ],
 )
 def test_bad_search_sections_are_config_errors(section, match):
@@ -83,5 +98,5 @@ def test_bad_search_sections_are_config_errors(section, match):
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigError) as info:
         parse_search({"method": "random", "space": {
-            "a": {"uniform": [2, 1]}, "b": {"log_uniform": [0, 1]}}})
+            "optimizer.lr": {"uniform": [2, 1]}, "regularization.l2": {"log_uniform": [0, 1]}}})
     assert len(info.value.problems) == 2

@@ -1,4 +1,6 @@
-"""Search spaces: the `search` config section -> the list of parameter sets to try."""
+"""Search spaces: the dimensions of the `search.space` section (a list of values, or a
+uniform, log-uniform or integer range), checked where the config's schema checks the section,
+and their expansion into the parameter sets to try."""
 
 import itertools
 import math
@@ -6,10 +8,6 @@ from dataclasses import dataclass
 
 from nettrain.errors import ConfigError
 from nettrain.registry import suggest
-
-METHODS = ("grid", "random")
-SEARCH_KEYS = ("method", "trials", "repeats", "metric", "mode", "space")
-DEFAULTS = {"method": "grid", "trials": 20, "repeats": 1, "metric": "val_loss", "mode": None}
 
 
 @dataclass(frozen=True)
@@ -69,72 +67,20 @@ def _round(x):
     return float(f"{float(x):.6g}")
 
 
-def parse_search(section, where="search"):
-    """Validate a `search` mapping and return a SearchSpec; every problem in one ConfigError."""
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"`{where}` must be a mapping with a `space`. Got {section!r}.")
-    problems = []
-    for key in section:
-        if key not in SEARCH_KEYS:
-            problems.append(
-                f"Unknown key {key!r} at {where}.{suggest(key, SEARCH_KEYS)} "
-                f"Accepted: {', '.join(SEARCH_KEYS)}."
-            )
-    values = {**DEFAULTS, **{k: v for k, v in section.items() if v is not None}}
-    if values["method"] not in METHODS:
-        problems.append(
-            f"`{where}.method` must be grid or random.{suggest(values['method'], METHODS)} "
-            f"Got {values['method']!r}."
-        )
-    for key in ("trials", "repeats"):
-        if not _is_positive_int(values[key]):
-            problems.append(f"`{where}.{key}` must be a positive integer. Got {values[key]!r}.")
-    if not isinstance(values["metric"], str) or not values["metric"]:
-        problems.append(f"`{where}.metric` must be a metric name such as val_loss. Got {values['metric']!r}.")
-    if values["mode"] not in (None, "min", "max"):
-        problems.append(f"`{where}.mode` must be min or max. Got {values['mode']!r}.")
-    space = {}
-    try:
-        space = _parse_space(section.get("space"), f"{where}.space")
-    except ConfigError as err:
-        problems += err.problems
-    if values["method"] == "grid":
-        problems += [
-            f"`{where}.space.{path}` is a distribution, which only `method: random` can draw "
-            "from. Give a list of values for `method: grid`, or set `search.method: random`."
-            for path, dim in space.items() if not isinstance(dim, Choice)
-        ]
-    if problems:
-        raise ConfigError(problems)
-    return SearchSpec(
-        method=values["method"], trials=values["trials"], repeats=values["repeats"],
-        metric=values["metric"], mode=values["mode"], space=space,
-    )
-
-
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _parse_space(space, where):
+def search_spec(section, where="search"):
+    """The SearchSpec of a resolved `search` section (the config's schema has checked every
+    key, value and dimension); a ConfigError when the space is empty: nothing to search."""
+    space = section.get("space") or {}
     if not space:
         raise ConfigError(
-            f"`{where}` is empty: there is nothing to search. Give at least one dotted config "
-            "path and its values, e.g. `optimizer.lr: [0.1, 0.01]`."
+            f"`{where}.space` is empty: there is nothing to search. Give at least one dotted "
+            "config path and its values, e.g. `optimizer.lr: [0.1, 0.01]`."
         )
-    if not isinstance(space, dict):
-        raise ConfigError(f"`{where}` must map dotted config paths to values. Got {space!r}.")
-    problems, parsed = [], {}
-    for path, spec in space.items():
-        try:
-            parsed[str(path)] = parse_dimension(spec, f"{where}.{path}")
-        except ConfigError as err:
-            problems += err.problems
-    if problems:
-        raise ConfigError(problems)
-    return parsed
+    return SearchSpec(
+        method=section["method"], trials=section["trials"], repeats=section["repeats"],
+        metric=section["metric"], mode=section["mode"],
+        space={str(path): parse_dimension(spec, f"{where}.space.{path}") for path, spec in space.items()},
+    )
 
 
 def parse_dimension(spec, where):

@@ -22,7 +22,7 @@ from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, U
 from nettrain.search.refit import refit_best, refit_config
 from nettrain.search.report import SearchProgress, ranked_table
 from nettrain.search.results import BEST, RESULTS, Book, metric_names
-from nettrain.config.space import expand, parse_search
+from nettrain.config.space import expand, search_spec
 
 # Keys that say where or under which name a run is written, not what it trains.
 NOT_HASHED = ("name", "output", "search")
@@ -294,7 +294,7 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
 
     console = console or Console()
     cfg, raw, base_dir = load_base(config_or_path, overrides)
-    spec = parse_search(cfg.data.get("search"))
+    spec = search_spec(cfg.data["search"])
     metric, mode = objective(spec)
     trials = plan_trials(raw, base_dir, spec, cfg.data["seed"])
     folder = search_dir(cfg, out)
