@@ -213,6 +213,10 @@ def test_real_mnist_from_folder_matches_published_counts(tmp_path):
         assert np.bincount(npz["y"]).tolist() == MNIST_TRAIN_COUNTS
     with np.load(tmp_path / "test.npz") as npz:
         assert npz["X"].shape == (10000, 784) and npz["y"].dtype == np.uint8
+    with np.load(tmp_path / "train_images.npz") as images, np.load(tmp_path / "train.npz") as flat:
+        assert images["X"].shape == (60000, 1, 28, 28) and images["X"].dtype == np.uint8
+        np.testing.assert_array_equal(images["X"].reshape(60000, -1), flat["X"])
+        np.testing.assert_array_equal(images["y"], flat["y"])
 
 
 @needs_mnist
@@ -224,4 +228,5 @@ def test_real_mnist_over_http(tmp_path):
         server.shutdown()
     assert result.exit_code == 0, result.output
     assert result.output.count("md5 and sha256 verified") == 4
-    assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["test.npz", "train.npz"]
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [
+        "test.npz", "test_images.npz", "train.npz", "train_images.npz"]

@@ -9,7 +9,7 @@ def command():
 
     \b
     nettrain datasets list
-    nettrain datasets get mnist                  # -> datasets/mnist/{train,test}.npz
+    nettrain datasets get mnist      # -> datasets/mnist/{train,test}.npz, {train,test}_images.npz
     nettrain datasets get fashion-mnist --dir data/fmnist --mirror https://host/path/
     """
 
@@ -41,9 +41,12 @@ def list_():
               help="http(s):// or file:// URL or local folder holding the four .gz files "
                    "(default: $NETTRAIN_MIRROR, else the published mirrors).")
 def get(name, folder, mirror):
-    """Download NAME (mnist, fashion-mnist), verify md5 and sha256, write train/test .npz."""
+    """Download NAME (mnist, fashion-mnist), verify md5 and sha256, write train/test .npz
+    (flat rows) and train/test_images.npz ((n, 1, 28, 28) images for conv2d layers)."""
     from nettrain.data import downloads
 
-    train, test = downloads.get(name, folder, mirror, report=lambda line: click.echo(f"  {line}"))
-    click.echo(f"Ready: {train} and {test}. Name them as data.train and data.test in a config "
-               "(paths in a config are relative to the config file).")
+    train, test, *images = downloads.get(name, folder, mirror,
+                                         report=lambda line: click.echo(f"  {line}"))
+    click.echo(f"Ready: {train} and {test}, and as images {' and '.join(map(str, images))}. "
+               "Name them as data.train and data.test in a config (paths in a config are "
+               "relative to the config file).")

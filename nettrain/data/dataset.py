@@ -86,7 +86,7 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
     targets, features = _pick_columns(frames, data, files)
     features = sequence_features(data, first, targets, features)
     loss = _loss_name(full.get("loss"))
-    notes = []
+    notes = list(first.attrs.get("notes", []))  # e.g. unreadable images skipped
     if preprocessor is None:
         dates = find_date_columns(first, features, data.get("dates"))
         frames = {name: expand_dates(df, dates) for name, df in frames.items()}

@@ -245,8 +245,9 @@ def read_idx(path):
     return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def write_split(folder, split):
-    """Write `folder/<split>.npz` with X uint8 (n, rows*cols) and y uint8 (n,), atomically."""
+def write_split(folder, split, images_shape=False):
+    """Write `folder/<split>.npz` with X uint8 (n, rows*cols) and y uint8 (n,), atomically;
+    with `images_shape`, `folder/<split>_images.npz` with X uint8 (n, 1, rows, cols)."""
     import numpy as np
 
     images_name, labels_name = IDX_NAMES[split]
@@ -256,11 +257,13 @@ def write_split(folder, split):
             f"{folder}: {images_name} has shape {images.shape} and {labels_name} {labels.shape}; "
             "expected (n, rows, cols) images and n labels."
         )
-    dest = folder / f"{split}.npz"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{split}.", suffix=".npz")
+    name = f"{split}_images" if images_shape else split
+    dest = folder / f"{name}.npz"
+    X = images[:, None] if images_shape else images.reshape(len(images), -1)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, X=images.reshape(len(images), -1), y=labels)
+            np.savez(fh, X=X, y=labels)
         _publish(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -286,6 +289,10 @@ def get(name, folder=None, mirror=None, report=print):
     for split in IDX_NAMES:
         dest, x_shape, y_shape = write_split(folder, split)
         report(f"{dest}: X uint8 {(x_shape[0], x_shape[1] * x_shape[2])}, y uint8 {y_shape}")
+        written.append(dest)
+    for split in IDX_NAMES:  # the same images as (n, C, H, W), for convolutional configs
+        dest, x_shape, y_shape = write_split(folder, split, images_shape=True)
+        report(f"{dest}: X uint8 {(x_shape[0], 1, *x_shape[1:])}, y uint8 {y_shape}")
         written.append(dest)
     return written
 
