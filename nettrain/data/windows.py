@@ -1,0 +1,167 @@
+"""Time series as windows: data.window turns time-ordered rows into (n, size, features) samples.
+
+Sample i is `size` consecutive rows of the features (the target's own past values included
+unless data.features leaves it out); its target is the target column `horizon` rows after the
+window's last row. Rows are in file order, or sorted by `order_by`. The splits are
+chronological blocks (train, then val, then test), no window crosses a block, and the
+scaling is fitted on the train block's rows only; `stratify` does not apply. `predict` on a
+series gives one forecast per complete window, with the row where the window ends.
+"""
+
+import json
+
+import numpy as np
+
+from nettrain.data.preprocess import Preprocessor
+from nettrain.data.splits import SPLITS
+from nettrain.errors import DataError
+from nettrain.registry import suggest
+
+WINDOW_DEFAULTS = {"size": None, "horizon": 1, "stride": 1, "order_by": None}
+FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
+
+
+def time_order(frame, order_by, where="the data"):
+    """Row positions of `frame` in time order: by `order_by` (stable), or as the file has them."""
+    if order_by is None:
+        return np.arange(len(frame))
+    columns = [str(c) for c in frame.columns]
+    if order_by not in columns:
+        raise DataError(f"data.window.order_by: column {order_by!r} not found in {where}."
+                        f"{suggest(order_by, columns)} Its columns are: {', '.join(columns[:40])}.")
+    import pandas as pd
+
+    values = pd.Series(frame[order_by].to_numpy())
+    return np.asarray(values.sort_values(kind="stable").index, dtype=np.int64)
+
+
+def order_frames(frames, data):
+    """Each frame sorted into time order when data.window.order_by is set."""
+    window = data.get("window")
+    if not window or not window.get("order_by"):
+        return frames
+    out = {}
+    for name, frame in frames.items():
+        order = time_order(frame, window["order_by"], f"data.{'path' if name == 'all' else name}")
+        out[name] = frame.iloc[order].reset_index(drop=True)
+    return out
+
+
+def window_features(data, columns, targets, features):
+    """Default features for a series: every column but order_by and data.exclude, the target's
+    own column included (its past values predict its future)."""
+    if data.get("features"):
+        return features
+    order_by = data["window"].get("order_by")
+    exclude = set(data.get("exclude") or ())
+    return [c for c in columns if c != order_by and c not in exclude]
+
+
+def window_parts(frames, rows, data, notes):
+    """{split: (frame name, rows)}: chronological blocks of data.path, or the split files."""
+    window = {**WINDOW_DEFAULTS, **data["window"]}
+    need = window["size"] + window["horizon"]
+    if "all" in frames:
+        kept = rows["all"]
+        split = data.get("split") or FRACTIONS
+        fractions = [float(split.get(s) or 0) for s in SPLITS]
+        bounds = np.rint(np.cumsum(fractions) * len(kept)).astype(int)
+        starts = np.concatenate(([0], bounds[:-1]))
+        parts = {s: ("all", kept[a:b]) for s, a, b, f in zip(SPLITS, starts, bounds, fractions) if f > 0}
+        where = {s: f"rows {a + 1}-{b} of data.path" for s, a, b in zip(SPLITS, starts, bounds)}
+    else:
+        parts = {name: (name, rows[name]) for name in frames}
+        where = {name: f"data.{name}" for name in frames}
+    for split, (_, block) in parts.items():
+        if len(block) < need:
+            raise DataError(
+                f"data.window: the {split} block ({where[split]}) has {len(block)} rows, fewer than "
+                f"the {need} that one window and its target need (size {window['size']} + horizon "
+                f"{window['horizon']}). Lower data.window.size, or give the {split} split more rows"
+                f"{' (data.split)' if 'all' in frames else ''}.")
+    sizes = " / ".join(f"{len(block)} {s}" for s, (_, block) in parts.items())
+    notes.append(f"split: chronological blocks of {sizes} rows; windows of {window['size']} rows "
+                 f"never cross a block")
+    return parts
+
+
+class WindowPreprocessor(Preprocessor):
+    """A Preprocessor for a time series: rows are encoded and scaled as a table, then cut into
+    windows of `size` rows whose target is `horizon` rows after the window's last row.
+
+    Args: those of Preprocessor, plus `window`: the data.window mapping (size, horizon,
+    stride, order_by).
+    """
+
+    def __init__(self, *args, window=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.window = {**WINDOW_DEFAULTS, **(window or {})}
+
+    @property
+    def input_shape(self):
+        return (self.window["size"], self.n_features)
+
+    def fit_transform(self, frame, rows=None):
+        """Fit on the train block's rows; its windows (every `stride` rows) and their targets."""
+        rows = np.arange(len(frame)) if rows is None else np.asarray(rows)
+        X, y = super().fit_transform(frame, rows)
+        X, y, _ = self.windows(X, y, rows, self.window["stride"])
+        return X, y
+
+    def transform(self, frame, require_target=False, rows=None, return_rows=False,
+                  use_target=True):
+        """Windows of `rows` (a block of fit's data) or of a whole file put into time order.
+
+        With `require_target` only windows whose target row is in the data; otherwise every
+        complete window (the last ones forecast beyond the data). A file gets every window
+        (stride 1); a block of fit's data data.window.stride. The rows that come back are
+        those where each window ends.
+        """
+        stride = self.window["stride"]
+        if rows is None:
+            rows, stride = time_order(frame, self.window["order_by"]), 1
+        X, y, kept = super().transform(frame, require_target, rows, return_rows=True,
+                                       use_target=use_target)
+        X, y, ends = self.windows(X, y if require_target else None, kept, stride)
+        return (X, y, ends) if return_rows else (X, y)
+
+    def windows(self, X, y, rows, stride):
+        """(windows (k, size, features), their targets or None, the row each window ends at)."""
+        size, horizon = self.window["size"], self.window["horizon"]
+        last = len(X) - size - (horizon if y is not None else 0)
+        if last < 0:
+            need = size + (horizon if y is not None else 0)
+            raise DataError(f"The series has {len(X)} usable rows, fewer than the {need} that one "
+                            f"window{' and its target' if y is not None else ''} needs "
+                            f"(data.window.size {size}"
+                            f"{f' + horizon {horizon}' if y is not None else ''}). Give more rows.")
+        starts = np.arange(0, last + 1, stride)
+        view = np.lib.stride_tricks.sliding_window_view(X, size, axis=0)[starts]
+        out = np.ascontiguousarray(view.transpose(0, 2, 1))
+        ends = np.asarray(rows)[starts + size - 1]
+        return out, (None if y is None else y[starts + size - 1 + horizon]), ends
+
+    def positions_frame(self, frame, ends, keep=()):
+        """One row per window: the `keep` columns and the order_by value of the window's last
+        row, and that row's position in the file (`window_end`, from 0). The forecast is for
+        `horizon` rows after it."""
+        import pandas as pd
+
+        ends = np.asarray(ends, dtype=np.int64)
+        out = pd.DataFrame({name: frame[name].to_numpy()[ends] for name in keep})
+        order_by = self.window["order_by"]
+        if order_by is not None and order_by not in out.columns:
+            out[order_by] = frame[order_by].to_numpy()[ends]
+        out["window_end"] = ends
+        return out
+
+    def to_json(self):
+        doc = json.loads(super().to_json())
+        doc["window"] = dict(self.window)
+        return json.dumps(doc, indent=1, allow_nan=False)
+
+    @classmethod
+    def _from_doc(cls, doc):
+        pre = super()._from_doc(doc)
+        pre.window = {**WINDOW_DEFAULTS, **doc["window"]}
+        return pre
