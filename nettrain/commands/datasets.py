@@ -47,6 +47,7 @@ def get(name, folder, mirror):
 
     train, test, *images = downloads.get(name, folder, mirror,
                                          report=lambda line: click.echo(f"  {line}"))
-    click.echo(f"Ready: {train} and {test}, and as images {' and '.join(map(str, images))}. "
+    as_images = f", and as images {' and '.join(map(str, images))}" if images else ""
+    click.echo(f"Ready: {train} and {test}{as_images}. "
                "Name them as data.train and data.test in a config (paths in a config are "
                "relative to the config file).")

@@ -71,7 +71,8 @@ def _print_model(console, config, dataset):
     from nettrain.nn.model import Model, batch_shape
 
     layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
-    model = Model(layers, dataset.input_shape, config["dtype"], rng=config["seed"])
+    model = Model(layers, dataset.input_shape, config["dtype"], rng=config["seed"],
+                  data_facts=dataset.preprocessor.data_facts)
     table = Table(title="Model", title_justify="left", show_footer=True)
     table.add_column("#", justify="right", footer="")
     table.add_column("layer", footer="total")

@@ -93,6 +93,15 @@ DOWNLOADABLE = {
 }
 
 # IDX element type codes (third magic byte) -> big-endian NumPy dtype strings
+DOWNLOADABLE["imdb"] = Downloadable(  # written as CSV files of (text, label): see data/imdb.py
+    title="IMDB movie reviews (Large Movie Review Dataset), text, 2 classes, 25,000 train / 25,000 test",
+    mirrors=("https://ai.stanford.edu/~amaas/data/sentiment/",),
+    files={"aclImdb_v1.tar.gz": Remote(
+        84125825, "7c2ac02c03563afcf9b574c7e56c153a",
+        "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe")},
+)
+TEXT_ARCHIVES = {"imdb": "aclImdb_v1.tar.gz"}  # datasets written as train/test CSV files
+
 IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -285,6 +294,10 @@ def get(name, folder=None, mirror=None, report=print):
         raise ConfigError(f"Cannot create the target folder {folder}: {err.strerror}.") from None
     for filename, remote in dataset.files.items():
         fetch_file(filename, remote, folder, mirrors, report)
+    if name in TEXT_ARCHIVES:
+        from nettrain.data.imdb import write_csvs
+
+        return write_csvs(folder, folder / TEXT_ARCHIVES[name], report)
     written = []
     for split in IDX_NAMES:
         dest, x_shape, y_shape = write_split(folder, split)

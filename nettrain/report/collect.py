@@ -145,7 +145,7 @@ class RunData:
             loss = config["loss"].get("name") if isinstance(config["loss"], dict) else config["loss"]
             n_out = n_outputs(pre.task, loss, pre.classes, pre.targets)
             layers = resolve_auto_units(config["model"]["layers"], n_out)
-            return Model(layers, pre.input_shape, config["dtype"], rng=0)
+            return Model(layers, pre.input_shape, config["dtype"], rng=0, data_facts=pre.data_facts)
         except (NettrainError, OSError, UnicodeDecodeError, KeyError, ValueError) as err:
             if str(err) in str(why):
                 raise why from None
