@@ -92,7 +92,8 @@ def build_model(config, preprocessor, file):
 
     arch, arrays = read_model_arrays(file)
     layers = resolve_auto_units(config["model"]["layers"], _expected_outputs(preprocessor, config["loss"]))
-    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0)
+    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0,
+                  data_facts=preprocessor.data_facts)
     expected = model.architecture()
     try:
         saved_shape = architecture_input_shape(arch)
@@ -287,15 +288,21 @@ class LoadedRun:
             names = [str(c) for c in frame.columns]
             raise DataError(f"--keep: column(s) {', '.join(map(repr, absent))} not found in the "
                             f"data.{suggest(absent[0], names)} The data has: {', '.join(names[:50])}.")
-        out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
         X, _, rows = self._transform(frame, require_target=False)
         scores = self._scores(X)
-        preds = self._fill(self._decode(scores), rows, len(frame))
+        positions = getattr(self.preprocessor, "positions_frame", None)
+        if positions is not None:  # a series: one row per complete window, not per input row
+            out, n = positions(frame, rows, keep), len(rows)
+            rows = np.arange(n)
+        else:
+            out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
+            n = len(frame)
+        preds = self._fill(self._decode(scores), rows, n)
         if self.task == "classification":
             out[f"predicted_{self.target_names[0]}"] = preds
             if proba:
                 scores = as_class_columns(scores)
-                full = np.full((len(frame), scores.shape[1]), np.nan, dtype=scores.dtype)
+                full = np.full((n, scores.shape[1]), np.nan, dtype=scores.dtype)
                 full[rows] = scores
                 for j, name in enumerate(self.preprocessor.class_names):
                     out[f"proba_{name}"] = full[:, j]

@@ -26,7 +26,8 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
     X, y = xp.asarray(X[:n_rows], dtype=xp.float64), y[:n_rows]
     rng = xp.random.default_rng(config["seed"])
     layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
-    model = Model(layers, dataset.input_shape, dtype="float64", rng=rng)
+    model = Model(layers, dataset.input_shape, dtype="float64", rng=rng,
+                  data_facts=dataset.preprocessor.data_facts)
     reg = config["regularization"]
     rows = check_gradients(model, get_loss(config["loss"]), X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
                            max_entries=max_entries, rng=rng)
