@@ -85,7 +85,8 @@ def test_quiet_has_no_reporter():
 
 RESULT = {"train": {"loss": 0.1, "accuracy": 0.97}, "val": {"loss": 0.2, "accuracy": 0.95},
           "test": {"loss": 0.3, "accuracy": 0.93}, "best_epoch": 7, "monitor": "val_loss",
-          "best_value": 0.2, "stopped_reason": "completed", "epochs_run": 9}
+          "best_value": 0.2, "stopped_reason": "completed", "epochs_run": 9, "weights_epoch": 7,
+          "weights": "best"}
 
 
 def test_summary_plain_and_quiet():
@@ -94,6 +95,7 @@ def test_summary_plain_and_quiet():
     assert out.getvalue().splitlines() == [
         "Best epoch 7: val_loss 0.2000",
         "Stopped: completed 9 epochs",
+        "Saved weights: epoch 7 (the best val_loss)",
         "train: loss=0.1000  accuracy=0.9700",
         "val: loss=0.2000  accuracy=0.9500",
         "test: loss=0.3000  accuracy=0.9300",

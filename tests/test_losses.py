@@ -149,8 +149,10 @@ def test_bad_specs_raise_config_errors():
         get_loss({"name": "cross_entropy", "label_smoothing": 1})
     with pytest.raises(ConfigError, match=r"class_weights\[1\] must be a number >= 0. Got -1"):
         get_loss({"name": "cross_entropy", "class_weights": [1, -1]})
-    with pytest.raises(ConfigError, match="class_weights must be a list"):
-        get_loss({"name": "cross_entropy", "class_weights": "balanced"})
+    with pytest.raises(ConfigError, match="class_weights must be 'balanced', a list of numbers"):
+        get_loss({"name": "cross_entropy", "class_weights": "even"})
+    with pytest.raises(ConfigError, match=r"class_weights\['yes'\] must be a number >= 0. Got -2"):
+        get_loss({"name": "binary_cross_entropy", "class_weights": {"yes": -2}})
     with pytest.raises(ConfigError, match="Unknown key 'delt'.*Did you mean 'delta'"):
         get_loss({"name": "huber", "delt": 1})
 

@@ -10,6 +10,7 @@ from nettrain.nn.activations import sigmoid
 from nettrain.backend import xp
 from nettrain.checks import check_float
 from nettrain.errors import ConfigError, DataError
+from nettrain.nn import class_weights as class_weights_spec
 
 
 def softmax(z):
@@ -22,6 +23,11 @@ class Loss:
 
     name = "loss"
     task = "regression"
+
+    def bind(self, classes, counts):
+        """Learn what the data must tell: the class labels and train counts per class (for
+        `class_weights` given as 'balanced' or by label). Returns self."""
+        return self
 
     def link(self, output):
         """The output mapped to the prediction scale (probabilities for classification)."""
@@ -60,7 +66,8 @@ class CrossEntropy(Loss):
 
     Args:
         label_smoothing: e in [0, 1).
-        class_weights: one weight >= 0 per class (a list), or none.
+        class_weights: one weight >= 0 per class (a list), 'balanced', a mapping from labels
+            to weights, or none (see nettrain.nn.class_weights).
     """
 
     name = "cross_entropy"
@@ -69,30 +76,22 @@ class CrossEntropy(Loss):
     def __init__(self, label_smoothing=0.0, class_weights=None):
         self.label_smoothing = check_float("label_smoothing", label_smoothing, low=0, high=1,
                                            high_open=True)
-        self.class_weights = None
-        if class_weights is not None:
-            weights = list(class_weights) if isinstance(class_weights, (list, tuple)) else None
-            if not weights:
-                raise ValueError(f"class_weights must be a list of numbers >= 0, one per class. "
-                                 f"Got {class_weights!r}.")
-            self.class_weights = [check_float(f"class_weights[{i}]", w, low=0)
-                                  for i, w in enumerate(weights)]
+        self.class_weights = class_weights_spec.check(class_weights)
+        self.weight_list = self.class_weights if isinstance(self.class_weights, list) else None
+
+    def bind(self, classes, counts):
+        self.weight_list = class_weights_spec.resolve(self.class_weights, classes, counts)
+        return self
 
     def _weights(self, n_classes, dtype):
-        if self.class_weights is None:
-            return None
-        if len(self.class_weights) != n_classes:
-            raise ConfigError(f"loss.class_weights has {len(self.class_weights)} weights but the "
-                              f"model has {n_classes} classes (units of the last layer). "
-                              "Give one weight per class, in sorted label order.")
-        return xp.asarray(self.class_weights, dtype=dtype)
+        return _weight_array(self, n_classes, dtype)
 
     def forward(self, output, y):
         n, n_classes = output.shape
         y = _class_targets(y, n, n_classes, self.name)
         rows = xp.arange(n)
         shifted = output - output.max(axis=1, keepdims=True)  # exp never overflows
-        if self.class_weights is None and not self.label_smoothing:
+        if self.class_weights is None and not self.label_smoothing:  # the plain, fused case
             picked = shifted[rows, y]
             p = xp.exp(shifted, out=shifted)
             total = p.sum(axis=1, keepdims=True)
@@ -139,15 +138,45 @@ class CrossEntropy(Loss):
         return args
 
 
+def _weight_array(loss, n_classes, dtype):
+    """The loss's class weights as an array of `n_classes`, or None without weights."""
+    if loss.class_weights is None:
+        return None
+    if loss.weight_list is None:
+        raise ConfigError(f"loss.class_weights: {loss.class_weights!r} needs the data's classes; "
+                          "the loss was used before bind(classes, counts).")
+    if len(loss.weight_list) != n_classes:
+        raise ConfigError(f"loss.class_weights has {len(loss.weight_list)} weights but the "
+                          f"model has {n_classes} classes (units of the last layer). "
+                          "Give one weight per class, in sorted label order.")
+    return xp.asarray(loss.weight_list, dtype=dtype)
+
+
 class BinaryCrossEntropy(Loss):
     """Sigmoid binary cross-entropy on logits z of shape (n, 1), y in {0, 1} of shape (n,) or (n, 1).
 
-    L = mean(max(z, 0) - z y + log(1 + exp(-|z|))), which never exponentiates a positive
-    number, so it stays exact for |z| > 50; dL/dz = (sigmoid(z) - y) / n.
+    l_i = max(z, 0) - z y + log(1 + exp(-|z|)), which never exponentiates a positive number,
+    so it stays exact for |z| > 50. L = mean(l_i), dL/dz = (sigmoid(z) - y) / n; with class
+    weights w (w_0 for y = 0, w_1 for y = 1) L = sum_i w_{y_i} l_i / sum_i w_{y_i}, as
+    cross_entropy weighs its classes, and dL/dz_i = w_{y_i} (sigmoid(z_i) - y_i) / sum w_{y_i}.
+
+    Args:
+        class_weights: as cross_entropy's (two classes).
     """
 
     name = "binary_cross_entropy"
     task = "classification"
+
+    def __init__(self, class_weights=None):
+        self.class_weights = class_weights_spec.check(class_weights)
+        self.weight_list = self.class_weights if isinstance(self.class_weights, list) else None
+
+    def bind(self, classes, counts):
+        self.weight_list = class_weights_spec.resolve(self.class_weights, classes, counts)
+        return self
+
+    def _args(self):
+        return {} if self.class_weights is None else {"class_weights": self.class_weights}
 
     def forward(self, output, y):
         n = output.shape[0]
@@ -155,14 +184,26 @@ class BinaryCrossEntropy(Loss):
             raise ConfigError(f"binary_cross_entropy needs one output unit (a logit per sample); "
                               f"the last layer has {output.shape[-1]}. Set its units to 1, or use "
                               "cross_entropy for more than two classes.")
-        y = _class_targets(y, n, 2, self.name).astype(output.dtype)[:, None]
-        self.cache = (output, y)
+        labels = _class_targets(y, n, 2, self.name)
+        y = labels.astype(output.dtype)[:, None]
         z = output
-        return float(xp.mean(xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))))
+        losses = xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
+        weights = _weight_array(self, 2, output.dtype)
+        if weights is None:
+            self.cache = (output, y, None, n)
+            return float(xp.mean(losses))
+        w = weights[labels][:, None]
+        total = float(w.sum())
+        if total == 0:
+            raise DataError("binary_cross_entropy: every sample of the batch has class weight 0, "
+                            "so the weighted mean is undefined. Give those classes a weight > 0.")
+        self.cache = (output, y, w, total)
+        return float((w * losses).sum() / total)
 
     def backward(self):
-        z, y = self.cache
-        return (sigmoid(z) - y) / len(z)
+        z, y, w, total = self.cache
+        grad = sigmoid(z) - y
+        return grad / total if w is None else grad * w / total
 
     def link(self, output):
         return sigmoid(output)

@@ -37,6 +37,15 @@ REGRESSION = "regression"
 as_class_columns = sc.class_columns
 
 
+def positive_index(classes, pos_label=None):
+    """The class index a binary model scores as positive: `pos_label`'s (compared as text),
+    else 1 (the second label in sorted order, as for binary_cross_entropy)."""
+    names = [str(c) for c in (classes if classes is not None else [])]
+    if pos_label is not None and str(pos_label) in names:
+        return names.index(str(pos_label))
+    return 1
+
+
 def predicted_classes(proba, threshold=0.5, pos=1):
     """Class indices from probabilities (see `scores.decide`)."""
     return sc.decide(proba, threshold, pos)

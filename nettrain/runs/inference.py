@@ -8,8 +8,6 @@ architecture in config.yaml before they are used.
 import contextlib
 import json
 import warnings
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -67,23 +65,19 @@ def check_run_dir(path):
 
 def read_model_arrays(file):
     """(architecture dict, {key: array}) from model.npz; any damage is a DataError."""
+    from nettrain.nn.model import UnreadableModel, read_model_file
+
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        arch = json.loads(str(arrays.pop("architecture")))
-        if not isinstance(arch, dict):
-            raise ValueError("the architecture entry is not a JSON object")
-    except KeyError:
-        raise DataError(f"'{file}' has no 'architecture' entry: it is not a nettrain "
-                        "model.npz. Refit the run to regenerate it.") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise DataError(f"'{file}' is truncated or corrupt and cannot be read ({err}). "
+        return read_model_file(file)
+    except UnreadableModel as err:
+        if err.kind == "no_architecture":
+            raise DataError(f"'{file}' has no 'architecture' entry: it is not a nettrain "
+                            "model.npz. Refit the run to regenerate it.") from None
+        if err.kind == "not_numeric":
+            raise DataError(f"'{file}': array(s) {err.detail} are not numeric. The file was "
+                            "changed after training; refit the run to regenerate it.") from None
+        raise DataError(f"'{file}' is truncated or corrupt and cannot be read ({err.detail}). "
                         "Refit the run to regenerate it.") from None
-    bad = [k for k, v in arrays.items() if v.dtype.kind not in "fiu"]
-    if bad:
-        raise DataError(f"'{file}': array(s) {', '.join(bad)} are not numeric. The file was "
-                        "changed after training; refit the run to regenerate it.")
-    return arch, arrays
 
 
 def build_model(config, preprocessor, file):
@@ -129,7 +123,9 @@ def load(run_dir):
         raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
     preprocessor = Preprocessor.from_json(text, source=path / rundir.PREPROCESS)
     model = build_model(config, preprocessor, path / rundir.MODEL)
-    loss = get_loss(config["loss"])
+    loss = get_loss(config["loss"]).bind(
+        None if preprocessor.classes is None else preprocessor.classes.tolist(),
+        getattr(preprocessor, "class_counts", None))
     want = _expected_outputs(preprocessor, config["loss"])
     if model.n_out != want:
         raise DataError(f"'{path / rundir.MODEL}' has {model.n_out} outputs but the run's task "

@@ -149,14 +149,15 @@ class EarlyStopping(Callback):
     Args:
         monitor: a logged value such as val_loss or val_accuracy.
         mode: "min", "max" or "auto" (inferred from the metric).
-        patience: epochs without improvement before stopping.
+        patience: epochs without improvement before stopping; None never stops (the
+            best weights are still kept: `training.save: best` without early stopping).
         min_delta: the smallest change that counts as an improvement.
         restore_best: give the model the best epoch's weights when training ends, however it ends.
     """
 
     def __init__(self, monitor="val_loss", mode="auto", patience=10, min_delta=0.0, restore_best=True):
         self.best = Best(monitor, mode, min_delta)
-        self.patience = int(patience)
+        self.patience = None if patience is None else int(patience)
         self.restore_best = bool(restore_best)
         self.wait = 0
         self.best_weights = None
@@ -172,7 +173,7 @@ class EarlyStopping(Callback):
                 self.best_weights = trainer.model.state_dict()  # copies
         else:
             self.wait += 1
-            if self.wait >= self.patience:
+            if self.patience is not None and self.wait >= self.patience:
                 trainer.request_stop(
                     "early_stopping",
                     f"early stopping: {self.monitor} did not improve for {self.patience} epochs",

@@ -29,7 +29,9 @@ def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
     model = Model(layers, dataset.input_shape, dtype="float64", rng=rng,
                   data_facts=dataset.preprocessor.data_facts)
     reg = config["regularization"]
-    rows = check_gradients(model, get_loss(config["loss"]), X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
+    loss = get_loss(config["loss"]).bind(dataset.classes,
+                                         getattr(dataset.preprocessor, "class_counts", None))
+    rows = check_gradients(model, loss, X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
                            max_entries=max_entries, rng=rng)
     sizes = [(min(p.size, max_entries or p.size), p.size) for _, p, _ in model.named_params()]
     return rows, sizes, len(X)

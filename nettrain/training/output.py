@@ -152,6 +152,16 @@ def _metric_rows(metrics):
     return splits, names
 
 
+def saved_text(result):
+    """Which epoch's weights model.npz holds, and why: 'Saved weights: epoch 12 (the best ...)'."""
+    epoch = result.get("weights_epoch")
+    if result.get("weights") == "best" and result.get("best_epoch") is not None:
+        why = f"the best {result['monitor']}"
+    else:
+        why = "the last epoch"
+    return f"Saved weights: epoch {epoch} ({why})"
+
+
 def print_summary(console, result, path, stopped, quiet=False):
     """Best epoch, why training stopped, final metrics per split and the run directory.
 
@@ -169,6 +179,8 @@ def print_summary(console, result, path, stopped, quiet=False):
             console.print(f"Best epoch {result['best_epoch']}: {result['monitor']} {value}",
                           markup=False, highlight=False)
         console.print(f"Stopped: {stopped}", markup=False, highlight=False)
+        if result.get("weights_epoch") is not None:
+            console.print(saved_text(result), markup=False, highlight=False)
     if plain:
         for split in splits:
             values = "  ".join(f"{n}={format_value(n, result[split][n])}" for n in names)

@@ -110,13 +110,14 @@ class Trainer:
         callbacks: `Callback` instances (see nettrain.training.callbacks), called after the
             best-epoch tracker or early stopping.
         inverse_target: maps regression targets back to their units for metrics.
+        pos, threshold: a binary model's positive class index and decision threshold.
         stop_flag: a StopFlag, checked at every batch boundary.
     """
 
     def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
                  schedule=None, metrics=(), clip_norm=None, clip_value=None, l1=0.0, l2=0.0, rng=None,
                  early_stopping=None, monitor=None, callbacks=(), inverse_target=None,
-                 stop_flag=None):
+                 stop_flag=None, pos=1, threshold=0.5):
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
         self.metrics, self.l1, self.l2 = list(metrics), l1, l2
@@ -126,6 +127,7 @@ class Trainer:
         self.best = early_stopping.best if early_stopping else (Best(monitor) if monitor else None)
         self.callbacks = list(callbacks)  # the caller's; `_all_callbacks` puts the tracker first
         self.inverse_target = inverse_target
+        self.pos, self.threshold = pos, threshold  # a binary model's decision, for metrics
         self.stop_flag = stop_flag or StopFlag()
         self.epoch = 0  # epochs completed
         self.position = None  # an EpochState while an epoch is under way
@@ -292,7 +294,8 @@ class Trainer:
         return logs
 
     def _metrics(self, y, outputs):
-        return compute_metrics(self.metrics, y, outputs, self.loss.link, self.inverse_target)
+        return compute_metrics(self.metrics, y, outputs, self.loss.link, self.inverse_target,
+                               self.pos, self.threshold)
 
     def predict_outputs(self, X):
         """The model's raw outputs on X in evaluation mode, computed in chunks."""
