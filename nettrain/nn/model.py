@@ -3,6 +3,8 @@
 import json
 import math
 import numbers
+import zipfile
+import zlib
 
 import numpy
 
@@ -228,6 +230,40 @@ def save_model(model, file):
                 **model.state_dict())
 
 
+class UnreadableModel(Exception):
+    """model.npz cannot be used. `kind`: "missing", "corrupt", "no_architecture" or
+    "not_numeric"; `detail`: what the reader saw. Callers word it for their place."""
+
+    def __init__(self, kind, detail=""):
+        self.kind, self.detail = kind, detail
+        super().__init__(f"{kind}: {detail}")
+
+
+def read_model_file(file):
+    """(architecture dict, {key: array}) from a model.npz path or binary file object: the one
+    reader of model.npz. No pickles are read; the architecture must be a JSON object and every
+    array numeric. Raises UnreadableModel."""
+    try:
+        with numpy.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError as err:
+        raise UnreadableModel("missing", str(err)) from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise UnreadableModel("corrupt", str(err)) from None
+    if "architecture" not in arrays:
+        raise UnreadableModel("no_architecture")
+    try:
+        arch = json.loads(str(arrays.pop("architecture")))
+    except ValueError as err:
+        raise UnreadableModel("corrupt", str(err)) from None
+    if not isinstance(arch, dict):
+        raise UnreadableModel("corrupt", "the architecture entry is not a JSON object")
+    bad = [k for k, v in arrays.items() if v.dtype.kind not in "fiu"]
+    if bad:
+        raise UnreadableModel("not_numeric", ", ".join(bad))
+    return arch, arrays
+
+
 def load_model(file, rng=None, dtype=None):
     """A Model rebuilt from a model.npz path or file object (no pickles are read).
 
@@ -237,13 +273,12 @@ def load_model(file, rng=None, dtype=None):
     """
     source = str(getattr(file, "name", file))
     try:
-        with numpy.load(file, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{source} is not a readable model.npz: {err}") from None
-    if "architecture" not in arrays:
-        raise ConfigError(f"{source} has no 'architecture' entry: it is not a nettrain model.npz.")
-    arch = json.loads(str(arrays.pop("architecture")))
+        arch, arrays = read_model_file(file)
+    except UnreadableModel as err:
+        if err.kind == "no_architecture":
+            raise ConfigError(f"{source} has no 'architecture' entry: it is not a nettrain "
+                              "model.npz.") from None
+        raise ConfigError(f"{source} is not a readable model.npz: {err.detail or err.kind}") from None
     model = Model(arch["layers"], architecture_input_shape(arch), dtype=dtype or arch["dtype"], rng=rng)
     model.load_state_dict(arrays, source=source)
     return model

@@ -86,8 +86,7 @@ def build_model(config, preprocessor, file):
 
     arch, arrays = read_model_arrays(file)
     layers = resolve_auto_units(config["model"]["layers"], _expected_outputs(preprocessor, config["loss"]))
-    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0,
-                  data_facts=preprocessor.data_facts)
+    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0)
     expected = model.architecture()
     try:
         saved_shape = architecture_input_shape(arch)
@@ -123,9 +122,7 @@ def load(run_dir):
         raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
     preprocessor = Preprocessor.from_json(text, source=path / rundir.PREPROCESS)
     model = build_model(config, preprocessor, path / rundir.MODEL)
-    loss = get_loss(config["loss"]).bind(
-        None if preprocessor.classes is None else preprocessor.classes.tolist(),
-        getattr(preprocessor, "class_counts", None))
+    loss = get_loss(config["loss"])
     want = _expected_outputs(preprocessor, config["loss"])
     if model.n_out != want:
         raise DataError(f"'{path / rundir.MODEL}' has {model.n_out} outputs but the run's task "
@@ -284,21 +281,15 @@ class LoadedRun:
             names = [str(c) for c in frame.columns]
             raise DataError(f"--keep: column(s) {', '.join(map(repr, absent))} not found in the "
                             f"data.{suggest(absent[0], names)} The data has: {', '.join(names[:50])}.")
+        out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
         X, _, rows = self._transform(frame, require_target=False)
         scores = self._scores(X)
-        positions = getattr(self.preprocessor, "positions_frame", None)
-        if positions is not None:  # a series: one row per complete window, not per input row
-            out, n = positions(frame, rows, keep), len(rows)
-            rows = np.arange(n)
-        else:
-            out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
-            n = len(frame)
-        preds = self._fill(self._decode(scores), rows, n)
+        preds = self._fill(self._decode(scores), rows, len(frame))
         if self.task == "classification":
             out[f"predicted_{self.target_names[0]}"] = preds
             if proba:
                 scores = as_class_columns(scores)
-                full = np.full((n, scores.shape[1]), np.nan, dtype=scores.dtype)
+                full = np.full((len(frame), scores.shape[1]), np.nan, dtype=scores.dtype)
                 full[rows] = scores
                 for j, name in enumerate(self.preprocessor.class_names):
                     out[f"proba_{name}"] = full[:, j]

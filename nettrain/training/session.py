@@ -12,7 +12,7 @@ from nettrain.training.output import make_reporter, print_summary
 from nettrain.config.loading import check_against_data
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
 from nettrain.nn.losses import get_loss
-from nettrain.nn.model import Model, save_model
+from nettrain.nn.model import Model, UnreadableModel, read_model_file, save_model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.training.trainer import StopFlag, Trainer, stop_on_signals
@@ -34,21 +34,19 @@ def load_init_weights(model, config):
     file = source / rundir.MODEL if source.is_dir() else source
     where = f"model.init_from ({file})"
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files if key != "architecture"}
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: no such file. Give a run directory that holds a "
-                          f"{rundir.MODEL}, or the path of a model.npz.") from None
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{where} is not a readable model.npz: {err}.") from None
+        _, arrays = read_model_file(file)
+    except UnreadableModel as err:
+        if err.kind == "missing":
+            raise ConfigError(f"{where}: no such file. Give a run directory that holds a "
+                              f"{rundir.MODEL}, or the path of a model.npz.") from None
+        raise ConfigError(f"{where} is not a readable model.npz: {err.detail or err.kind}.") from None
     model.load_state_dict(arrays, source=where)
 
 
 def build_trainer(config, dataset, callbacks=(), init=True):
     """A Trainer for `config` on `dataset`, its model initialized (from init_from if set)."""
     model_rng, shuffle_rng = generators(config["seed"])
-    model = Model(config["model"]["layers"], dataset.input_shape, config["dtype"], rng=model_rng,
-                  data_facts=dataset.preprocessor.data_facts)
+    model = Model(config["model"]["layers"], dataset.n_features, config["dtype"], rng=model_rng)
     if model.n_out != dataset.n_outputs:
         raise ConfigError(
             f"model.layers[{len(model.layers) - 1}]: the model has {model.n_out} outputs, but the "
@@ -91,7 +89,6 @@ class Session:
         self.extra = list(callbacks)
         check_against_data(config, dataset)
         self.columns = history_columns(config["metrics"], "val" in dataset.splits)
-        check_monitors(config, self.columns)
         self.trainer = build_trainer(config, dataset, init=not resuming)
         self.history_rows = []
 
@@ -199,20 +196,3 @@ class Session:
         )
         rundir.write_json(path / rundir.METRICS, result)
         return result
-
-
-def check_monitors(config, columns):
-    """Early stopping and plateau monitors must name a logged value."""
-    logged = set(columns) | {"loss"}
-    stopping = config["training"]["early_stopping"] or {}
-    places = [("training.early_stopping.monitor", stopping.get("monitor"))]
-    schedule = config["schedule"]
-    if isinstance(schedule, dict) and "monitor" in schedule:
-        places.append(("schedule.monitor", schedule["monitor"]))
-    problems = []
-    for where, monitor in places:
-        if monitor is not None and monitor not in logged - {"epoch", "lr", "seconds"}:
-            choices = ", ".join(c for c in columns if c not in ("epoch", "lr", "seconds"))
-            problems.append(f"{where}: {monitor!r} is not logged by this run. Choices: {choices}.")
-    if problems:
-        raise ConfigError(problems, source=config.path)
