@@ -1,10 +1,44 @@
 """The Python API, a thin facade: `fit` a config into a run directory and get its `Run`;
 `load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs."""
 
+import functools
+
+from nettrain.errors import Interrupted, NettrainError
 from nettrain.runs.run import Run
-from nettrain.training.fit import fit
+from nettrain.training.fit import fit as _train
 
 __all__ = ["Run", "fit", "grid_search", "load", "evaluate", "predict"]
+
+
+@functools.wraps(_train)
+def fit(config_or_path=None, *, report=False, **kwargs):
+    # `report=True` (fit --report) or `training.report: true` also writes RUN/report.html at
+    # the end, after Ctrl-C too; a report that cannot be written is a warning, never a failed fit.
+    try:
+        run = _train(config_or_path, **kwargs)
+    except Interrupted as err:
+        if getattr(err, "run", None) is not None:
+            _write_report(err.run, report, kwargs)
+        raise
+    _write_report(run, report, kwargs)
+    return run
+
+
+def _write_report(run, asked, kwargs):
+    if not (asked or run.config["training"].get("report")):
+        return
+    from rich.console import Console
+
+    from nettrain.report import REPORT, write_report
+
+    console = kwargs.get("console") or Console()
+    try:
+        path = write_report([run.path], run.path / REPORT)
+    except NettrainError as err:
+        console.print(f"Warning: no report: {err}", markup=False, highlight=False, soft_wrap=True)
+        return
+    if not kwargs.get("quiet"):
+        console.print(f"Report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, refit=False,

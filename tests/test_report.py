@@ -111,9 +111,10 @@ def test_each_kind_of_run_has_its_sections(pages, kind, sections):
 
 
 def test_only_binary_runs_get_roc_curves_and_only_diagnosed_runs_health(pages):
-    assert "ROC" not in pages["classification"] and "ROC" not in pages["regression"]
-    assert "Gradient health" not in pages["classification"]
-    assert "Confusion matrix" not in pages["regression"]
+    classification, regression = _text(pages["classification"]), _text(pages["regression"])
+    assert "ROC and precision-recall" not in classification + regression
+    assert "Gradient health" not in classification
+    assert "Confusion matrix" not in regression
 
 
 def test_the_model_summary_rows_are_the_models_own(runs, pages):
@@ -277,3 +278,24 @@ def test_roc_and_pr_curves_match_scikit_learn():
     np.testing.assert_allclose(tpr, sk_tpr)
     assert auc == pytest.approx(roc_auc_score(y, score))
     assert pr_curve(y, score)[2] == pytest.approx(average_precision_score(y, score))
+
+
+# ---------------------------------------------------------------- fit --report, training.report
+
+
+def test_fit_report_writes_report_html_into_the_run(tmp_path):
+    import yaml
+
+    config = tmp_path / "iris.yaml"
+    config.write_text(yaml.safe_dump(_iris(tmp_path / "runs", "iris-report", epochs=2)),
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["fit", str(config), "--report", "--quiet"])
+    assert result.exit_code == 0, result.output
+    (page,) = (tmp_path / "runs" / "iris-report").glob("*/report.html")
+    assert "Learning curves" in page.read_text(encoding="utf-8")
+
+
+def test_training_report_true_does_the_same_from_python(tmp_path):
+    run = _quiet(_iris(tmp_path, "iris-config-report", epochs=1, report=True))
+    assert "Confusion matrix" in (run.path / "report.html").read_text(encoding="utf-8")
+    assert not (_quiet(_iris(tmp_path, "no-report", epochs=1)).path / "report.html").exists()

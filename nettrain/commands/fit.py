@@ -14,10 +14,13 @@ import click
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), metavar="RUN",
               help="Continue RUN from its checkpoint.npz, in the same directory.")
 @click.option("--quiet", is_flag=True, help="Print only the run directory and the final metrics.")
+@click.option("--report", is_flag=True,
+              help="Write report.html (plots and tables, see `nettrain report`) into the run "
+                   "directory at the end (as training.report: true).")
 @click.option("--diagnose", is_flag=True,
               help="Record per-layer gradient health (diagnostics.csv) and warn about vanishing or "
                    "exploding gradients, dead and saturated units (as training.diagnostics: true).")
-def command(config, overrides, out, init_from, resume, quiet, diagnose):
+def command(config, overrides, out, init_from, resume, quiet, diagnose, report):
     """Train a model from CONFIG into OUTPUT/NAME/YYYYmmdd-HHMMSS/, or continue --resume RUN
     (with the config the run holds when CONFIG is left out).
 
@@ -34,4 +37,4 @@ def command(config, overrides, out, init_from, resume, quiet, diagnose):
         raise click.UsageError("Missing argument 'CONFIG' (or --resume RUN).")
 
     fit(config, overrides=overrides, out=out, init_from=init_from, resume=resume, quiet=quiet,
-        diagnose=diagnose)
+        diagnose=diagnose, report=report)

@@ -24,6 +24,14 @@ def quantities(columns):
     return [q for q in out if q[1] or q[2]]
 
 
+def constant_lr(history):
+    """The learning rate when it is the same in every epoch, else None."""
+    if "lr" not in history:
+        return None
+    values = history["lr"].dropna().unique()
+    return float(values[0]) if len(values) == 1 else None
+
+
 def _have(name, columns):
     return name if name in columns else None
 
@@ -35,8 +43,10 @@ def _values(history, column):
 @styled
 def learning_curves(history, best=None, saved=None):
     """Train and val curves of every quantity of one history DataFrame, one panel each,
-    with the best epoch and the saved-weights epoch marked."""
-    panels = quantities(history.columns)
+    with the best epoch and the saved-weights epoch marked. A constant learning rate gets
+    no panel (`constant_lr` gives it for the caption)."""
+    panels = [q for q in quantities(history.columns)
+              if not (q[0] == "learning rate" and constant_lr(history) is not None)]
     ncols = 1 if len(panels) == 1 else 2
     fig = figure(4.4 * ncols if ncols == 2 else 6.0, 2.7 * -(-len(panels) // ncols) + 0.5)
     axes = grid(fig, len(panels), ncols)

@@ -107,7 +107,7 @@ def config_text(data):
 
 
 def curves(data):
-    from .curves import learning_curves, quantities
+    from .curves import constant_lr, learning_curves, quantities
 
     history = data.history()
     if not quantities(history.columns):
@@ -118,6 +118,8 @@ def curves(data):
             if best_epoch else f"{len(history)} epoch(s).")
     if saved and saved != best_epoch:
         text += f"; the saved weights are those of epoch {saved}"
+    if constant_lr(history) is not None:
+        text += f"; learning rate {number(constant_lr(history))} throughout"
     return f"<p>{esc(text)}.</p>" + image(learning_curves(history, best_epoch, saved),
                                           "learning curves")
 

@@ -11,7 +11,8 @@ from nettrain.runs import rundir
 from nettrain.runs.run import Run
 
 # Keys a resumed run may change: they do not alter the arithmetic of the epochs already run.
-RESUMABLE_CHANGES = ("name", "output", "training.epochs", "training.diagnostics", "search")
+RESUMABLE_CHANGES = ("name", "output", "training.epochs", "training.diagnostics", "training.report",
+                     "search")
 
 
 def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,
