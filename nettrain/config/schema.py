@@ -1,14 +1,15 @@
 """The config schema: every key of docs/config.md with its type, range and default, and the checks across keys."""
 
 from nettrain import registry
-from nettrain.config.locations import Places, config_error, flow, keypath, locate_problem, overridden
+from nettrain.config.fit_data import AUTO, resolve_auto_units  # noqa: F401 (used by fit and runs)
+from nettrain.config.locations import Places, flow, keypath, locate_problem, overridden
 from nettrain.errors import ConfigError
 from nettrain.config.fields import (
-    MISSING, Item, Leaf, Resolver, is_number, boolean, choice, columns, integer, names, nullable,
+    MISSING, Bad, Item, Leaf, Resolver, is_number, boolean, choice, columns, integer, names, nullable,
     number, run_name, section, show, text,
 )
 
-DATA_SUFFIXES = (".csv", ".csv.gz", ".npz")
+DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".tab", ".parquet", ".npz")
 REGISTRIES = (  # kind, module, table
     ("layer", "layers", "LAYERS"), ("activation", "activations", "ACTIVATIONS"),
     ("initializer", "initializers", "INITIALIZERS"), ("loss", "losses", "LOSSES"),
@@ -34,7 +35,24 @@ def layers(r, path, raw):
         r.error(path, f"expected a non-empty list of layers, got {show(raw)}.")
         return raw
     item = Item("layer", name_key="type", nested=(("activation", "activation"), ("init", "initializer")))
-    return [item(r, path + (i,), spec) for i, spec in enumerate(raw)]
+    out = []
+    for i, spec in enumerate(raw):
+        auto = isinstance(spec, dict) and spec.get("units") == AUTO
+        if auto and i != len(raw) - 1:
+            r.error(path + (i, "units"), "'auto' is for the output layer only (the last one): it takes "
+                                         "the number of units the data needs. Give a number here.")
+        resolved = item(r, path + (i,), {**spec, "units": 1} if auto else spec)
+        if auto and isinstance(resolved, dict):
+            resolved["units"] = AUTO  # the data sets it: see resolve_auto_units
+        out.append(resolved)
+    return out
+
+
+def label(v):
+    """A class label as the data holds it: text, a number or a boolean."""
+    if isinstance(v, (str, int, float, bool)) and v != "":
+        return v
+    raise Bad("a class label (text or a number)")
 
 
 def metric_list(r, path, raw):
@@ -43,7 +61,7 @@ def metric_list(r, path, raw):
         return ["accuracy"]
     if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
         r.error(path, f"expected a list of metric names such as [accuracy, f1], got {show(raw)}.")
-        return raw
+        return [m for m in raw if isinstance(m, str)] if isinstance(raw, list) else []
     for i, name in enumerate(raw):
         try:
             registry.lookup("metric", r.tables["metric"], name, keypath(path + (i,)))
@@ -79,19 +97,83 @@ def split(r, path, raw):
     return out
 
 
+def sizes(lengths, what):
+    """A list of `lengths` positive integers, e.g. data.shape [1, 28, 28]."""
+    def check(v):
+        ok = isinstance(v, list) and len(v) in lengths and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
+        if not ok:
+            raise Bad(what)
+        return v
+    return check
+
+
+WINDOW = {"size": Leaf(None, nullable(integer(1))), "horizon": Leaf(1, integer(1)),
+          "stride": Leaf(1, integer(1)), "order_by": Leaf(None, nullable(text))}
+TEXT = {"column": Leaf(None, nullable(text)), "vocab_size": Leaf(20000, integer(3)),
+        "max_length": Leaf(200, integer(1)), "lowercase": Leaf(True, boolean)}
+
+
+def _optional(fields, required, example):
+    """null (off) or a mapping of `fields` in which `required` must be given."""
+    def check(r, path, raw):
+        if raw is MISSING or raw is None:
+            r.record(path, raw is not MISSING)
+            return None
+        out = r.section(path, raw, fields)
+        if isinstance(raw, dict) and out[required] is None:
+            r.error(path + (required,), f"is required: {example}")
+        return out
+    return check
+
+
+window = _optional(WINDOW, "size", "the number of consecutive rows in a window, e.g. "
+                                   "data.window: {size: 20}.")
+text_column = _optional(TEXT, "column", "the column that holds the text, e.g. "
+                                        "data.text: {column: review}.")
+
+
+def _sequence_problems(r, path, out):
+    """data.window and data.text: what they cannot be combined with."""
+    if out.get("window") and out.get("text"):
+        r.error(path + ("text",), "data.window (a time series) and data.text (a text column) "
+                                  "cannot both be set. Keep one.")
+    if out.get("window") and out.get("missing") == "drop":
+        r.error(path + ("missing",), "'drop' would join rows across the gap inside a window of a "
+                                     "time series. Use 'mean' or 'error' with data.window.")
+    text_cfg, features = out.get("text"), out.get("features")
+    if isinstance(text_cfg, dict) and isinstance(features, list) and features != [text_cfg["column"]]:
+        r.error(path + ("features",), f"with data.text the only feature is the text column "
+                                      f"{text_cfg['column']!r}. Leave data.features out.")
+
+
 DATA = {
     "path": Leaf(None, nullable(text)),
+    "images": Leaf(None, nullable(text)),
+    "image_size": Leaf(None, nullable(sizes((2,), "[height, width], two integers >= 1"))),
+    "color": Leaf("rgb", choice("rgb", "grayscale")),
+    "shape": Leaf(None, nullable(sizes((1, 2, 3), "a sample shape such as [1, 28, 28] ([C, H, W]) "
+                                                   "or [T, F], integers >= 1"))),
     "train": Leaf(None, nullable(text)),
     "val": Leaf(None, nullable(text)),
     "test": Leaf(None, nullable(text)),
     "target": Leaf(None, nullable(columns)),
     "features": Leaf(None, nullable(names)),
+    "exclude": Leaf(None, nullable(names)),
+    "dates": Leaf(None, nullable(names)),
     "task": Leaf("auto", choice("auto", "classification", "regression")),
     "split": split,
     "scale": Leaf("standard", choice("standard", "minmax", "none")),
     "scale_target": Leaf("none", choice("standard", "none")),
     "categorical": Leaf("onehot", choice("onehot", "error")),
     "missing": Leaf("error", choice("error", "drop", "mean")),
+    "window": window,
+    "text": text_column,
+    "missing_target": Leaf("error", choice("error", "drop")),
+    "onehot_limit": Leaf(100, integer(1)),
+    "pos_label": Leaf(None, nullable(label)),
+    "sep": Leaf(None, nullable(text)),
+    "encoding": Leaf("utf-8", text),
 }
 
 
@@ -101,7 +183,11 @@ def data_section(r, path, raw):
                       "to predict).")
     out = r.section(path, raw, DATA)
     given = raw if isinstance(raw, dict) else {}
-    _check_files(r, path, out, given)
+    if out["images"] is None:
+        _check_files(r, path, out, given)
+    elif out["path"] is not None or out["train"] is not None:
+        r.error(path + ("images",), "give either data.images (a folder with one subfolder per class) "
+                                    "or data files (data.path or data.train), not both.")
     if out["train"] is not None:
         _files_are_the_splits(r, path, out, given)
     target = [out["target"]] if isinstance(out["target"], str) else out["target"]
@@ -110,6 +196,17 @@ def data_section(r, path, raw):
         if both:
             r.error(path + ("features",), f"the target {', '.join(map(repr, both))} cannot be a feature "
                                           "too. Remove it from data.features.")
+    if isinstance(target, list) and isinstance(out["exclude"], list):
+        both = [c for c in target if c in out["exclude"]]
+        if both:
+            r.error(path + ("exclude",), f"the target {', '.join(map(repr, both))} cannot be excluded: "
+                                         "data.exclude lists feature columns to leave out.")
+    if isinstance(out["features"], list) and isinstance(out["exclude"], list):
+        both = [c for c in out["exclude"] if c in out["features"]]
+        if both:
+            r.error(path + ("exclude",), f"{', '.join(map(repr, both))} is both in data.features and "
+                                         "data.exclude; give one of the two.")
+    _sequence_problems(r, path, out)
     return out
 
 
@@ -128,7 +225,8 @@ def _check_files(r, path, out, given):
     files = [out[k] for k in ("path", "train", "val", "test") if isinstance(out[k], str)]
     for key in ("path", "train", "val", "test"):
         if isinstance(out[key], str) and not out[key].lower().endswith(DATA_SUFFIXES):
-            r.error(path + (key,), f"expected a .csv, .csv.gz or .npz file, got {out[key]!r}.")
+            r.error(path + (key,), f"expected a .csv, .tsv, .parquet or .npz file (.csv.gz and .tsv.gz "
+                                   f"too), got {out[key]!r}.")
     npz = bool(files) and all(f.lower().endswith(".npz") for f in files)
     if files and not npz and out["target"] is None:
         r.error(path, "needs data.target: the column (or list of columns) to predict.")
@@ -199,6 +297,8 @@ TRAINING = {
     "diagnostics": diagnostics,
     "early_stopping": early_stopping,
     "report": Leaf(False, boolean),  # write report.html into the run directory at the end
+    "report": Leaf(False, boolean),  # write report.html into the run directory at the end
+    "save": Leaf("auto", choice("auto", "best", "last")),
 }
 
 
@@ -237,6 +337,7 @@ ROOT = {
     "regularization": section({"l1": Leaf(0.0, number(0)), "l2": Leaf(0.0, number(0))}),
     "training": section(TRAINING),
     "metrics": metric_list,
+    "threshold": Leaf(0.5, number(0, 1, lo_open=True, hi_open=True)),
     "output": Leaf("runs", text),
     "search": section(SEARCH),
 }
@@ -339,6 +440,13 @@ def _resolve_root(r, raw, default_name):
     return out
 
 
+def check_against_data(config, dataset, tables=None):
+    """Raise one ConfigError if the config does not fit the prepared data (see fit_data)."""
+    from nettrain.config.fit_data import check_against_data as check
+
+    check(config, dataset, tables if tables is not None else registries())
+
+
 def resolve(raw, places, default_name="run", tables=None):
     """(resolved dict, sources, problems) for a raw config; problems are (sort key, text)."""
     r = Resolver(places, tables if tables is not None else registries())
@@ -346,89 +454,3 @@ def resolve(raw, places, default_name="run", tables=None):
     if not r.problems:
         check_space(r, raw, out, default_name)
     return out, r.sources, r.problems
-
-
-# ---------------------------------------------------------------- checks against the data
-
-
-def _listing(values, limit=8):
-    shown = ", ".join(repr(v) for v in list(values)[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
-
-
-def _target_text(data):
-    target = data["target"]
-    if target is None:
-        return "the target y"
-    return f"the target {target!r}" if isinstance(target, str) else f"the targets {_listing(target)}"
-
-
-def _loss_problems(cfg, dataset, tables):
-    """Problems with the loss for this task: (key path, message)."""
-    loss = cfg["loss"]
-    name, task = loss["name"], dataset.task
-    loss_task = getattr(tables["loss"].get(name), "task", task)
-    target = _target_text(cfg["data"])
-    classes = list(dataset.classes or [])
-    if loss_task == "classification" and task != "classification":
-        return [(("loss", "name"), f"{name} needs a classification target, but {target} is a regression "
-                                   "target. Use loss: mse (or mae, huber), or set data.task: "
-                                   "classification if its values are class labels.")]
-    if loss_task == "regression" and task == "classification":
-        return [(("loss", "name"), f"{name} is a regression loss, but {target} is a classification target "
-                                   f"with {len(classes)} classes. Use loss: cross_entropy, or set "
-                                   "data.task: regression if its values are numbers to predict.")]
-    if name == "binary_cross_entropy" and len(classes) != 2:
-        return [(("loss", "name"), f"binary_cross_entropy needs exactly 2 classes, but {target} has "
-                                   f"{len(classes)} ({_listing(classes)}). Use loss: cross_entropy.")]
-    weights = loss.get("class_weights")
-    if task == "classification" and isinstance(weights, list) and len(weights) != len(classes):
-        return [(("loss", "class_weights"), f"has {len(weights)} weights but {target} has {len(classes)} "
-                                            f"classes ({_listing(classes)}): give one weight per class.")]
-    return []
-
-
-def _output_problems(cfg, dataset):
-    layers_ = cfg["model"]["layers"]
-    dense = [i for i, spec in enumerate(layers_) if spec.get("type") == "dense"]
-    n, classes = dataset.n_outputs, list(dataset.classes or [])
-    if dataset.task == "classification" and cfg["loss"]["name"] == "binary_cross_entropy":
-        why = f"one logit for the positive class {classes[-1]!r}" if classes else "one logit"
-    elif dataset.task == "classification":
-        why = f"one per class: {_listing(classes)}"
-    else:
-        target = cfg["data"]["target"]
-        why = "one per target" + (f": {_listing(target)}" if isinstance(target, list) else "")
-    if not dense:
-        return [(("model", "layers"), f"the output layer must be a dense layer with {n} units ({why}). "
-                                      f"Add {{type: dense, units: {n}}} at the end.")]
-    units = layers_[dense[-1]].get("units")
-    if units != n:
-        return [(("model", "layers", dense[-1], "units"), f"the output layer needs {n} units ({why}), "
-                                                          f"got {units}. Set units: {n}.")]
-    return []
-
-
-def _metric_problems(cfg, dataset, tables):
-    problems = []
-    for i, name in enumerate(cfg["metrics"]):
-        metric_task = getattr(tables["metric"].get(name), "task", dataset.task)
-        if metric_task != dataset.task:
-            fitting = [m for m, cls in tables["metric"].items() if getattr(cls, "task", None) == dataset.task]
-            problems.append((("metrics", i), f"{name!r} is a {metric_task} metric, but the task is "
-                                             f"{dataset.task}. Use one of: {', '.join(fitting)}."))
-    return problems
-
-
-def check_against_data(config, dataset, tables=None):
-    """Raise one ConfigError if the config does not fit the prepared data (see config.check_against_data)."""
-    tables = tables if tables is not None else registries()
-    cfg = config.data
-    problems = _loss_problems(cfg, dataset, tables)
-    if not problems:  # with the wrong loss the needed units mean nothing
-        problems += _output_problems(cfg, dataset)
-    problems += _metric_problems(cfg, dataset, tables)
-    if problems:
-        located = sorted((locate_problem(config.places, path, msg) for path, msg in problems),
-                         key=lambda p: p[0])
-        raise config_error([text for _, text in located], config.path)
