@@ -297,7 +297,6 @@ TRAINING = {
     "diagnostics": diagnostics,
     "early_stopping": early_stopping,
     "report": Leaf(False, boolean),  # write report.html into the run directory at the end
-    "report": Leaf(False, boolean),  # write report.html into the run directory at the end
     "save": Leaf("auto", choice("auto", "best", "last")),
 }
 
