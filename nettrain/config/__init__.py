@@ -1,5 +1,6 @@
-"""Configs: reading YAML with the location of every value (`loading`), `--set` overrides,
-the schema of every key with its type, range and default (`schema`, with the value checks
-in `fields`), and the checks of a config against the prepared data. `load_config` and
-`config_from_dict` return a resolved `Config` or raise one `ConfigError` listing every problem.
+"""Configs: YAML read with the place of every value and `--set` overrides (`locations`), the
+schema of every key with its type, range and default and the checks across keys (`schema`,
+with the value checks in `fields`), the search-space grammar (`space`), and the checks of a
+config against its prepared data (`fit_data`). `loading.load_config` and `config_from_dict`
+return a resolved `Config` or raise one `ConfigError` listing every problem.
 """

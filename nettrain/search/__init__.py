@@ -1,4 +1,5 @@
-"""Grid search: the search space (`space`), planning and running the trials (`grid`), where
-they run (`executors`: inline, a local process pool or Dask), their results and ranking
-(`results`), the live report (`report`) and refitting the best trial (`refit`).
+"""Grid search: planning and running the trials of a config's `search` space (`grid`; the
+space's grammar is `nettrain.config.space`), where they run (`executors`: inline, a local
+process pool or Dask), their results and ranking (`results`), the live report (`report`) and
+refitting the best trial (`refit`).
 """

@@ -1,4 +1,6 @@
-"""Training: one fit of a config (`session`), the epoch loop (`trainer`), the callbacks that
-record history, checkpoints and the best epoch (`callbacks`), gradient-health diagnostics
-(`diagnostics`) and the terminal output of a fit.
+"""Training: one home for a fit (`fit`: the config, the run directory, the data; `session`:
+the trainer a config describes and the run's files), the epoch loop (`trainer`), callbacks
+(`callbacks`: the `Callback` base, best-epoch tracking, early stopping, history, checkpoints),
+gradient-health diagnostics (`diagnostics`), the terminal output (`output`, the only part that
+imports rich) and the config-level gradient check (`gradcheck`).
 """
