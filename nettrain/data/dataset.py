@@ -92,12 +92,14 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
         frames = {name: expand_dates(df, dates) for name, df in frames.items()}
         first = frames[first_name]
         task, note = infer_task(first, targets, data.get("task", "auto"), loss)
-        notes += [f"warning: {w}" for w in suspects(first, [f for f in features if f not in dates and f not in targets],
-                                                     targets, task).values()]
+        tabular = sequence_categorical(data, features)  # not a text column, not the target
+        notes += [f"warning: {w}" for w in suspects(
+            first, [f for f in tabular if f not in dates and f not in targets], targets,
+            task).values()]
         features = feature_columns(features, dates)
-        categorical = sequence_categorical(data, categorical_columns(
-            first, features, data.get("categorical", "onehot"),
-            data.get("onehot_limit", ONEHOT_LIMIT)))
+        categorical = categorical_columns(first, sequence_categorical(data, features),
+                                          data.get("categorical", "onehot"),
+                                          data.get("onehot_limit", ONEHOT_LIMIT))
     else:
         task, note, dates = preprocessor.task, None, preprocessor.dates
         frames = {name: expand_dates(df, dates) for name, df in frames.items()}
@@ -105,7 +107,7 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
         features, targets = preprocessor.features, preprocessor.targets
     notes += [note] if note else []
     notes += [f"dates: {c!r} -> {', '.join(parts)}" for c, parts in dates.items()]
-    numeric = [f for f in features if f not in categorical]
+    numeric = [f for f in sequence_categorical(data, features) if f not in categorical]
     drop_target = data.get("missing_target", "error") == "drop"
     rows = {name: _usable_rows(df, f"'{files[name][1]}'", numeric, categorical, targets, task,
                                data.get("missing", "error"), notes, drop_target)

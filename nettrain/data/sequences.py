@@ -26,10 +26,10 @@ def sequence_features(data, frame, targets, features):
     return features
 
 
-def sequence_categorical(data, categorical):
-    """A text column is tokenized, not one-hot encoded."""
+def sequence_categorical(data, columns):
+    """`columns` without a data.text column: it is tokenized, not one-hot encoded or inspected."""
     text = data.get("text")
-    return [c for c in categorical if not text or c != text["column"]]
+    return [c for c in columns if not text or c != text["column"]]
 
 
 def split_parts(data, frames, rows, notes, default):

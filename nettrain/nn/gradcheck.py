@@ -67,8 +67,13 @@ def check_gradients(model, loss, X, y, l1=0.0, l2=0.0, eps=1e-6, max_entries=Non
     rows = []
     for key, param, _ in model.named_params():
         indices = None
-        if max_entries is not None and param.size > max_entries:
-            indices = (rng or xp.random.default_rng(0)).choice(param.size, max_entries, replace=False)
+        layer_index, name = key.split(".")[1], key.rsplit(".", 1)[1]
+        frozen = model.layers[int(layer_index)].frozen(name)  # entries that never learn
+        if frozen is not None:
+            indices = xp.setdiff1d(xp.arange(param.size), frozen)
+        if max_entries is not None and (param.size if indices is None else len(indices)) > max_entries:
+            pool = param.size if indices is None else indices
+            indices = (rng or xp.random.default_rng(0)).choice(pool, max_entries, replace=False)
         numeric = numerical_gradient(objective, param, eps, indices)
         a = analytic[key] if indices is None else analytic[key].reshape(-1)[indices]
         n = numeric if indices is None else numeric.reshape(-1)[indices]

@@ -68,6 +68,11 @@ class Layer:
         ids; the base needs none.
         """
 
+    def frozen(self, name):
+        """Flat positions of `params[name]` that never learn (their gradient is 0 by
+        definition, as an embedding's padding row), or None; gradient checks skip them."""
+        return None
+
     def forward(self, x, training=False):
         return x
 

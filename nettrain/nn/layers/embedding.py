@@ -54,6 +54,9 @@ class Embedding(Layer):
         self.output_shape = input_shape + (self.output_dim,)
         return self.output_shape
 
+    def frozen(self, name):
+        return xp.arange(self.output_dim) if name == "W" else None  # row 0, the padding
+
     def forward(self, x, training=False):
         ids = x.astype(xp.intp)
         self.check_ids(x, ids)
