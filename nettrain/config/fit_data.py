@@ -63,9 +63,10 @@ def _loss_problems(cfg, dataset, tables):
     return []
 
 
-def _output_problems(cfg, dataset):
+def _output_problems(cfg, dataset, tables):
     layers_ = cfg["model"]["layers"]
-    dense = [i for i, spec in enumerate(layers_) if spec.get("type") == "dense"]
+    # the layers whose `units` is their output width (dense): the last one is the output layer
+    dense = [i for i, spec in enumerate(layers_) if tables["layer"][spec["type"]].sets_output_width]
     n, classes = dataset.n_outputs, list(dataset.classes or [])
     if dataset.task == "classification" and cfg["loss"]["name"] == "binary_cross_entropy":
         why = f"one logit for the positive class {classes[-1]!r}" if classes else "one logit"
@@ -100,7 +101,7 @@ def check_against_data(config, dataset, tables=None):
     cfg = config.data
     problems = _loss_problems(cfg, dataset, tables)
     if not problems:  # with the wrong loss the needed units mean nothing
-        problems += _output_problems(cfg, dataset)
+        problems += _output_problems(cfg, dataset, tables)
     problems += _metric_problems(cfg, dataset, tables)
     if problems:
         located = sorted((locate_problem(config.places, path, msg) for path, msg in problems),
