@@ -61,15 +61,17 @@ def load(run_dir):
     return load_run(run_dir)
 
 
-def evaluate(run, split=None, data=None):
-    """The metrics report of a run (directory or Run) on a split or a labelled file/DataFrame."""
+def evaluate(run, split=None, data=None, threshold=None):
+    """The metrics report of a run (directory or Run) on a split or a labelled file/DataFrame;
+    `threshold` overrides a binary model's decision threshold."""
     from nettrain.runs.inference import evaluate as evaluate_run
 
-    return evaluate_run(run, split=split, data=data)
+    return evaluate_run(run, split=split, data=data, threshold=threshold)
 
 
-def predict(run, data, proba=False, keep=()):
-    """The table `nettrain predict` writes, as a DataFrame, for a DataFrame or a data file."""
+def predict(run, data, proba=False, keep=(), threshold=None, missing=None):
+    """The table `nettrain predict` writes, as a DataFrame, for a DataFrame or a data file
+    (`threshold` and `missing` as `nettrain predict --threshold/--missing`)."""
     from nettrain.runs.inference import predict as predict_run
 
-    return predict_run(run, data, proba=proba, keep=keep)
+    return predict_run(run, data, proba=proba, keep=keep, threshold=threshold, missing=missing)

@@ -36,5 +36,7 @@ def command(config, overrides, out, init_from, resume, quiet, diagnose, report):
     if config is None and resume is None:
         raise click.UsageError("Missing argument 'CONFIG' (or --resume RUN).")
 
+    from rich.console import Console
+
     fit(config, overrides=overrides, out=out, init_from=init_from, resume=resume, quiet=quiet,
-        diagnose=diagnose, report=report)
+        diagnose=diagnose, report=report, console=Console())

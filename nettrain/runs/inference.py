@@ -17,7 +17,8 @@ from nettrain.config.schema import resolve_auto_units
 from nettrain.runs import rundir
 from nettrain.data.dataset import SPLITS, n_outputs, prepare_data, read_table
 from nettrain.errors import ConfigError, DataError, NettrainError
-from nettrain.nn.metrics import (as_class_columns, classification_report, predicted_classes,
+from nettrain.nn.metrics import (as_class_columns, classification_report, positive_index,
+                                 predicted_classes,
                               regression_report)
 from nettrain.data.preprocess import Preprocessor
 from nettrain.registry import suggest
@@ -86,7 +87,8 @@ def build_model(config, preprocessor, file):
 
     arch, arrays = read_model_arrays(file)
     layers = resolve_auto_units(config["model"]["layers"], _expected_outputs(preprocessor, config["loss"]))
-    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0)
+    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0,
+                  data_facts=preprocessor.data_facts)
     expected = model.architecture()
     try:
         saved_shape = architecture_input_shape(arch)
@@ -122,7 +124,9 @@ def load(run_dir):
         raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
     preprocessor = Preprocessor.from_json(text, source=path / rundir.PREPROCESS)
     model = build_model(config, preprocessor, path / rundir.MODEL)
-    loss = get_loss(config["loss"])
+    loss = get_loss(config["loss"]).bind(
+        None if preprocessor.classes is None else preprocessor.classes.tolist(),
+        getattr(preprocessor, "class_counts", None))
     want = _expected_outputs(preprocessor, config["loss"])
     if model.n_out != want:
         raise DataError(f"'{path / rundir.MODEL}' has {model.n_out} outputs but the run's task "
@@ -155,6 +159,36 @@ class LoadedRun:
         self.path, self.config = Path(path), config
         self.preprocessor, self.model, self.loss = preprocessor, model, loss
         self._preprocess_text = preprocess_text or preprocessor.to_json()
+        # a binary model's decision: the positive class index and its probability threshold
+        self.pos = positive_index(preprocessor.classes, config["data"].get("pos_label"))
+        self.threshold = config.data.get("threshold", 0.5)
+
+    def _threshold(self, threshold):
+        """The decision threshold to use: the run's, or `threshold` when given."""
+        if threshold is None:
+            return self.threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+            raise DataError(f"--threshold must be a probability strictly between 0 and 1, got "
+                            f"{threshold!r}.")
+        if self.task != "classification" or len(self.classes) != 2:
+            raise DataError(f"--threshold applies to binary classification, but '{self.path}' "
+                            + ("is a regression run." if self.task != "classification" else
+                               f"has {len(self.classes)} classes (it predicts the most probable)."))
+        return float(threshold)
+
+    @contextlib.contextmanager
+    def _missing(self, missing):
+        """Within the block, rows with missing features are handled as `missing` says
+        (drop: left out, their prediction empty; mean: filled with the train means)."""
+        saved = self.preprocessor.missing
+        if missing is not None:
+            if missing not in ("drop", "mean", "error"):
+                raise DataError(f"--missing must be drop, mean or error, got {missing!r}.")
+            self.preprocessor.missing = missing
+        try:
+            yield
+        finally:
+            self.preprocessor.missing = saved
 
     def __repr__(self):
         return f"LoadedRun('{self.path}')"
@@ -195,8 +229,15 @@ class LoadedRun:
                     f"The data has no target column {', '.join(map(repr, absent))}, which "
                     "evaluate needs to score the predictions against. Add the labels, or use "
                     "`nettrain predict` for unlabelled data.")
-        X, y, rows = self.preprocessor.transform(frame, require_target=require_target,
-                                                 return_rows=True)
+        try:
+            X, y, rows = self.preprocessor.transform(frame, require_target=require_target,
+                                                     return_rows=True, use_target=require_target)
+        except DataError as err:
+            if require_target or not str(err).startswith("Missing or non-finite"):
+                raise
+            raise DataError(f"{str(err).split('. Fix the data')[0]}. Predict them anyway with "
+                            "--missing drop (their prediction is left empty) or --missing mean "
+                            "(filled with the train means).") from None
         for text in self.preprocessor.warnings:
             warnings.warn(text, DataWarning, stacklevel=3)
         return X, y, rows
@@ -233,34 +274,39 @@ class LoadedRun:
                             f"trained on {len(self.preprocessor.features)}. Give X the layout "
                             "of the training data.")
 
-    def predict_proba(self, frame):
+    def predict_proba(self, frame, missing=None):
         """Class probabilities, one row per input row and one column per class.
 
-        Rows left out for missing values (data.missing: drop) get NaN.
+        Rows left out for missing values (data.missing or `missing`: drop) get NaN.
         """
         if self.task != "classification":
             raise DataError(f"predict_proba needs a classification run; '{self.path}' is a "
                             "regression run. Use predict.")
         frame = self.read(frame)
-        X, _, rows = self._transform(frame, require_target=False)
+        with self._missing(missing):
+            X, _, rows = self._transform(frame, require_target=False)
         proba = np.full((len(frame), len(self.classes)), np.nan)
         proba[rows] = as_class_columns(self._scores(X))
         return proba
 
-    def predict(self, frame):
+    def predict(self, frame, threshold=None, missing=None):
         """Predictions in the original label form, one per input row.
 
-        Classification: labels (n,) as in the training data (strings stay strings).
-        Regression: float (n, n_targets) in the targets' units (target scaling undone).
-        Rows left out for missing values (data.missing: drop) get None / NaN.
+        Classification: labels (n,) as in the training data (strings stay strings); a binary
+        model predicts its positive class where that probability >= `threshold` (default:
+        the run's `threshold`). Regression: float (n, n_targets) in the targets' units
+        (target scaling undone). A target column in the data is ignored. Rows left out for
+        missing values (data.missing or `missing`: drop) get None / NaN.
         """
+        threshold = self._threshold(threshold)
         frame = self.read(frame)
-        X, _, rows = self._transform(frame, require_target=False)
-        return self._fill(self._decode(self._scores(X)), rows, len(frame))
+        with self._missing(missing):
+            X, _, rows = self._transform(frame, require_target=False)
+        return self._fill(self._decode(self._scores(X), threshold), rows, len(frame))
 
-    def _decode(self, scores):
-        if self.task == "classification":  # p >= 0.5 for one binary column, as the metrics
-            return self.preprocessor.decode(predicted_classes(scores))
+    def _decode(self, scores, threshold):
+        if self.task == "classification":  # as the metrics decide
+            return self.preprocessor.decode(predicted_classes(scores, threshold, self.pos))
         return scores
 
     def _fill(self, values, rows, n):
@@ -273,23 +319,39 @@ class LoadedRun:
         full[rows] = values
         return full
 
-    def prediction_frame(self, frame, proba=False, keep=()):
-        """The table `nettrain predict` writes: kept columns, `predicted_<target>`, `proba_<class>`."""
+    def prediction_frame(self, frame, proba=False, keep=(), threshold=None, missing=None):
+        """The table `nettrain predict` writes: kept columns, `predicted_<target>`, `proba_<class>`.
+
+        `threshold` and `missing` are as in `predict`."""
+        if proba and self.task != "classification":
+            raise DataError(f"--proba gives class probabilities, but '{self.path}' is a regression "
+                            "run: its predictions are numbers. Leave --proba out.")
+        threshold = self._threshold(threshold)
         frame = self.read(frame, keep)
         absent = [c for c in keep if c not in frame.columns]
         if absent:
             names = [str(c) for c in frame.columns]
             raise DataError(f"--keep: column(s) {', '.join(map(repr, absent))} not found in the "
                             f"data.{suggest(absent[0], names)} The data has: {', '.join(names[:50])}.")
-        out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
-        X, _, rows = self._transform(frame, require_target=False)
+        with self._missing(missing):
+            X, _, rows = self._transform(frame, require_target=False)
         scores = self._scores(X)
-        preds = self._fill(self._decode(scores), rows, len(frame))
+        positions = getattr(self.preprocessor, "positions_frame", None)
+        if positions is not None:  # a series: one row per complete window, not per input row
+            out, n = positions(frame, rows, keep), len(rows)
+            rows = np.arange(n)
+        else:
+            out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
+            n = len(frame)
+        preds = self._fill(self._decode(scores, threshold), rows, n)
+        if len(rows) < n:
+            warnings.warn(f"{n - len(rows):,} of {n:,} row(s) have missing features and were "
+                          "left out: their predictions are empty.", DataWarning, stacklevel=2)
         if self.task == "classification":
             out[f"predicted_{self.target_names[0]}"] = preds
             if proba:
                 scores = as_class_columns(scores)
-                full = np.full((len(frame), scores.shape[1]), np.nan, dtype=scores.dtype)
+                full = np.full((n, scores.shape[1]), np.nan, dtype=scores.dtype)
                 full[rows] = scores
                 for j, name in enumerate(self.preprocessor.class_names):
                     out[f"proba_{name}"] = full[:, j]
@@ -298,7 +360,7 @@ class LoadedRun:
                 out[f"predicted_{name}"] = preds[:, j]
         return out.reset_index(drop=True)
 
-    def evaluate(self, frame=None, split=None):
+    def evaluate(self, frame=None, split=None, threshold=None):
         """The full metrics report, on a labelled DataFrame or on one of fit's splits.
 
         Args:
@@ -306,7 +368,9 @@ class LoadedRun:
                 preprocessing; it must hold the target column(s).
             split: "train", "val" or "test": rebuilt exactly as fit made it. Default (no
                 frame): test if the run has one, else val, else train.
+            threshold: a binary model's decision threshold (default: the run's).
         """
+        threshold = self._threshold(threshold)
         if frame is not None and split is not None:
             raise DataError("Evaluate either a split (--split) or a file (--data), not both.")
         if frame is not None:
@@ -316,19 +380,21 @@ class LoadedRun:
             split = split or self.default_split()
             X, y = self.split_arrays(split)
             source = {"split": split, "data": None}
-        return {"run": str(self.path), **source, "task": self.task, **self.report(X, y)}
+        return {"run": str(self.path), **source, "task": self.task,
+                **self.report(X, y, threshold)}
 
     def default_split(self):
         have = self.splits
         return next(s for s in ("test", "val", "train") if s in have)
 
-    def report(self, X, y):
+    def report(self, X, y, threshold=None):
         """Loss plus the classification or regression report for preprocessed X and y."""
         outputs = self.outputs(X)
         loss = float(self.loss.forward(outputs, y)) if len(X) else float("nan")
         scores = self.link(outputs)
         if self.task == "classification":
-            rep = classification_report(y, scores, self.classes.tolist())
+            rep = classification_report(y, scores, self.classes.tolist(), self.pos,
+                                        self.threshold if threshold is None else threshold)
         else:
             inverse = self.preprocessor.inverse_target
             rep = regression_report(inverse(y), inverse(scores), self.target_names)
@@ -363,14 +429,15 @@ class LoadedRun:
                             "FILE instead.") from None
 
 
-def evaluate(run, split=None, data=None):
+def evaluate(run, split=None, data=None, threshold=None):
     """The metrics report of a run (a directory or a `Run`) on a split or a labelled file."""
-    return load(getattr(run, "path", run)).evaluate(data, split)
+    return load(getattr(run, "path", run)).evaluate(data, split, threshold)
 
 
-def predict(run, data, proba=False, keep=()):
+def predict(run, data, proba=False, keep=(), threshold=None, missing=None):
     """The prediction table of a run on a DataFrame or a data file (see `prediction_frame`)."""
-    return load(getattr(run, "path", run)).prediction_frame(data, proba=proba, keep=keep)
+    return load(getattr(run, "path", run)).prediction_frame(data, proba=proba, keep=keep,
+                                                            threshold=threshold, missing=missing)
 
 
 def read_input(path, preprocessor, keep=()):

@@ -58,10 +58,10 @@ class Run:
 
         return load(self.path)
 
-    def evaluate(self, data=None, split=None):
+    def evaluate(self, data=None, split=None, threshold=None):
         """The metrics report on a labelled DataFrame / file, or on a split (default: test, else val)."""
-        return self.load().evaluate(data, split)
+        return self.load().evaluate(data, split, threshold)
 
-    def predict(self, data):
+    def predict(self, data, threshold=None, missing=None):
         """Predictions in the original label form, one per row of a DataFrame or data file."""
-        return self.load().predict(data)
+        return self.load().predict(data, threshold=threshold, missing=missing)

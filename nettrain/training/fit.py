@@ -27,7 +27,8 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
             is written to `out/NAME/YYYYmmdd-HHMMSS[-N]/`.
         init_from: a run directory or model.npz to start from (sets model.init_from).
         resume: a run directory to continue from its checkpoint.npz, in place.
-        quiet: print only the run directory and the final metrics.
+        quiet: print nothing (unless a `console` is given: then only the run directory
+            and the final metrics, as `nettrain fit --quiet` does).
         diagnose: record per-layer gradient health into diagnostics.csv and print it, as
             `training.diagnostics: true` does (bounds the config gives are kept).
         console: the rich Console to print on (default: stdout).
@@ -63,7 +64,7 @@ def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, 
     config = as_config(config_or_path, overrides)
     if diagnose and not config["training"]["diagnostics"]:
         config = as_config(config_or_path, [*overrides, ("training.diagnostics", True)])
-    console = console or Console()
+    console = console or Console(quiet=quiet)
     state, lock = None, None
     try:
         if resume is not None:
