@@ -76,6 +76,7 @@ def metric_list(r, path, raw):
 
 
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
+DEFAULT_SPLIT = {**FRACTIONS, "stratify": True}  # `data.split` left out; the one place of these defaults
 
 
 def split(r, path, raw):

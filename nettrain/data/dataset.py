@@ -11,6 +11,7 @@ from nettrain.data.columns import (ONEHOT_LIMIT, categorical_columns, check_clas
 from nettrain.data.dates import expand_dates, feature_columns, find_date_columns
 from nettrain.data.inspect import suspects
 from nettrain.data.csvfast import read_simple_csv
+from nettrain.config.schema import DEFAULT_SPLIT
 from nettrain.errors import ConfigError, DataError
 from nettrain.data.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
                                       numeric_values, shorten, text_values)
@@ -22,7 +23,6 @@ from nettrain.data.splits import SPLITS, split_indices
 from nettrain.data.tables import (SAMPLE_ROWS, SUPPORTED, TEXT_SUFFIXES, download_hint,
                                   read_delimited, read_parquet)
 
-DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True}
 
 
 

@@ -12,13 +12,13 @@ import json
 
 import numpy as np
 
+from nettrain.config.schema import DEFAULT_SPLIT
 from nettrain.data.preprocess import Preprocessor
 from nettrain.data.splits import SPLITS
 from nettrain.errors import DataError
 from nettrain.registry import suggest
 
 WINDOW_DEFAULTS = {"size": None, "horizon": 1, "stride": 1, "order_by": None}
-FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
 def time_order(frame, order_by, where="the data"):
@@ -63,7 +63,7 @@ def window_parts(frames, rows, data, notes):
     need = window["size"] + window["horizon"]
     if "all" in frames:
         kept = rows["all"]
-        split = data.get("split") or FRACTIONS
+        split = data.get("split") or DEFAULT_SPLIT
         fractions = [float(split.get(s) or 0) for s in SPLITS]
         bounds = np.rint(np.cumsum(fractions) * len(kept)).astype(int)
         starts = np.concatenate(([0], bounds[:-1]))
