@@ -287,3 +287,50 @@ def test_lstm_run_interrupted_mid_epoch_resumes_bit_identically(tmp_path):
     resumed = nettrain.fit(run.path / rundir.CONFIG, resume=run.path, **QUIET)
     assert numbers(resumed).equals(numbers(whole))
     assert same_weights(resumed, whole)
+
+
+def exploding_config(tmp_path, clip_norm):
+    """A relu rnn whose recurrent weights (1.6 I) blow gradients up through 40 steps."""
+    from nettrain.nn.model import Model, save_model
+    cfg = series_config(tmp_path, size=40)
+    cfg["data"]["split"] = {"train": 1.0}
+    cfg["model"]["layers"] = [{"type": "rnn", "units": 4, "activation": "relu"},
+                              {"type": "dense", "units": 1}]
+    model = Model(cfg["model"]["layers"], (40, 2), rng=0)
+    model.layers[0].params["W_hh"][...] = 1.6 * np.eye(4, dtype=np.float32)
+    model.layers[0].params["b_ih"][...] = 0.5
+    save_model(model, tmp_path / "start.npz")
+    cfg["model"]["init_from"] = str(tmp_path / "start.npz")
+    cfg["optimizer"] = {"name": "sgd", "lr": 0.01}
+    cfg["training"].update(epochs=2, clip_norm=clip_norm, diagnostics=True)
+    return cfg
+
+
+def test_clip_norm_tames_gradients_exploding_through_time_and_diagnose_says_so(tmp_path):
+    with pytest.raises(nettrain.errors.DivergenceError):
+        nettrain.fit(exploding_config(tmp_path, None), **QUIET)
+    out = io.StringIO()
+    run = nettrain.fit(exploding_config(tmp_path, 1.0), console=Console(file=out, width=200))
+    assert np.isfinite(run.history["train_loss"]).all()
+    rows = pd.read_csv(run.path / rundir.DIAGNOSTICS)
+    rnn = rows[rows["layer"] == 0]
+    assert (rnn["time_ratio"] > 1000).all() and rows[rows["layer"] == 1]["time_ratio"].isna().all()
+    text = " ".join(out.getvalue().split())
+    assert "Exploding gradients through time at model.layers[0] (rnn(4, relu))" in text
+    assert "lower training.clip_norm (now 1)" in text and "use activation: tanh" in text
+
+
+def test_vanishing_through_time_is_reported_with_the_layers_fixes(tmp_path):
+    from nettrain.nn.model import Model
+    from nettrain.training.diagnostics import default_bounds, findings
+    model = Model([{"type": "rnn", "units": 4}, {"type": "dense", "units": 1}], (50, 2), rng=0)
+    row = {"epoch": 3, "layer": 0, "description": "rnn(4, tanh)", "grad_norm": 0.1,
+           "update_ratio": None, "dead_fraction": None, "saturated_fraction": None,
+           "time_ratio": 1e-6}
+    out = findings([[row]], model.layers, default_bounds())
+    assert [f.kind for f in out] == ["vanishing_through_time"]
+    assert "{type: lstm} or {type: gru}" in out[0].text and "50 steps now" in out[0].text
+    model.layers[0].params["W_hh"][...] = 0  # no path back through time at all
+    y = model.forward(np.ones((2, 50, 2)), training=True)
+    model.backward(np.ones_like(y))
+    assert model.layers[0].time_gradient() == 0.0 and model.layers[1].time_gradient() is None

@@ -14,6 +14,10 @@ What is measured, per epoch and per layer (`diagnostics.csv`, one row per epoch 
   units whose pre-activation was <= 0 for every sample of every batch of the epoch.
 - `saturated_fraction` (sigmoid, tanh): the share of the epoch's pre-activation values, over
   every sample and unit, with |value| > `saturation_bound`.
+- `time_ratio` (layers that carry state through time: rnn, lstm, gru; the layer reports it):
+  the norm of the gradient at a sequence's first step over that at its last step, the
+  geometric mean over the epoch's batches. Far below 1: vanishing through time; far above:
+  exploding.
 
 Only training batches count (not validation). Recording changes no number of the training:
 it reads the gradients, the parameters and the pre-activations, and writes only its own buffers.
@@ -27,7 +31,7 @@ from nettrain.runs import rundir
 from nettrain.training.callbacks import Callback
 
 COLUMNS = ["epoch", "layer", "description", "batches", "grad_norm", "update_ratio",
-           "dead_fraction", "saturated_fraction"]
+           "dead_fraction", "saturated_fraction", "time_ratio"]
 GROWTH_EPOCHS = 3  # exploding: the gradient norm rose in each of this many epochs in a row
 RATIO_STEPS = 32  # update ratios are measured on at most about this many steps per epoch
 
@@ -129,6 +133,7 @@ class Diagnostics(Callback):
         self.grad_sum, self.ratio_sum = np.zeros(n), np.zeros(n)
         self.peak = [None] * n
         self.saturated = np.zeros((n, 2))  # (count beyond the bound, values seen)
+        self.time_log = np.zeros((n, 2))  # (sum of log10 time ratios, batches measured)
 
     def on_epoch_begin(self, trainer, epoch):
         self._reset()
@@ -146,7 +151,10 @@ class Diagnostics(Callback):
         if self.measuring:  # a copy and two passes over the parameters: on sampled steps only
             self.size = self._norms(self.params)
             np.copyto(self.before, self.params)
-        for k, (*_, tap) in enumerate(self.layers):
+        for k, (_, layer, _, tap) in enumerate(self.layers):
+            ratio = layer.time_gradient()
+            if ratio is not None and not math.isnan(ratio):
+                self.time_log[k] += (math.log10(min(max(ratio, 1e-300), 1e300)), 1)
             if tap is None or tap.pending is None:
                 continue
             if tap.kind == "dead":
@@ -178,6 +186,8 @@ class Diagnostics(Callback):
                 "update_ratio": float(self.ratio_sum[k] / self.steps[k]) if self.steps[k] else None,
                 "dead_fraction": float(np.mean(self.peak[k] <= 0)) if self.peak[k] is not None else None,
                 "saturated_fraction": float(self.saturated[k, 0] / seen) if seen else None,
+                "time_ratio": (float(10 ** (self.time_log[k, 0] / self.time_log[k, 1]))
+                               if self.time_log[k, 1] else None),
             })
         if self.path is not None:
             self._write()
@@ -299,6 +309,37 @@ def _exploding(epochs, rows, layers, bounds, settings):
     return found
 
 
+def _through_time(rows, layers, bounds, settings):
+    """Vanishing or exploding gradients along a recurrent layer's time steps (the layer
+    measures them, `Layer.time_gradient`, and names its own fixes, `Layer.time_fixes`)."""
+    found = []
+    clip, lr = settings.get("clip_norm"), settings.get("lr")
+    low, high = bounds["vanishing_ratio"], bounds["exploding_norm"]
+    for row in rows:
+        ratio = row.get("time_ratio")
+        if ratio is None or low <= ratio <= high:
+            continue
+        layer = layers[row["layer"]]
+        if ratio < low:
+            kind, fixes = "vanishing", layer.time_fixes("vanishing")
+            evidence = (f"the gradient at the first step of a sequence is {ratio:.1e} of the gradient "
+                        f"at its last step (epoch {row['epoch']}; training.diagnostics.vanishing_ratio "
+                        f"is {low:g}), so the early steps barely shape the weights")
+        else:
+            kind = "exploding"
+            fixes = [f"lower training.clip_norm (now {clip:g})" if clip else
+                     "set training.clip_norm: 1.0, the usual remedy"]
+            fixes += [f.replace("optimizer.lr", f"optimizer.lr (now {lr:g})") if lr else f
+                      for f in layer.time_fixes("exploding")]
+            evidence = (f"the gradient grows {ratio:.1e} times from the last step of a sequence back "
+                        f"to its first (epoch {row['epoch']}; above training.diagnostics.exploding_norm, "
+                        f"{high:g})")
+        found.append(Finding(f"{kind}_through_time", row["layer"], (
+            f"{kind.capitalize()} gradients through time at {_where(row)}: {evidence}. "
+            f"Fix: {'; or '.join(fixes)}.")))
+    return found
+
+
 def _units(rows, layers, bounds, settings):
     found = []
     lr = settings.get("lr")
@@ -358,6 +399,7 @@ def findings(epochs, layers, bounds, settings=None):
     settings = settings or {}
     rows = epochs[-1]
     return (_vanishing(rows, layers, bounds) + _exploding(epochs, rows, layers, bounds, settings)
+            + _through_time(rows, layers, bounds, settings)
             + _units(rows, layers, bounds, settings) + _update_ratios(rows, bounds, settings))
 
 
@@ -377,12 +419,17 @@ def diagnostics_table(rows, plain=False):
 
     table = Table(box=None if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("layer", no_wrap=True)
-    for name in ("grad norm", "update/weight", "dead", "saturated"):
+    through_time = any(row.get("time_ratio") is not None for row in rows)
+    names = ("grad norm", "update/weight", "dead", "saturated") + (
+        ("first/last step",) if through_time else ())
+    for name in names:
         table.add_column(name, justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(f"{row['layer']} {row['description']}", _cell(row["grad_norm"]),
-                      _cell(row["update_ratio"]), _cell(row["dead_fraction"], True),
-                      _cell(row["saturated_fraction"], True))
+        cells = [_cell(row["grad_norm"]), _cell(row["update_ratio"]),
+                 _cell(row["dead_fraction"], True), _cell(row["saturated_fraction"], True)]
+        if through_time:
+            cells.append(_cell(row.get("time_ratio")))
+        table.add_row(f"{row['layer']} {row['description']}", *cells)
     return table
 
 

@@ -73,6 +73,17 @@ class Layer:
         definition, as an embedding's padding row), or None; gradient checks skip them."""
         return None
 
+    def time_gradient(self):
+        """For a layer that carries state through time: in the latest backward pass, the norm
+        of the gradient at the sequence's first step over that at its last step (about 1 is
+        healthy, far below vanishing, far above exploding). None for other layers."""
+        return None
+
+    def time_fixes(self, kind):
+        """What a config can change when gradients are "vanishing" or "exploding" through
+        this layer's time steps (phrases for a diagnostic's Fix:)."""
+        return []
+
     def forward(self, x, training=False):
         return x
 

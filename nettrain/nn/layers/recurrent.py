@@ -40,6 +40,7 @@ class Recurrent(Layer):
     """
 
     gates = 1
+    gated = True  # gates that keep gradients alive through time (lstm, gru; not rnn)
 
     def __init__(self, units=None, return_sequences=False, bidirectional=False):
         super().__init__()
@@ -95,7 +96,7 @@ class Recurrent(Layer):
     def backward(self, grad_out, input_grad=True):
         units, steps = self.units, self.caches[0]["H"].shape[0] - 1
         n = grad_out.shape[0]
-        dxt = None
+        dxt, self.time_ratio = None, None
         for d, (s, cache) in enumerate(zip(self.suffixes, self.caches)):
             part = slice(d * units, (d + 1) * units)
             if self.return_sequences:
@@ -104,6 +105,7 @@ class Recurrent(Layer):
                 dH, dlast = None, grad_out[:, part]
             order = _order(steps, reverse=d == 1)
             dXW, dGH = self._back(cache, dH, dlast, self.params, s, order)
+            self._measure_time(dXW, order)
             h_prev = _states(cache["H"], cache["reverse"])[0].reshape(steps * n, units)
             dXW2, dGH2 = dXW.reshape(steps * n, -1), dGH.reshape(steps * n, -1)
             xp.matmul(self.xt.T, dXW2, out=self.grads["W_ih" + s])
@@ -119,6 +121,27 @@ class Recurrent(Layer):
         if not input_grad:
             return None
         return xp.ascontiguousarray(dxt.reshape(steps, n, -1).transpose(1, 0, 2))
+
+    def _measure_time(self, dZ, order):
+        """Keep the smallest (over directions) ratio of the gate gradients' norm at the first
+        step a direction reads to that at its last step, for gradient-health diagnostics."""
+        first, last = (xp.sqrt(xp.vdot(dZ[t], dZ[t])) for t in (order[0][0], order[-1][0]))
+        ratio = float(first / last) if last > 0 else (0.0 if first == 0 else float("inf"))
+        self.time_ratio = ratio if self.time_ratio is None else min(self.time_ratio, ratio)
+
+    def time_gradient(self):
+        return getattr(self, "time_ratio", None)
+
+    def time_fixes(self, kind):
+        steps = self.input_shape[0]
+        shorter = (f"shorten the sequences ({steps} steps now: data.window.size or "
+                   "data.text.max_length)")
+        if kind == "vanishing":
+            fixes = [shorter, "use bidirectional: true, so every step is near one end"]
+            return (["use {type: lstm} or {type: gru}, whose gates keep gradients alive"]
+                    if not self.gated else []) + fixes
+        return ["lower optimizer.lr", shorter] + (
+            ["use activation: tanh"] if getattr(self, "activation", None) == "relu" else [])
 
     def _input_weights(self, p, s):
         """W_ih and the bias added to x @ W_ih before the loop (both biases by default)."""
@@ -185,6 +208,7 @@ class RNN(Recurrent):
 
     type = "rnn"
     gates = 1
+    gated = False
 
     def __init__(self, units=None, return_sequences=False, bidirectional=False, activation="tanh"):
         super().__init__(units, return_sequences, bidirectional)
