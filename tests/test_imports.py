@@ -112,3 +112,25 @@ def test_no_module_is_over_500_lines():
     long = {name: n for name, path in modules().items()
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > 500}
     assert not long, long
+
+
+# The training path computes through nettrain.backend (xp and its helpers), so another array
+# module can be dropped in there: these modules import no NumPy and use no NumPy-only keyword.
+BACKEND_ONLY = ["nettrain.training.trainer", "nettrain.nn.losses", "nettrain.nn.optimizers"]
+
+
+def test_the_training_path_computes_through_the_backend():
+    known = modules()
+    names = [m for m in known if m.startswith("nettrain.nn.layers.")] + BACKEND_ONLY
+    wrong = []
+    for name in names:
+        path = known[name]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            imports = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(i == "numpy" or i.startswith("numpy.") for i in imports):
+                wrong.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports numpy")
+            if isinstance(node, ast.Call) and any(k.arg == "mode" for k in node.keywords) \
+                    and isinstance(node.func, ast.Attribute) and node.func.attr == "take":
+                wrong.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} calls take(mode=...)")
+    assert not wrong, "use nettrain.backend (xp, take_rows, ...) instead:\n" + "\n".join(wrong)
