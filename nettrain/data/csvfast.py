@@ -64,6 +64,7 @@ class Table:
     def __init__(self, columns):
         self._columns = dict(columns)
         self.columns = list(self._columns)
+        self.attrs = {}  # as DataFrame.attrs: facts a reader attaches (e.g. a sample shape)
 
     def __getitem__(self, name):
         return self._columns[name]
