@@ -24,6 +24,28 @@ def render(template, out_dir, name="config.yaml"):
     return Template(text).substitute(data_path=flow(data_path).ljust(19) + " ", config=name)
 
 
+def _for_table(template, data, target, output, force, out_dir):
+    """`init --data FILE --target COL`: a config for that table (see nettrain.commands.starter)."""
+    from nettrain.commands.starter import profile, render as render_for
+
+    if template is not None:
+        raise click.UsageError("Give a TEMPLATE or --data FILE, not both.")
+    if data is None or target is None:
+        raise click.UsageError("--data FILE and --target COL go together: the table and the "
+                               "column to predict.")
+    found = profile(Path(data), target)
+    text = render_for(found, out_dir, output or "config.yaml")
+    notes = [f"left out {c!r}: {why}" for c, why in found["exclude"].items()]
+    notes += [f"dates: {c!r} -> {', '.join(parts)}" for c, parts in found["dates"].items()]
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    if not output:
+        click.echo(text, nl=False)
+        return
+    _write(text, output, force)
+    click.echo(f"Wrote {output}. Next: nettrain validate {output} && nettrain fit {output}")
+
+
 def _write(text, output, force):
     from nettrain.errors import NettrainError
 
@@ -41,11 +63,14 @@ def _write(text, output, force):
 
 
 @click.command()
-@click.argument("template", required=False, default="classification", type=click.Choice(list(TEMPLATES)))
+@click.argument("template", required=False, default=None, type=click.Choice(list(TEMPLATES)))
+@click.option("--data", "data", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write a config for this table (.csv, .tsv, .parquet) instead of a template.")
+@click.option("--target", default=None, metavar="COL", help="With --data: the column to predict.")
 @click.option("-o", "--output", type=click.Path(), metavar="FILE",
               help="Write the config to FILE instead of printing it.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def command(template, output, force):
+def command(template, data, target, output, force):
     """Write a commented starter config for TEMPLATE (default: classification).
 
     \b
@@ -53,11 +78,19 @@ def command(template, output, force):
     regression:     diabetes progression (datasets/diabetes.csv), mse, r2, mae and rmse
     The data path is written relative to FILE's folder (or to the current folder when the
     config is printed). It validates and trains as written.
+    With --data FILE --target COL, the config is written for that table: task, output units,
+    columns left out (row ids, leaks, text with too many values), dates, missing values,
+    class weights, split and metrics, each with a comment saying why.
     Examples:
       nettrain init classification -o my.yaml && nettrain fit my.yaml
       nettrain init regression > reg.yaml
+      nettrain init --data loans.csv --target default -o loans.yaml
     """
     out_dir = Path(output).parent if output else Path.cwd()
+    if data is not None or target is not None:
+        _for_table(template, data, target, output, force, out_dir)
+        return
+    template = template or "classification"
     text = render(template, out_dir, output or "config.yaml")
     if not (DATASETS_DIR / TEMPLATES[template]).is_file():
         click.echo(f"Note: {DATASETS_DIR / TEMPLATES[template]} was not found; point data.path at "
