@@ -334,3 +334,19 @@ def test_vanishing_through_time_is_reported_with_the_layers_fixes(tmp_path):
     y = model.forward(np.ones((2, 50, 2)), training=True)
     model.backward(np.ones_like(y))
     assert model.layers[0].time_gradient() == 0.0 and model.layers[1].time_gradient() is None
+
+
+def test_npz_sequences_keep_their_shape_and_scale_per_feature(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 6, 3)) * [1.0, 10.0, 100.0] + [0.0, 5.0, -50.0]
+    np.savez(tmp_path / "seq.npz", X=X, y=rng.normal(size=50))
+    cfg = {"name": "seq", "data": {"path": str(tmp_path / "seq.npz"), "task": "regression",
+                                   "split": {"train": 1.0}},
+           "model": {"layers": [{"type": "gru", "units": 3}, {"type": "dense", "units": 1}]},
+           "loss": "mse", "metrics": ["mae"]}
+    dataset = prepare_data(config_from_dict(cfg))
+    Xs, _ = dataset.splits["train"]
+    assert dataset.input_shape == (6, 3) and Xs.shape == (50, 6, 3)
+    np.testing.assert_allclose(Xs.reshape(-1, 3).mean(axis=0), 0, atol=1e-5)  # per feature,
+    np.testing.assert_allclose(Xs.reshape(-1, 3).std(axis=0), 1, atol=1e-4)   # over all steps
+    np.testing.assert_allclose(Xs, (X - X.reshape(-1, 3).mean(0)) / X.reshape(-1, 3).std(0), atol=1e-4)

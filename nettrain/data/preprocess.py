@@ -49,6 +49,15 @@ def _column_stats(X, pos, kind):
     return np.where(constant, low, mean), np.where(constant | (std == 0), 1.0, std)
 
 
+def _feature_stats(X, steps, features, kind):
+    """Per-feature (center, spread) of rows that hold sequences (T x F values in C order),
+    repeated for every step: each feature's values pooled over all steps, as `_channel_stats`
+    pools a channel's pixels."""
+    by_feature = np.ascontiguousarray(X.reshape(len(X), steps, features).transpose(0, 2, 1))
+    center, spread = _channel_stats(by_feature.reshape(len(X), -1), features, kind)
+    return np.tile(center[::steps], steps), np.tile(spread[::steps], steps)
+
+
 def _channel_stats(X, channels, kind):
     """Per-channel (center, spread) of rows that hold `channels` equal blocks of columns (an
     image's C x H x W values in C order), repeated for each column of the block; as
@@ -243,6 +252,8 @@ class Preprocessor:
         if self.scale != "none" and len(pos):
             if fit and self.sample_shape is not None and len(self.sample_shape) == 3:
                 self.center, self.spread = _channel_stats(X, self.sample_shape[0], self.scale)
+            elif fit and self.sample_shape is not None and len(self.sample_shape) == 2:
+                self.center, self.spread = _feature_stats(X, *self.sample_shape, self.scale)
             elif fit:
                 self.center, self.spread = _column_stats(X, pos, self.scale)
             center, spread = self.center.astype(self.dtype), self.spread.astype(self.dtype)
