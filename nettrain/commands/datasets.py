@@ -28,7 +28,7 @@ def list_():
         click.echo(f"  {name:<{width}}  {n_rows:>7,} rows  {n_cols:>3} columns")
     click.echo("\nDownloadable with `nettrain datasets get NAME`:")
     for name, dataset in downloads.DOWNLOADABLE.items():
-        here = downloads.default_dir(name) / "train.npz"
+        here = downloads.default_dir(name) / ("train.csv" if name in downloads.TEXT_ARCHIVES else "train.npz")
         status = f"  [downloaded: {here.parent}]" if here.is_file() else ""
         click.echo(f"  {name:<{width}}  {dataset.title}{status}")
 
