@@ -299,3 +299,24 @@ def test_training_report_true_does_the_same_from_python(tmp_path):
     run = _quiet(_iris(tmp_path, "iris-config-report", epochs=1, report=True))
     assert "Confusion matrix" in (run.path / "report.html").read_text(encoding="utf-8")
     assert not (_quiet(_iris(tmp_path, "no-report", epochs=1)).path / "report.html").exists()
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium on the PATH")
+def test_headless_chromium_renders_the_page_light_and_dark(pages, tmp_path):
+    import subprocess
+
+    page = tmp_path / "binary.html"
+    page.write_text(pages["binary"], encoding="utf-8")
+    shots = {}
+    for theme, flags in (("light", []), ("dark", ["--force-dark-mode"])):
+        shots[theme] = tmp_path / f"{theme}.png"
+        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", "--window-size=1000,1600", *flags,
+                        f"--screenshot={shots[theme]}", page.as_uri()],
+                       check=True, capture_output=True, timeout=120)
+    light, dark = (np.asarray(Image.open(shots[t]).convert("L"), dtype=float) for t in ("light", "dark"))
+    assert light.std() > 10 and dark.std() > 10  # something is drawn, not a blank page
+    assert light.mean() > 200 and dark.mean() < 60  # the page follows the browser's theme
