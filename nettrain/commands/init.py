@@ -28,11 +28,13 @@ def _for_table(template, data, target, output, force, out_dir):
     """`init --data FILE --target COL`: a config for that table (see nettrain.commands.starter)."""
     from nettrain.commands.starter import profile, render as render_for
 
+    from nettrain.errors import ConfigError
+
     if template is not None:
-        raise click.UsageError("Give a TEMPLATE or --data FILE, not both.")
+        raise ConfigError(f"Give a TEMPLATE ({template}) or --data FILE, not both.")
     if data is None or target is None:
-        raise click.UsageError("--data FILE and --target COL go together: the table and the "
-                               "column to predict.")
+        raise ConfigError("--data FILE and --target COL go together: the table and the "
+                          "column to predict.")
     found = profile(Path(data), target)
     text = render_for(found, out_dir, output or "config.yaml")
     notes = [f"left out {c!r}: {why}" for c, why in found["exclude"].items()]

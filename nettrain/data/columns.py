@@ -71,11 +71,13 @@ def categorical_columns(frame, features, mode="onehot", limit=ONEHOT_LIMIT):
                             "or leave the column out of data.features.")
         n_levels = present.nunique()
         if n_levels > limit:
+            looks = (" It looks like an identifier or free text." if n_levels > len(frame) / 2
+                     else "")
             raise DataError(
-                f"Feature column {name!r} holds text with {n_levels} distinct values in "
-                f"{len(frame)} rows: one-hot encoding would add {n_levels} inputs, more than "
-                f"data.onehot_limit ({limit}). It looks like an identifier or free text: leave "
-                "it out of data.features (data.exclude), or raise data.onehot_limit.")
+                f"Feature column {name!r} holds text with {n_levels:,} distinct values in "
+                f"{len(frame):,} rows: one-hot encoding would add {n_levels:,} inputs, more than "
+                f"data.onehot_limit ({limit}).{looks} Leave it out with data.exclude: [{name}], "
+                f"or raise data.onehot_limit if each value matters.")
         found.append(name)
     return found
 

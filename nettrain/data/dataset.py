@@ -316,15 +316,22 @@ def _usable_rows(frame, where, numeric, categorical, targets, task, missing, not
     out instead of being an error.
     """
     rows = np.arange(len(frame))
+    unknown = np.zeros(len(frame), dtype=bool)
     for target in targets:
         if task == "classification":
-            unknown = text_values(frame[target])[1]
+            bad = text_values(frame[target])[1]
         else:
-            unknown = ~np.isfinite(numeric_values(frame[target], target).astype(float))
-        if drop_target:
-            rows = rows[~unknown[rows]]
-        else:
-            check_target(unknown, target, rows)
+            bad = ~np.isfinite(numeric_values(frame[target], target).astype(float))
+        if not drop_target:
+            check_target(bad, target, rows)
+        unknown |= bad
+    if unknown.any():
+        if unknown.all():
+            raise DataError(f"Every row of {where} has a missing target, so "
+                            "data.missing_target: drop leaves nothing to learn from.")
+        notes.append(f"missing_target: dropped {int(unknown.sum()):,} of {len(rows):,} rows of "
+                     f"{where} whose target is missing")
+        rows = rows[~unknown]
     miss, found = missing_rows(frame, numeric, categorical, rows)
     if not found:
         return rows

@@ -10,8 +10,11 @@ from nettrain.runs import rundir
 from nettrain.training.callbacks import Checkpoint, EarlyStopping, History, history_columns
 from nettrain.training.output import make_reporter, print_summary
 from nettrain.config.loading import check_against_data
+from nettrain.config.schema import resolve_auto_units
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
 from nettrain.nn.losses import get_loss
+from nettrain.nn.metrics import (confusion_matrix, never_predicted, positive_index,
+                                 predicted_classes)
 from nettrain.nn.model import Model, UnreadableModel, read_model_file, save_model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
@@ -46,7 +49,9 @@ def load_init_weights(model, config):
 def build_trainer(config, dataset, callbacks=(), init=True):
     """A Trainer for `config` on `dataset`, its model initialized (from init_from if set)."""
     model_rng, shuffle_rng = generators(config["seed"])
-    model = Model(config["model"]["layers"], dataset.n_features, config["dtype"], rng=model_rng)
+    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
+    model = Model(layers, dataset.input_shape, config["dtype"], rng=model_rng,
+                  data_facts=dataset.preprocessor.data_facts)
     if model.n_out != dataset.n_outputs:
         raise ConfigError(
             f"model.layers[{len(model.layers) - 1}]: the model has {model.n_out} outputs, but the "
@@ -57,20 +62,38 @@ def build_trainer(config, dataset, callbacks=(), init=True):
         load_init_weights(model, config)
     optimizer = get_optimizer(config["optimizer"])
     training = config["training"]
-    stopping = training["early_stopping"]
-    early = EarlyStopping(**stopping) if stopping else None
+    monitor = "val_loss" if "val" in dataset.splits else "train_loss"
+    early = keeper(training["early_stopping"], training.get("save", "auto"), monitor)
+    pre = dataset.preprocessor
+    loss = get_loss(config["loss"]).bind(dataset.classes, getattr(pre, "class_counts", None))
     return Trainer(
-        model, get_loss(config["loss"]), optimizer,
+        model, loss, optimizer,
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
         schedule=get_schedule(config["schedule"], optimizer.lr),
         metrics=config["metrics"], clip_norm=training["clip_norm"],
         clip_value=training["clip_value"], l1=config["regularization"]["l1"],
         l2=config["regularization"]["l2"], rng=shuffle_rng, early_stopping=early,
-        monitor="val_loss" if "val" in dataset.splits else "train_loss", callbacks=callbacks,
+        monitor=monitor, callbacks=callbacks,
         inverse_target=(dataset.preprocessor.inverse_target
                         if dataset.task == "regression" else None),
-        stop_flag=StopFlag(),
+        stop_flag=StopFlag(), pos=positive_index(dataset.classes, config["data"].get("pos_label")),
+        threshold=config.data.get("threshold", 0.5),
     )
+
+
+def keeper(stopping, save, monitor):
+    """The EarlyStopping callback for `training.early_stopping` and `training.save`, or None.
+
+    save: best keeps the best epoch's weights (by the early-stopping monitor, else
+    `monitor`), also without early stopping; last keeps the last epoch's; auto is best when
+    early stopping restores them (its restore_best), else last.
+    """
+    if stopping:
+        restore = stopping["restore_best"] if save == "auto" else save == "best"
+        return EarlyStopping(**{**stopping, "restore_best": restore})
+    if save == "best":
+        return EarlyStopping(monitor=monitor, patience=None, restore_best=True)
+    return None
 
 
 class Session:
@@ -192,7 +215,32 @@ class Session:
             best_epoch=best.epoch, monitor=best.monitor,
             best_value=best.value if best.epoch is not None else None,
             weights_epoch=restored if restored is not None else trainer.epoch,
+            weights="best" if restored is not None else "last",
             stopped_reason=trainer.stopped, epochs_run=trainer.epoch,
         )
         rundir.write_json(path / rundir.METRICS, result)
+        self._warn_never_predicted()
         return result
+
+    def _warn_never_predicted(self):
+        """A warning for each class of the val split (else train) the model never predicts."""
+        dataset, trainer = self.dataset, self.trainer
+        split = "val" if "val" in dataset.splits else "train"
+        if dataset.task != "classification" or self.quiet:
+            return
+        X, y = dataset.splits[split]
+        proba = trainer.loss.link(trainer.predict_outputs(X))
+        pred = predicted_classes(proba, trainer.threshold, trainer.pos)
+        cm = confusion_matrix(y, pred, len(dataset.classes))
+        missed = never_predicted(cm, dataset.classes)
+        if missed:
+            counts = cm.sum(axis=1)
+            listed = ", ".join(f"{c!r} ({int(counts[dataset.classes.index(c)])} row(s))"
+                               for c in missed[:10])
+            more = f" and {len(missed) - 10} more" if len(missed) > 10 else ""
+            fix = ("a lower threshold (e.g. threshold: 0.3)" if len(dataset.classes) == 2 else
+                   "more rows of those classes")
+            self.console.print(
+                f"Warning: the model never predicts {listed}{more} on the {split} split. "
+                f"For rare classes try loss.class_weights: balanced, or {fix}.",
+                markup=False, highlight=False, soft_wrap=True)
