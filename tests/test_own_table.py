@@ -5,6 +5,7 @@ Small versions of five kinds of real table are generated here, seeded: an id col
 """
 
 import datetime
+import sys
 
 import numpy as np
 import pandas as pd
@@ -191,26 +192,30 @@ def test_repeated_column_names_are_an_error(tmp_path):
         read_table(tmp_path / "dup.csv")
 
 
-def test_parquet(tmp_path, monkeypatch):
-    frame = loans()
-    try:
-        frame.to_parquet(tmp_path / "l.parquet")
-    except ImportError:
-        (tmp_path / "l.parquet").write_bytes(b"PAR1")
-        monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
-        with pytest.raises(DataError, match=r"is Parquet, which needs pyarrow: pip install "
-                                            r"\"nettrain\[parquet\]\""):
-            read_table(tmp_path / "l.parquet")
-        return
+def test_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    loans().to_parquet(tmp_path / "l.parquet")
     ds = prepare_data(make_config(tmp_path, "l.parquet", target="default", exclude=["loan_id"]))
     assert ds.preprocessor.levels["grade"] == ["A", "B", "C", "D"]
+    assert sum(ds.n_rows.values()) == 400
 
 
-def test_a_downloadable_dataset_not_yet_downloaded_names_the_command(root):
-    result = run_cli("validate", root / "configs" / "mnist.yaml")
-    if (root / "datasets" / "mnist" / "train.npz").exists():
-        pytest.skip("MNIST is downloaded here")
-    assert_usage_error(result, "not found", "nettrain datasets get mnist --dir")
+def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path, monkeypatch):
+    (tmp_path / "l.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(DataError, match=r"is Parquet, which needs pyarrow: pip install "
+                                        r"\"nettrain\[parquet\]\""):
+        read_table(tmp_path / "l.parquet")
+
+
+def test_a_downloadable_dataset_not_yet_downloaded_names_the_command(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "m.yaml").write_text(
+        "data: {train: ../datasets/mnist/train.npz, test: ../datasets/mnist/test.npz}\n"
+        "model: {layers: [{type: dense, units: 10}]}\n")
+    assert_usage_error(run_cli("validate", tmp_path / "configs" / "m.yaml"), "not found",
+                       "nettrain datasets get mnist --dir")
 
 
 # ---------------------------------------------------------------- config keys
