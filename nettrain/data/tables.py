@@ -110,11 +110,12 @@ def read_parquet(path, where):
 
 def download_hint(path):
     """' Download it first: ...' when a missing file is where `nettrain datasets get` puts one."""
-    from nettrain.data.downloads import DOWNLOADABLE
+    from nettrain.data.downloads import DOWNLOADABLE, TEXT_ARCHIVES
 
     for folder in [path.parent.name.lower(), *(p.name.lower() for p in path.parents)][:3]:
         for name in DOWNLOADABLE:
             if folder in (name, name.replace("-", "_")):
+                kind = "csv" if name in TEXT_ARCHIVES else "npz"
                 return (f" It is a downloadable dataset: run `nettrain datasets get {name} --dir "
-                        f"{path.parent}` first (it writes train.npz and test.npz there).")
+                        f"{path.parent}` first (it writes train.{kind} and test.{kind} there).")
     return ""
