@@ -56,6 +56,17 @@ def runs(tmp_path_factory):
     fifty["data"] = {"path": str(base / "fifty.csv"), "target": "label"}
     fifty["model"]["layers"][-1]["units"] = 50
     out["fifty"] = _quiet(fifty)
+    conv = _iris(base, "digits-conv", epochs=1)
+    conv["data"] = {"path": str(ROOT / "datasets" / "digits.csv"), "target": "digit", "shape": [1, 8, 8]}
+    conv["model"]["layers"] = [{"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+                               {"type": "max_pool2d"}, {"type": "flatten"}, {"type": "dense", "units": 10}]
+    out["conv"] = _quiet(conv)
+    lstm = _iris(base, "sunspots-lstm", epochs=2)
+    lstm["data"] = {"path": str(ROOT / "datasets" / "sunspots.csv"), "target": "sunspots",
+                    "task": "regression", "window": {"size": 8, "order_by": "year"}}
+    lstm["model"]["layers"] = [{"type": "lstm", "units": 4}, {"type": "dense", "units": 1}]
+    lstm["loss"], lstm["metrics"] = "mse", ["mae"]
+    out["lstm"] = _quiet(lstm, diagnose=True)
     search = _iris(base, "iris-grid", epochs=2)
     search["search"] = {"space": {"optimizer.lr": [0.05, 0.01], "model.layers.0.units": [4, 8]}}
     out["search"] = nettrain.grid_search(search, workers=1, quiet=True,
@@ -77,6 +88,8 @@ def pages(runs):
         "fifty": build_report([runs["fifty"].path]),
         "three": build_report(three),
         "search": build_report([runs["search"].path]),
+        "conv": build_report([runs["conv"].path]),
+        "lstm": build_report([runs["lstm"].path]),
     }
 
 
@@ -101,6 +114,8 @@ COMMON = ["Model and config", "Learning curves", "Final metrics", "Evaluation", 
     ("diagnostics", ["Gradient health", 'alt="gradient health"', "grad norm", "update/weight"]),
     ("one_epoch", ["Best epoch 1"]),
     ("fifty", ['alt="confusion matrix"', "c00", "c49"]),
+    ("conv", ["conv2d(4, 3x3, relu)", "(n, 4, 6, 6)", 'alt="confusion matrix"']),
+    ("lstm", ["lstm(4)", 'alt="gradient health"', "through time", 'alt="predicted against actual"']),
 ])
 def test_each_kind_of_run_has_its_sections(pages, kind, sections):
     html = pages[kind]
@@ -117,11 +132,14 @@ def test_only_binary_runs_get_roc_curves_and_only_diagnosed_runs_health(pages):
     assert "Confusion matrix" not in regression
 
 
-def test_the_model_summary_rows_are_the_models_own(runs, pages):
+@pytest.mark.parametrize("kind, page", [("iris", "classification"), ("conv", "conv"),
+                                        ("lstm", "lstm")])
+def test_the_model_summary_rows_are_the_models_own(runs, pages, kind, page):
+    """Every layer type shows as the model summarizes it (conv and recurrent layers too)."""
     from nettrain.nn.model import batch_shape
 
-    model = nettrain.load(runs["iris"].path).model
-    html = pages["classification"]
+    model = nettrain.load(runs[kind].path).model
+    html = pages[page]
     for index, description, shape, count in model.summary():
         assert f"<td>{description}</td><td>{shape}</td>" in html
     assert f"<td>input</td><td>{batch_shape(model.input_shape)}</td>" in html

@@ -9,6 +9,8 @@ PANELS = (  # column, title, log scale, the bounds drawn as lines (training.diag
     ("update_ratio", "update / weight ratio", True, ("min_update_ratio", "max_update_ratio")),
     ("dead_fraction", "dead units (ReLU family)", False, ("dead_fraction",)),
     ("saturated_fraction", "saturated pre-activations (sigmoid, tanh)", False, ("saturated_fraction",)),
+    ("time_ratio", "through time: first-step / last-step gradient", True,
+     ("vanishing_ratio", "exploding_norm")),
 )
 
 

@@ -180,14 +180,15 @@ def gradient_health(data):
 
     frame = data.diagnostics()
     last = frame[frame["epoch"] == frame["epoch"].max()]
-    rows = [[f"{r.layer} {r.description}", *[_cell(getattr(r, c)) for c in
-             ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction")]]
-            for r in last.itertuples()]
+    columns = {"grad_norm": "grad norm", "update_ratio": "update/weight", "dead_fraction": "dead",
+               "saturated_fraction": "saturated", "time_ratio": "through time"}
+    columns = {k: v for k, v in columns.items() if k in last and (k != "time_ratio" or last[k].notna().any())}
+    rows = [[f"{r['layer']} {r['description']}", *[_cell(r[c]) for c in columns]]
+            for r in last.to_dict("records")]
     epoch = int(last["epoch"].iloc[0])
     return (image(figure(frame, data.diagnostic_bounds()), "gradient health")
             + f"<h4>Epoch {epoch}</h4>"
-            + table(["layer", "grad norm", "update/weight", "dead", "saturated"], rows,
-                    numeric={"grad norm", "update/weight", "dead", "saturated"})
+            + table(["layer", *columns.values()], rows, numeric=set(columns.values()))
             + guarded(_findings, data, frame))
 
 
