@@ -8,14 +8,15 @@ import click
 
 TEMPLATES = {"classification": "iris.csv", "regression": "diabetes.csv"}  # template -> dataset
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-DATASETS_DIR = Path(__file__).resolve().parent.parent.parent / "datasets"
 
 
 def render(template, out_dir, name="config.yaml"):
     """The starter config `template` to be saved as `name` in `out_dir` (the data path is relative to it)."""
     from nettrain.config.locations import flow
 
-    dataset = DATASETS_DIR / TEMPLATES[template]
+    from nettrain.data.downloads import shipped_dir
+
+    dataset = shipped_dir() / TEMPLATES[template]
     try:
         data_path = Path(os.path.relpath(dataset, Path(out_dir).resolve())).as_posix()
     except ValueError:  # another drive (Windows): no relative path exists
@@ -94,8 +95,10 @@ def command(template, data, target, output, force):
         return
     template = template or "classification"
     text = render(template, out_dir, output or "config.yaml")
-    if not (DATASETS_DIR / TEMPLATES[template]).is_file():
-        click.echo(f"Note: {DATASETS_DIR / TEMPLATES[template]} was not found; point data.path at "
+    from nettrain.data.downloads import shipped_dir
+
+    if not (shipped_dir() / TEMPLATES[template]).is_file():
+        click.echo(f"Note: {shipped_dir() / TEMPLATES[template]} was not found; point data.path at "
                    "your data before training.", err=True)
     if not output:
         click.echo(text, nl=False)

@@ -310,9 +310,12 @@ def get(name, folder=None, mirror=None, report=print):
     return written
 
 
-def shipped_dir():
-    """The datasets/ folder shipped beside the package in a source checkout."""
-    return Path(__file__).resolve().parent.parent / "datasets"
+def shipped_dir(package=None):
+    """The shipped CSV datasets: nettrain/datasets inside an installed wheel (setup.py copies
+    them there), else the datasets/ folder beside the package in a source checkout."""
+    package = Path(package) if package is not None else Path(__file__).resolve().parent.parent
+    inside = package / "datasets"
+    return inside if inside.is_dir() else package.parent / "datasets"
 
 
 def shipped_datasets(folder=None):
