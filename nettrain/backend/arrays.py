@@ -10,7 +10,8 @@ import numpy as xp
 
 from nettrain.backend.threads import user_set_threads
 
-__all__ = ["xp", "blas_threads", "take_rows", "quiet_overflow", "is_array", "default_rng"]
+__all__ = ["xp", "blas_threads", "one_blas_thread", "take_rows", "quiet_overflow", "is_array",
+           "default_rng"]
 
 # Below this batch size one BLAS thread trains about as fast as two on an idle 2-core
 # machine (MNIST MLP, batch 32: 1.52-1.58 s vs 1.52-1.66 s an epoch) and much faster on a
@@ -32,6 +33,28 @@ def blas_threads(batch_size):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+_CONTROLLER = []  # one threadpoolctl controller, made on first use (a limit then costs ~10 us)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Within the block, BLAS uses one thread, unless the user set a thread count.
+
+    For loops of many small products (a recurrent layer's time steps: (batch, units) by
+    (units, G*units), one after the other), where waking a second thread for each product
+    costs more than it saves, and on a busy machine a descheduled thread stalls every step.
+    """
+    if user_set_threads():
+        yield
+        return
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=1, user_api="blas"):
         yield
 
 

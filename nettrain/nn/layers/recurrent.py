@@ -19,7 +19,7 @@ columns are scaled by -1 or -2 in copies of the weights, never in the parameters
 
 import math
 
-from nettrain.backend import xp
+from nettrain.backend import one_blas_thread, xp
 from nettrain.checks import check_bool, check_choice, check_int
 from nettrain.errors import ShapeError
 from nettrain.nn.layers.base import Layer, register_layer
@@ -78,7 +78,8 @@ class Recurrent(Layer):
             W_ih, bias = self._input_weights(self.params, s)
             xw = (self.xt @ W_ih).reshape(steps, n, -1)
             xw += bias
-            cache = self._run(xw, self.params, s, order)
+            with one_blas_thread():  # the steps' products are small: threads cost more
+                cache = self._run(xw, self.params, s, order)
             cache["reverse"] = d == 1
             self.caches.append(cache)
         return self._output(n, steps)
@@ -104,7 +105,8 @@ class Recurrent(Layer):
             else:
                 dH, dlast = None, grad_out[:, part]
             order = _order(steps, reverse=d == 1)
-            dXW, dGH = self._back(cache, dH, dlast, self.params, s, order)
+            with one_blas_thread():
+                dXW, dGH = self._back(cache, dH, dlast, self.params, s, order)
             self._measure_time(dXW, order)
             h_prev = _states(cache["H"], cache["reverse"])[0].reshape(steps * n, units)
             dXW2, dGH2 = dXW.reshape(steps * n, -1), dGH.reshape(steps * n, -1)
