@@ -350,3 +350,17 @@ def test_npz_sequences_keep_their_shape_and_scale_per_feature(tmp_path):
     np.testing.assert_allclose(Xs.reshape(-1, 3).mean(axis=0), 0, atol=1e-5)  # per feature,
     np.testing.assert_allclose(Xs.reshape(-1, 3).std(axis=0), 1, atol=1e-4)   # over all steps
     np.testing.assert_allclose(Xs, (X - X.reshape(-1, 3).mean(0)) / X.reshape(-1, 3).std(0), atol=1e-4)
+
+
+def test_series_in_separate_files_are_blocks_and_evaluate_rebuilds_them(tmp_path):
+    frame = series_csv(tmp_path / "series.csv").sort_values("t")
+    frame.iloc[:80].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[80:].to_csv(tmp_path / "test.csv", index=False)
+    cfg = series_config(tmp_path)
+    del cfg["data"]["path"], cfg["data"]["split"]
+    cfg["data"].update(train=str(tmp_path / "train.csv"), test=str(tmp_path / "test.csv"))
+    run = nettrain.fit(cfg, **QUIET)
+    X, y = nettrain.load(run.path).split_arrays("test")
+    assert X.shape == (40 - 8, 8, 2)                  # windows inside the test file only
+    report = run.evaluate(split="test")
+    assert report["mae"] == pytest.approx(run.metrics["test"]["mae"], rel=1e-6)
