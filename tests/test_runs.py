@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,8 @@ from trained_runs import trained_runs
 
 import nettrain
 from nettrain.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +116,18 @@ def test_the_default_folder_is_runs(folder, monkeypatch):
     assert len(nettrain.runs()) == 7
     result = CliRunner().invoke(cli, ["runs", "--csv"])
     assert result.exit_code == 0 and len(pd.read_csv(io.StringIO(result.output))) == 7
+
+
+def test_listing_runs_and_fitting_never_import_matplotlib(folder, tmp_path):
+    """matplotlib belongs to the report alone: the list and a fit without --report skip it."""
+    base, _ = folder
+    code = ("import sys, nettrain\n"
+            f"nettrain.runs({str(base)!r})\n"
+            f"nettrain.fit({str(tmp_path / 'c.yaml')!r}, quiet=True)\n"
+            "assert 'matplotlib' not in sys.modules and 'PIL' not in sys.modules, 'imported'\n")
+    config = {"seed": 0, "output": str(tmp_path / "runs"), "training": {"epochs": 1},
+              "data": {"path": str(ROOT / "datasets" / "iris.csv"), "target": "species"},
+              "model": {"layers": [{"type": "dense", "units": 3}]}}
+    (tmp_path / "c.yaml").write_text(json.dumps(config), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
