@@ -5,7 +5,7 @@ from .page import Raw, esc, image, note, number, table
 
 SPLITS = ("train", "val", "test")
 IGNORED = ("name", "output", "search")  # config keys that differ without changing a run
-MAX_DIFFERENCES = 12
+MAX_DIFFERENCES = 30
 
 
 def labels(datas):
@@ -32,35 +32,37 @@ def overlay(datas, names, empty_note=True):
 
 
 def comparison_table(datas, names, anchors=None):
-    """One row per run: state, epochs, best epoch and value, final metrics per split, and
-    the config keys whose values differ between the runs."""
-    metric_cols = []
+    """One column per run, one row per quantity: state, epochs, best epoch and value,
+    parameters, every split's final metrics, and the config keys whose values differ."""
+    metric_rows = []
     for split in SPLITS:
         for data in datas:
             for key in (data.metrics.get(split) or {}):
-                if f"{split} {key}" not in metric_cols:
-                    metric_cols.append(f"{split} {key}")
+                if (split, key) not in metric_rows:
+                    metric_rows.append((split, key))
     diffs = differences([d.config for d in datas])
-    header = ["run", "state", "epochs", "stopped", "best epoch", "best", "parameters",
-              *metric_cols, *diffs[:MAX_DIFFERENCES]]
-    rows = []
-    for i, (name, data) in enumerate(zip(names, datas)):
-        best_epoch, monitor, value = data.record.best()
-        link = f'<a href="#{esc(anchors[i])}">{esc(name)}</a>' if anchors else esc(name)
-        row = [Raw(link), data.record.state, data.record.epochs,
-               data.metrics.get("stopped_reason"), best_epoch,
-               f"{monitor} {number(value)}" if monitor else None, _params(data)]
-        for col in metric_cols:
-            split, key = col.split(" ", 1)
-            row.append((data.metrics.get(split) or {}).get(key))
-        flat = flatten(data.config)
-        row += [_show(flat.get(k)) for k in diffs[:MAX_DIFFERENCES]]
-        rows.append(row)
-    numeric = {"epochs", "best epoch", "parameters", *metric_cols}
-    out = table(header, rows, numeric=numeric)
+    bests = [d.record.best() for d in datas]
+    flats = [flatten(d.config) for d in datas]
+    rows = [
+        ["state", *[d.record.state for d in datas]],
+        ["epochs", *[d.record.epochs for d in datas]],
+        ["stopped", *[d.metrics.get("stopped_reason") for d in datas]],
+        ["best epoch", *[b[0] for b in bests]],
+        ["best value", *[f"{b[1]} {number(b[2])}" if b[1] else None for b in bests]],
+        ["parameters", *[_params(d) for d in datas]],
+        *[[f"{split} {key}", *[(d.metrics.get(split) or {}).get(key) for d in datas]]
+          for split, key in metric_rows],
+        *[[Raw(f"config <code>{esc(k)}</code>"), *[_show(f.get(k)) for f in flats]]
+          for k in diffs[:MAX_DIFFERENCES]],
+    ]
+    header = [Raw(f'<a href="#{esc(a)}">{esc(n)}</a>') if anchors else n
+              for n, a in zip(names, anchors or names)]
+    out = table(["", *header], rows, numeric="cells")
     if len(diffs) > MAX_DIFFERENCES:
         out += note(f"{len(diffs)} config keys differ; the table shows the first "
                     f"{MAX_DIFFERENCES}: the rest are {', '.join(diffs[MAX_DIFFERENCES:])}.")
+    elif not diffs:
+        out += "<p>The runs' configs are the same (apart from name and output).</p>"
     return out
 
 
@@ -87,11 +89,17 @@ def differences(configs):
     """The dotted config keys whose values are not the same in every config."""
     flats = [flatten(c) for c in configs]
     keys = list(dict.fromkeys(k for f in flats for k in f))
-    return [k for k in keys if k.split(".")[0] not in IGNORED
+    nested = {k.rsplit(".", i)[0] for k in keys for i in range(1, k.count(".") + 1)}
+    return [k for k in keys if k.split(".")[0] not in IGNORED and k not in nested
             and len({repr(f.get(k, "(absent)")) for f in flats}) > 1]
 
 
 def _show(value):
+    """A config value as YAML writes it: true/false, lists in brackets."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if value is None or isinstance(value, (int, float, str)):
         return value
-    return str(value)
+    return json.dumps(value)

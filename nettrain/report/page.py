@@ -33,6 +33,7 @@ pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6p
 nav { margin: 0.6rem 0 1rem; display: flex; flex-wrap: wrap; gap: 0.3rem 1rem; font-size: 0.92em; }
 a { color: var(--accent); }
 table { border-collapse: collapse; margin: 0.4rem 0 0.8rem; font-size: 0.9em; }
+td:first-child { white-space: nowrap; }
 th, td { padding: 0.28rem 0.65rem; border-bottom: 1px solid var(--line); text-align: left;
   vertical-align: top; }
 th { background: var(--panel); font-weight: 600; white-space: nowrap; }
@@ -83,23 +84,37 @@ def image(data, alt):
 
 
 def table(header, rows, numeric=None, best=None, caption=None):
-    """A <table>: `numeric` names right-aligned columns (default: cells holding numbers);
-    `best` is the index of a row to highlight."""
+    """A <table>. `numeric` names the right-aligned columns (default: the columns that hold
+    only numbers), or is "cells" to align each cell by its own value; `best` is the index of
+    a row to highlight. Header entries and cells may be Raw markup."""
     rows = [list(r) for r in rows]
+    names = [str(h) for h in header]
     if numeric is None:
-        numeric = {h for i, h in enumerate(header)
-                   if rows and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows)}
-    head = "".join(f'<th class="num">{esc(h)}</th>' if h in numeric else f"<th>{esc(h)}</th>"
-                   for h in header)
+        numeric = {names[i] for i in range(len(names))
+                   if rows and all(_is_number(r[i]) or r[i] is None for r in rows)}
+
+    def right(name, value):
+        return _is_number(value) if numeric == "cells" else name in numeric
+
+    num = ' class="num"'
+    head = "".join(f"<th{num if numeric != 'cells' and n in numeric else ''}>{_markup(h)}</th>"
+                   for n, h in zip(names, header))
     body = []
     for index, row in enumerate(rows):
-        cells = "".join(f'<td class="num">{esc(number(c))}</td>' if h in numeric
-                        else f"<td>{c.html if isinstance(c, Raw) else esc(number(c))}</td>"
-                        for h, c in zip(header, row))
+        cells = "".join(f'<td class="num">{esc(number(c))}</td>' if right(n, c)
+                        else f"<td>{_markup(c)}</td>" for n, c in zip(names, row))
         body.append(f'<tr class="best">{cells}</tr>' if index == best else f"<tr>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return (f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _markup(value):
+    return value.html if isinstance(value, Raw) else esc(number(value))
 
 
 class Raw:
