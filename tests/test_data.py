@@ -173,15 +173,16 @@ def test_classification_with_a_list_target_is_an_error():
 
 
 # ---- formats
-def test_npz_images_are_flattened_and_constant_pixels_stay_finite(tmp_path):
+def test_npz_images_keep_their_sample_shape_and_constant_pixels_stay_finite(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
     images[:, 0, :] = 0  # a border row that is always blank
     np.savez(tmp_path / "img.npz", X=images, y=np.arange(50) % 5)
     ds = prepare_data(make_config(tmp_path, "img.npz"))
     X, y = ds.splits["train"]
-    assert X.shape == (35, 784) and ds.n_features == 784 and np.isfinite(X).all()
-    np.testing.assert_array_equal(X[:, :28], 0)
+    assert X.shape == (35, 28, 28) and ds.input_shape == (28, 28) and ds.n_features == 784
+    assert np.isfinite(X).all()
+    np.testing.assert_array_equal(np.ptp(X[:, 0, :], axis=0), 0)  # the blank row stays constant
     assert ds.classes == [0, 1, 2, 3, 4] and ds.n_outputs == 5
     frame = read_table(tmp_path / "img.npz")
     assert frame.shape == (50, 785) and frame.columns[-1] == "y"
