@@ -338,3 +338,15 @@ def test_headless_chromium_renders_the_page_light_and_dark(pages, tmp_path):
     light, dark = (np.asarray(Image.open(shots[t]).convert("L"), dtype=float) for t in ("light", "dark"))
     assert light.std() > 10 and dark.std() > 10  # something is drawn, not a blank page
     assert light.mean() > 200 and dark.mean() < 60  # the page follows the browser's theme
+
+
+def test_labels_from_the_data_are_drawn_and_written_as_they_are():
+    """A `$` in a class label is not mathtext (which could fail to parse), and markup in a
+    label is escaped in the page."""
+    from nettrain.report.evaluation import binary_curves, confusion_matrix
+    from nettrain.report.page import table
+
+    for data in (confusion_matrix([[3, 1], [0, 2]], ["$5 off", "a $b"]),
+                 binary_curves(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]), "$x")):
+        assert Image.open(io.BytesIO(data)).format == "PNG"
+    assert "&lt;b&gt;x&lt;/b&gt;" in table(["class"], [["<b>x</b>"]])

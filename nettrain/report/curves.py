@@ -3,7 +3,7 @@
 import numpy as np
 
 from .figures import (SAVED, TRAIN, VAL, auto_log, epoch_axis, figure, grid, legend_below,
-                      mark_epochs, palette, series, styled)
+                      mark_epochs, palette, plain, series, styled)
 
 FIXED = ("epoch", "train_loss", "val_loss", "lr", "seconds")
 
@@ -83,6 +83,7 @@ def overlay_curves(runs):
     fig = figure(4.6 * ncols, 2.8 * -(-len(names) // ncols) + 0.4 + 0.2 * len(runs))
     axes = grid(fig, len(names), ncols)
     colors = palette(len(runs))
+    runs = [(plain(label), history) for label, history in runs]
     for color, (label, history) in zip(colors, runs):
         epochs = history["epoch"].to_numpy(dtype=float)
         for ax, (name, train, val) in _panels(axes, names, history):

@@ -6,7 +6,7 @@ them with scikit-learn's `roc_curve`, `roc_auc_score` and `average_precision_sco
 
 import numpy as np
 
-from .figures import BEST, TRAIN, VAL, figure, grid, styled
+from .figures import BEST, TRAIN, VAL, figure, grid, plain, styled
 
 ANNOTATE_MAX = 15  # confusion matrices up to this many classes get a count in every cell
 MAX_TARGETS = 6  # regression figures show at most this many targets
@@ -51,7 +51,7 @@ def binary_curves(y_true, score, positive):
     roc_ax.plot([0, 1], [0, 1], ":", color="#8c959f", label="chance")
     roc_ax.plot(fpr, tpr, color=TRAIN, label=f"AUC {auc:.3f}")
     roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(-0.02, 1.02),
-               ylim=(-0.02, 1.02), title=f"ROC, positive class {positive!r}")
+               ylim=(-0.02, 1.02), title=f"ROC, positive class '{plain(positive)}'")
     recall, precision, ap = pr_curve(y_true, score)
     base = float(np.mean(y_true)) if len(y_true) else 0.0
     pr_ax.axhline(base, linestyle=":", color="#8c959f", label=f"chance {base:.2f}")
@@ -81,7 +81,7 @@ def confusion_matrix(matrix, labels):
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
     ticks = np.arange(n)
     size = 8 if n <= 20 else max(4.5, 8 - (n - 20) / 10)
-    names = [_short(label) for label in labels]
+    names = [_short(plain(label)) for label in labels]
     ax.set_xticks(ticks, names, rotation=90 if n > 6 or max(map(len, names)) > 6 else 0,
                   fontsize=size)
     ax.set_yticks(ticks, names, fontsize=size)
@@ -112,7 +112,7 @@ def regression_fit(y_true, y_pred, names):
     axes = np.array(grid(fig, 3 * shown, 3)).reshape(shown, 3)
     alpha = float(np.clip(30 / max(len(y_true), 1) ** 0.5, 0.15, 0.8))
     for row, (fit, resid, hist) in enumerate(axes):
-        actual, predicted, name = y_true[:, row], y_pred[:, row], names[row]
+        actual, predicted, name = y_true[:, row], y_pred[:, row], plain(names[row])
         residual = actual - predicted
         lo, hi = np.nanmin([actual.min(), predicted.min()]), np.nanmax([actual.max(), predicted.max()])
         pad = 0.04 * (hi - lo or 1.0)

@@ -23,6 +23,11 @@ TRAIN, VAL, BEST, SAVED = "#0969da", "#d4731a", "#1a7f37", "#8250df"
 MANY_POINTS = 40  # series longer than this are drawn as lines without markers
 
 
+def plain(text):
+    """Text from the data (class labels, names) drawn as it is: a `$` would start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def _mpl():
     import matplotlib
 

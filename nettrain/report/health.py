@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .figures import epoch_axis, figure, grid, palette, series, styled
+from .figures import epoch_axis, figure, grid, palette, plain, series, styled
 
 PANELS = (  # column, title, log scale, the bounds drawn as lines (training.diagnostics keys)
     ("grad_norm", "gradient norm", True, ("exploding_norm",)),
@@ -36,7 +36,7 @@ def gradient_health(frame, bounds):
     for ax, (column, title, log, limits) in zip(axes, shown):
         for _, layer in layers.iterrows():
             rows = frame[frame["layer"] == layer["layer"]].sort_values("epoch")
-            series(ax, rows["epoch"], rows[column], f"{layer['layer']} {layer['description']}",
+            series(ax, rows["epoch"], rows[column], f"{layer['layer']} {plain(layer['description'])}",
                    colors[layer["layer"]])
         values = frame[column].to_numpy(dtype=float)
         positive = values[np.isfinite(values) & (values > 0)]

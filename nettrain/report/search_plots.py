@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .figures import BEST, TRAIN, auto_log, figure, grid, styled
+from .figures import BEST, TRAIN, auto_log, figure, grid, plain, styled
 
 
 def _numeric(values):
@@ -64,5 +64,5 @@ def _positions(column):
     numbers = _numeric(column)
     if numbers is not None:
         return numbers, None
-    labels = list(dict.fromkeys(str(v) for v in column))
-    return np.asarray([labels.index(str(v)) for v in column], dtype=float), labels
+    labels = list(dict.fromkeys(plain(v) for v in column))
+    return np.asarray([labels.index(plain(v)) for v in column], dtype=float), labels
