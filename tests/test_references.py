@@ -380,3 +380,50 @@ def test_a_python_tag_in_config_yaml_is_refused_without_running(small_run, tmp_p
         assert "Traceback" not in result.output
     assert not marker.exists()
     assert pickle.loads(pickle.dumps(1)) == 1  # the pickle module itself is fine here
+
+
+# ---------------------------------------------------------------- maths details, against torch
+
+@pytest.mark.parametrize("name, spec, reference", [
+    ("relu", "relu", lambda x: torch.relu(x)),
+    ("leaky_relu", {"name": "leaky_relu", "negative_slope": 0.2},
+     lambda x: torch.nn.functional.leaky_relu(x, 0.2)),
+    ("elu", {"name": "elu", "alpha": 0.5}, lambda x: torch.nn.functional.elu(x, 0.5)),
+    ("gelu", "gelu", lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
+    ("sigmoid", "sigmoid", torch.sigmoid), ("tanh", "tanh", torch.tanh),
+    ("softplus", "softplus", torch.nn.functional.softplus), ("silu", "silu", torch.nn.functional.silu),
+    ("identity", "identity", lambda x: x)])
+def test_activation_values_and_gradients_at_and_around_zero_are_torchs(name, spec, reference):
+    from nettrain.nn.activations import get_activation
+
+    x = np.array([-3.0, -1e-3, 0.0, 1e-3, 3.0, -0.0])
+    grad_out = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    act = get_activation(spec)
+    y = act.forward(x.copy())
+    grad = act.backward(grad_out)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = reference(xt)
+    yt.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (8, 3, 5), (8, 3, 5, 2), (16, 4)])
+def test_fans_are_torchs(shape):
+    from nettrain.nn.initializers import Initializer
+
+    w = torch.empty(*((shape[1], shape[0]) if len(shape) == 2 else shape))  # Linear is (out, in)
+    fan_in = torch.nn.init._calculate_correct_fan(w, "fan_in")
+    fan_out = torch.nn.init._calculate_correct_fan(w, "fan_out")
+    assert Initializer.fans(shape) == (fan_in, fan_out)
+
+
+def test_fixed_scale_means_the_spread_ignores_the_width():
+    from nettrain.nn.initializers import INITIALIZERS, get_initializer
+
+    for name in INITIALIZERS:
+        init = get_initializer(name)
+        narrow = init((100, 50), np.random.default_rng(0), np.float64).std()
+        wide = init((1600, 50), np.random.default_rng(0), np.float64).std()
+        fixed = narrow == pytest.approx(wide, rel=0.05)
+        assert init.fixed_scale == fixed, name
