@@ -172,21 +172,17 @@ def test_time_series_windows(tmp_path):
     path = tmp_path / "series.csv"
     series.to_csv(path, index=False)
     run = fit_or_skip(tmp_path, "series", "window",
-                      data={"path": str(path), "target": "level", "features": ["level", "season"],
+                      data={"path": str(path), "target": "level",
                             "task": "regression", "window": {"size": 6, "horizon": 1},
                             "split": {"train": 0.7, "val": 0.3, "test": 0}},
                       model={"layers": [{"type": "lstm", "units": 4},
                                         {"type": "dense", "units": 1}]},
                       loss="mse", metrics=["mae"])
-    loaded = load_run(run)
-    table = loaded.prediction_frame(str(path))
-    ends = table["window_end"].to_numpy()
     sess = session(to_onnx(run))
-    steps = ends[:, None] + np.arange(-5, 1)  # the rows of each window, in time order
-    feeds = {"level": series["level"].to_numpy(np.float32)[steps],
-             "season": series["season"].to_numpy(str)[steps]}
-    (value,) = sess.run(None, feeds)
-    np.testing.assert_allclose(value[:, 0], table["predicted_level"], rtol=1e-5, atol=1e-5)
+    inputs = {i.name: i.shape for i in sess.get_inputs()}
+    assert inputs["season"][1:] == [6] and "step" in inputs  # one window of each column
+    got, ends = assert_agrees(run, path)  # builds each window from the rows predict used
+    assert len(ends) == n - 5 and got["value"].shape == (n - 5, 1)
 
 
 def test_text_model_takes_token_ids_with_its_vocabulary_beside(tmp_path):
@@ -219,6 +215,45 @@ def test_text_model_takes_token_ids_with_its_vocabulary_beside(tmp_path):
                                                                           text.lower())][-T:]
         ids[row, T - len(found):] = found
     label_out, proba = session(out).run(None, {"X": ids})
-    table = load_run(run).prediction_frame(pd.DataFrame({"review": new}), proba=True)
+    table = load_run(run.path).prediction_frame(pd.DataFrame({"review": new}), proba=True)
     assert label_out.tolist() == table["predicted_label"].tolist()
     np.testing.assert_allclose(proba, table[["proba_neg", "proba_pos"]].to_numpy(), atol=1e-5)
+
+
+CNN = [{"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+       {"type": "batchnorm"}, {"type": "max_pool2d"},
+       {"type": "conv2d", "filters": 4, "kernel_size": 2, "stride": 2, "padding": 1},
+       {"type": "avg_pool2d", "pool_size": 2, "stride": 1}, {"type": "flatten"},
+       {"type": "dense", "units": 10}]
+
+
+def digits_images(tmp, n=300):
+    """The first n digits as an .npz of (n, 1, 8, 8) images and a CSV of 64 pixel columns."""
+    table = pd.read_csv(ROOT / "datasets" / "digits.csv").head(n)
+    pixels = table.drop(columns="digit").to_numpy(np.float32)
+    npz = tmp / "digits.npz"
+    np.savez(npz, X=pixels.reshape(n, 1, 8, 8), y=table["digit"].to_numpy())
+    csv = tmp / "digits.csv"
+    table.to_csv(csv, index=False)
+    return npz, csv
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_images_from_npz_take_x_as_the_file_holds_it(tmp_path, dtype):
+    npz, _ = digits_images(tmp_path)
+    run = fit(tmp_path, "cnn", dtype=dtype, data={"path": str(npz), "scale": "standard"},
+              model={"layers": CNN})
+    sess = session(to_onnx(run))
+    assert sess.get_inputs()[0].name == "X" and sess.get_inputs()[0].shape[1:] == [1, 8, 8]
+    got, _ = assert_agrees(run, npz)
+    assert got["label"].dtype == np.int64
+
+
+def test_csv_rows_reshaped_by_data_shape(tmp_path):
+    _, csv = digits_images(tmp_path)
+    run = fit(tmp_path, "cnn_csv", data={"path": str(csv), "target": "digit", "shape": [1, 8, 8],
+                                         "scale": "minmax"},
+              model={"layers": CNN})
+    sess = session(to_onnx(run))
+    assert len(sess.get_inputs()) == 64  # the raw pixel columns
+    assert_agrees(run, csv)

@@ -1,8 +1,9 @@
 """Every shipped config's run exports, passes onnx.checker and agrees with predict.
 
 Each config trains for one epoch (agreement does not depend on accuracy); the comparison runs
-on every row of its data file, the test split among them (or on its test file). Configs whose
-data is downloaded, not shipped, are skipped when it is absent.
+on every row of its data file, the test split among them (or on its test file). The configs
+of downloaded datasets (MNIST, Fashion-MNIST: tens of megabytes) are left to a manual check
+(docs/export.md) so the suite stays fast.
 """
 
 import io
@@ -18,6 +19,7 @@ import nettrain
 from nettrain.export import to_onnx
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+SMALL = 5_000_000  # bytes of data files: the shipped datasets, not the downloaded ones
 
 
 def data_files(path):
@@ -32,6 +34,8 @@ def test_shipped_config_exports_and_agrees(config, tmp_path):
     absent = [str(f) for f in files if not f.exists()]
     if absent:
         pytest.skip(f"data not downloaded: {', '.join(absent)}")
+    if sum(f.stat().st_size for f in files) > SMALL:
+        pytest.skip("a downloaded dataset: too big for the test suite")
     run = nettrain.fit(str(config), overrides=["training.epochs=1"], out=str(tmp_path),
                        quiet=True, console=Console(file=io.StringIO()))
     model = to_onnx(run)

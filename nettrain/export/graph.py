@@ -35,14 +35,11 @@ def build_inputs(b, pre, config, infos):
     if getattr(pre, "vocabulary", None) is not None or infos[0].type == "embedding":
         return preprocessing.token_id_input(b, model_shape)
     if getattr(pre, "window", None):
-        return preprocessing.table_inputs(b, pre, steps=int(pre.window["size"]))
+        return preprocessing.table_inputs(b, pre, model_shape, steps=int(pre.window["size"]))
     if data.get("images") or array_data(config):
         sample = (pre.n_features,) if data.get("shape") else model_shape
         return preprocessing.array_input(b, pre, sample, model_shape)
-    x, mask = preprocessing.table_inputs(b, pre)
-    if tuple(model_shape) != (pre.n_features,):  # data.shape: each row in C order
-        x = b.op("Reshape", [x, b.ints([0, *model_shape])], "sample")
-    return x, mask
+    return preprocessing.table_inputs(b, pre, model_shape)
 
 
 def vocabulary(pre):

@@ -20,13 +20,14 @@ NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-na
 BATCH = "n"
 
 
-def table_inputs(b, pre, steps=None):
+def table_inputs(b, pre, model_shape, steps=None):
     """Graph inputs for the raw columns of a table; returns (X, missing_row_mask or None).
 
-    X is (n, n_features) as the network sees it; with `steps` (a time-series window) each
-    input is (n, steps), one window of the column per sample, and X is (n, steps, n_features).
-    The mask is a bool (n,) that marks samples predict would refuse or leave out
-    (data.missing error or drop), else None.
+    X is what the network takes: each row's features (numbers and one-hot levels) imputed,
+    scaled and reshaped to `model_shape` (data.shape). With `steps` (a time-series window)
+    each input is (n, steps), one window of the column per sample, and X (n, steps, features).
+    The mask is a bool (n,) marking samples predict would refuse or leave out (data.missing
+    error or drop), else None.
     """
     dtype, pieces, missing = b.dtype, [], []
     shape = [BATCH] if steps is None else [BATCH, steps]
@@ -49,14 +50,14 @@ def table_inputs(b, pre, steps=None):
                              b.ints(np.arange(len(levels)), f"{name}.levels")])
         pieces.append(b.op("Cast", [hit], f"{name}.onehot", to=elem_type(dtype)))
     X = pieces[0] if len(pieces) == 1 else b.op("Concat", pieces, "features", axis=-1)
-    X = numeric_steps(b, pre, X, _numeric_positions(pre))
     mask = None
     for m in missing:
         mask = m if mask is None else b.op("Or", [mask, m])
     if mask is not None and steps is not None:  # a window with a missing value anywhere
-        mask = b.op("Cast", [b.op("ReduceMax", [b.op("Cast", [mask], to=elem_type("int64"))],
-                                  axes=[1], keepdims=0)], to=elem_type("bool"))
-    return X, mask
+        mask = _any_row(b, b.op("Cast", [mask], to=elem_type(dtype)))
+    if steps is not None:
+        model_shape = None  # (steps, features) already
+    return to_sample(b, pre, X, _numeric_positions(pre), model_shape), mask
 
 
 def token_id_input(b, shape):
@@ -65,35 +66,22 @@ def token_id_input(b, shape):
 
 
 def array_input(b, pre, sample_shape, model_shape):
-    """The one input `X` (n, *sample_shape) for array data, its scaling, then the model's
-    sample shape (data.shape reshapes each preprocessed row in C order).
-
-    Statistics come per feature (one per value of a sample) or per channel (the sample's
-    first axis, images).
-    """
+    """The one input `X` (n, *sample_shape) for array data (an .npz X, images), imputed,
+    scaled and reshaped to the model's `model_shape`."""
     x = b.add_input("X", b.dtype, [BATCH, *sample_shape])
     if pre.levels:
         raise ExportError("A categorical column in array data has no ONNX form here: export "
                           "needs numeric arrays or table columns.")
-    mask = None
-    if pre.missing != "mean":
-        flat = b.op("Flatten", [_non_finite(b, x, cast=True)], axis=1)
-        mask = b.op("Cast", [b.op("ReduceMax", [flat], axes=[1], keepdims=0)],
-                    to=elem_type("bool"))
-    size = int(np.prod(sample_shape))
-    stats = next((v for v in (pre.center, pre.fill) if v is not None), None)
-    if stats is None or len(stats) == size:  # per feature, on the flattened sample
-        x = b.op("Flatten", [x], axis=1) if len(sample_shape) > 1 else x
-        x = numeric_steps(b, pre, x, None)
-    elif len(stats) == sample_shape[0]:  # per channel
-        x = numeric_steps(b, pre, x, None, (len(stats),) + (1,) * (len(sample_shape) - 1))
-    else:
-        raise ExportError(f"The run's scaling has {len(stats)} statistics for samples of shape "
-                          f"{tuple(sample_shape)}: neither per value nor per channel, so it has "
-                          "no ONNX form here.")
-    if tuple(model_shape) != (size,) or len(sample_shape) > 1:
-        x = b.op("Reshape", [x, b.ints([0, *model_shape])], "sample")
-    return x, mask
+    mask = _any_row(b, _non_finite(b, x, cast=True)) if pre.missing != "mean" else None
+    if len(sample_shape) > 1:
+        x = b.op("Flatten", [x], axis=1)
+    return to_sample(b, pre, x, None, model_shape), mask
+
+
+def _any_row(b, flags):
+    """bool (n,): whether any value of a sample is flagged (flags: 1/0 floats, any shape)."""
+    flat = b.op("Flatten", [flags], axis=1)
+    return b.op("Cast", [b.op("ReduceMax", [flat], axes=[1], keepdims=0)], to=elem_type("bool"))
 
 
 def _non_finite(b, x, cast=False):
@@ -112,29 +100,45 @@ def _numeric_positions(pre):
     return np.array(pos, dtype=np.int64)
 
 
-def numeric_steps(b, pre, X, pos, stat_shape=None):
-    """Fill missing numbers with train means, then scale, in predict's dtype and order.
+def to_sample(b, pre, X, pos, model_shape):
+    """Fill missing numbers with train means, scale, and reshape each row to the model's
+    sample shape, in predict's dtype and order.
 
-    `pos` are the numeric columns of X (None: every column). One-hot columns get fill 0 /
-    center 0 / spread 1 in the full-width constants, which leaves them exactly as they are.
-    `stat_shape` reshapes per-channel statistics to broadcast against a sample.
+    X holds the features on its last axis; `pos` are its numeric ones (None: all). Statistics
+    come per feature, or per channel for a (C, H, W) sample (one per channel, scaled after
+    the reshape). One-hot columns get fill 0 / center 0 / spread 1 in the full-width
+    constants, which leaves them exactly as they are.
     """
     dtype, width = b.dtype, int(pre.n_features)
+    numeric = pos is None or len(pos) > 0
 
     def full(values, other):
-        if pos is None:
-            values = np.asarray(values).astype(dtype)
-            return values if stat_shape is None else values.reshape(stat_shape)
+        values = np.asarray(values).astype(dtype)
+        if pos is None or len(values) != len(pos):
+            return values
         out = np.full(width, other, dtype=dtype)
-        out[pos] = np.asarray(values).astype(dtype)
+        out[pos] = values
         return out
 
-    if pre.missing == "mean" and pre.fill is not None and (pos is None or len(pos)):
-        bad = _non_finite(b, X)
-        X = b.op("Where", [bad, b.const(full(pre.fill, 0), "fill"), X], "filled")
-    if pre.scale != "none" and pre.center is not None and (pos is None or len(pos)):
-        X = b.op("Sub", [X, b.const(full(pre.center, 0), "center")])
+    if pre.missing == "mean" and pre.fill is not None and numeric:
+        X = b.op("Where", [_non_finite(b, X), b.const(full(pre.fill, 0), "fill"), X], "filled")
+    reshape = model_shape is not None and tuple(model_shape) != (width,)
+    center = None if pre.scale == "none" or not numeric else pre.center
+    if center is not None and len(center) not in (width, len(pos) if pos is not None else width):
+        if not (reshape and len(model_shape) == 3 and len(center) == model_shape[0]):
+            raise ExportError(f"The run's scaling has {len(center)} statistics for samples of "
+                              f"shape {tuple(model_shape or (width,))}: neither per feature nor "
+                              "per channel, so it has no ONNX form here.")
+        X, reshape = b.op("Reshape", [X, b.ints([0, *model_shape])], "sample"), False
+        stat = (len(center), 1, 1)  # per channel
+        X = b.op("Sub", [X, b.const(np.asarray(center).astype(dtype).reshape(stat), "center")])
+        X = b.op("Div", [X, b.const(np.asarray(pre.spread).astype(dtype).reshape(stat), "spread")],
+                 "scaled")
+    elif center is not None:
+        X = b.op("Sub", [X, b.const(full(center, 0), "center")])
         X = b.op("Div", [X, b.const(full(pre.spread, 1), "spread")], "scaled")
+    if reshape:
+        X = b.op("Reshape", [X, b.ints([0, *model_shape])], "sample")
     return X
 
 
