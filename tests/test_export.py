@@ -257,3 +257,19 @@ def test_csv_rows_reshaped_by_data_shape(tmp_path):
     sess = session(to_onnx(run))
     assert len(sess.get_inputs()) == 64  # the raw pixel columns
     assert_agrees(run, csv)
+
+
+@pytest.mark.parametrize("loss, units", [("binary_cross_entropy", 1), ("cross_entropy", 2)])
+def test_two_classes_use_the_runs_positive_class_and_threshold(tmp_path, loss, units):
+    from trained_runs import pets_frame
+
+    path = tmp_path / "pets.csv"
+    pets_frame().to_csv(path, index=False)
+    run = fit(tmp_path, "pets", data={"path": str(path), "target": "label",
+                                      "features": ["color", "size"], "pos_label": "no"},
+              threshold=0.3, loss=loss,
+              model={"layers": [{"type": "dense", "units": 6, "activation": "tanh"},
+                                {"type": "dense", "units": units}]})
+    got, _ = assert_agrees(run, path)
+    p_no = got["probabilities"][:, 0]
+    assert ((p_no >= 0.3) == (got["label"] == "no")).all()

@@ -78,7 +78,7 @@ class GraphBuilder:
             data = [str(s).encode("utf-8") for s in array.ravel().tolist()]
             tensor = helper.make_tensor(name, TensorProto.STRING, array.shape, data)
         else:
-            tensor = numpy_helper.from_array(np.ascontiguousarray(array), name)
+            tensor = numpy_helper.from_array(array.copy(order="C"), name)  # keeps 0-d arrays 0-d
         self.initializers.append(tensor)
         return name
 

@@ -42,6 +42,16 @@ def build_inputs(b, pre, config, infos):
     return preprocessing.table_inputs(b, pre, model_shape)
 
 
+def decision(pre, config):
+    """A two-class model's (positive class index, threshold), as predict decides."""
+    from nettrain.nn.metrics import positive_index
+
+    if pre.task != "classification":
+        return None
+    return (positive_index(pre.classes, config["data"].get("pos_label")),
+            float(config.data.get("threshold", 0.5)))
+
+
 def vocabulary(pre):
     """The text model's vocabulary as the JSON document written beside it, or None."""
     if getattr(pre, "vocabulary", None) is None:
@@ -67,7 +77,7 @@ def export_run(loaded):
     infos = layers.layer_infos(model)
     x, mask = build_inputs(b, pre, config, infos)
     y = layers.convert_network(b, infos, x)
-    preprocessing.outputs(b, pre, loss_name(config), y, mask)
+    preprocessing.outputs(b, pre, loss_name(config), y, mask, decision(pre, config))
     meta = {"task": pre.task, "targets": list(pre.targets), "nettrain_version": __version__}
     if pre.task == "classification":
         meta["classes"] = pre.classes.tolist()

@@ -142,10 +142,14 @@ def to_sample(b, pre, X, pos, model_shape):
     return X
 
 
-def outputs(b, pre, loss_name, y, mask):
-    """Graph outputs from the network output y: classification or regression."""
+def outputs(b, pre, loss_name, y, mask, decision=(1, 0.5)):
+    """Graph outputs from the network output y: classification or regression.
+
+    `decision` is a two-class model's (positive class index, probability threshold): the
+    positive class where its probability >= threshold, as predict decides.
+    """
     if pre.task == "classification":
-        return _classification(b, pre, loss_name, y, mask)
+        return _classification(b, pre, loss_name, y, mask, decision)
     value = b.op("Cast", [y], to=elem_type("float64"))
     if pre.target_center is not None:  # predict undoes target scaling in float64
         value = b.op("Mul", [value, b.const(np.asarray(pre.target_spread, np.float64), "target_spread")])
@@ -155,15 +159,19 @@ def outputs(b, pre, loss_name, y, mask):
     b.add_output("value", value, "float64", [BATCH, len(pre.targets)])
 
 
-def _classification(b, pre, loss_name, y, mask):
+def _classification(b, pre, loss_name, y, mask, decision):
     classes = np.asarray(pre.classes)
     if loss_name == "binary_cross_entropy":
         p = b.op("Sigmoid", [y])  # (n, 1): the second class's probability
         proba = b.op("Concat", [b.op("Sub", [b.scalar(1.0), p]), p], axis=1)
-        index = b.op("Cast", [b.op("GreaterOrEqual", [p, b.scalar(0.5)])], to=elem_type("int64"))
-        index = b.op("Squeeze", [index, b.ints([1])])
     else:
         proba = b.op("Softmax", [y], axis=1)
+    if len(classes) == 2:
+        pos, threshold = decision
+        p_pos = b.op("Gather", [proba, b.ints(pos, "positive")], axis=1)
+        index = b.op("Where", [b.op("GreaterOrEqual", [p_pos, b.scalar(threshold, "threshold")]),
+                               b.ints(pos, "positive_index"), b.ints(1 - pos, "negative_index")])
+    else:
         index = b.op("ArgMax", [proba], axis=1, keepdims=0)
     if classes.dtype.kind in "iub":
         table, kind = classes.astype(np.int64), "int64"
