@@ -3,7 +3,7 @@
 import numpy as np
 
 from .figures import (SAVED, TRAIN, VAL, auto_log, epoch_axis, figure, grid, legend_below,
-                      mark_epochs, palette, plain, series, styled)
+                      legend_place, mark_epochs, palette, plain, series, styled)
 
 FIXED = ("epoch", "train_loss", "val_loss", "lr", "seconds")
 
@@ -48,8 +48,8 @@ def learning_curves(history, best=None, saved=None):
     panels = [q for q in quantities(history.columns)
               if not (q[0] == "learning rate" and constant_lr(history) is not None)]
     ncols = 1 if len(panels) == 1 else 2
-    fig = figure(4.4 * ncols if ncols == 2 else 6.0, 2.7 * -(-len(panels) // ncols) + 0.5)
-    axes = grid(fig, len(panels), ncols)
+    fig = figure(4.6 * ncols if ncols == 2 else 6.0, 2.7 * -(-len(panels) // ncols) + 0.6)
+    axes = grid(fig, len(panels), ncols, legend_rows=1)
     epochs = history["epoch"].to_numpy(dtype=float)
     for ax, (name, train, val) in zip(axes, panels):
         train_v, val_v = _values(history, train), _values(history, val)
@@ -80,8 +80,9 @@ def overlay_curves(runs):
     for _, history in runs:
         names += [q[0] for q in quantities(history.columns) if q[0] not in names]
     ncols = 1 if len(names) == 1 else 2
-    fig = figure(4.6 * ncols, 2.8 * -(-len(names) // ncols) + 0.4 + 0.2 * len(runs))
-    axes = grid(fig, len(names), ncols)
+    rows = -(-len(runs) // 3)
+    fig = figure(4.6 * ncols, 2.8 * -(-len(names) // ncols) + 0.5 + 0.2 * rows)
+    axes = grid(fig, len(names), ncols, legend_rows=rows)
     colors = palette(len(runs))
     runs = [(plain(label), history) for label, history in runs]
     for color, (label, history) in zip(colors, runs):
@@ -113,4 +114,4 @@ def _run_legend(fig, labels, colors):
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=c, linewidth=2) for c in colors]
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)))
+    fig.legend(handles, labels, ncol=min(3, len(labels)), **legend_place(fig))

@@ -45,7 +45,7 @@ def _counts(y_true, score):
 @styled
 def binary_curves(y_true, score, positive):
     """ROC and precision-recall curves of a binary model's positive-class probabilities."""
-    fig = figure(8.4, 3.6)
+    fig = figure(8.4, 3.6, constrained=True)
     roc_ax, pr_ax = grid(fig, 2, 2)
     fpr, tpr, auc = roc_curve(y_true, score)
     roc_ax.plot([0, 1], [0, 1], ":", color="#8c959f", label="chance")
@@ -74,7 +74,7 @@ def confusion_matrix(matrix, labels):
     cm = np.asarray(matrix, dtype=float)
     n = len(labels)
     side = float(np.clip(0.42 * n + 2.2, 3.6, 11.0))
-    fig = figure(side + 1.0, side)
+    fig = figure(side + 1.0, side, constrained=True)
     ax = fig.subplots()
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
@@ -106,10 +106,12 @@ def _short(label, width=14):
 def regression_fit(y_true, y_pred, names):
     """Per target: predicted against actual (with the identity line), residuals against
     predicted, and the residuals' histogram."""
+    from matplotlib.ticker import MaxNLocator
+
     y_true, y_pred = np.atleast_2d(y_true.T).T, np.atleast_2d(y_pred.T).T
     shown = min(len(names), MAX_TARGETS)
     fig = figure(10.5, 3.2 * shown + 0.3)
-    axes = np.array(grid(fig, 3 * shown, 3)).reshape(shown, 3)
+    axes = np.array(grid(fig, 3 * shown, 3, left=0.85)).reshape(shown, 3)
     alpha = float(np.clip(30 / max(len(y_true), 1) ** 0.5, 0.15, 0.8))
     for row, (fit, resid, hist) in enumerate(axes):
         actual, predicted, name = y_true[:, row], y_pred[:, row], plain(names[row])
@@ -127,4 +129,5 @@ def regression_fit(y_true, y_pred, names):
         hist.hist(residual, bins=int(np.clip(np.sqrt(len(residual)), 5, 40)), color=VAL, alpha=0.8)
         hist.axvline(0, color=BEST, linestyle="--", linewidth=1)
         hist.set(xlabel="actual - predicted", ylabel="samples", title="residual distribution")
+        hist.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig

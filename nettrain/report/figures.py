@@ -34,12 +34,14 @@ def _mpl():
     return matplotlib
 
 
-def figure(width, height):
-    """A new Figure of `width` x `height` inches with the report's style and layout."""
+def figure(width, height, constrained=False):
+    """A new Figure of `width` x `height` inches with the report's style. Panels laid out by
+    `grid` get fixed margins in inches; `constrained` (twice the drawing time) is for figures
+    whose labels vary in size, such as a confusion matrix's class names."""
     from matplotlib.figure import Figure
 
     with _mpl().rc_context(STYLE):
-        return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+        return Figure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
 
 
 def png(fig):
@@ -66,9 +68,23 @@ def styled(draw):
     return wrapper
 
 
-def grid(fig, n, ncols):
-    """`n` axes in rows of `ncols`; unused cells are removed."""
+MARGIN = {"top": 0.32, "right": 0.2, "bottom": 0.55, "legend_row": 0.2, "gap_h": 0.8, "gap_w": 0.8}
+
+
+def grid(fig, n, ncols, legend_rows=0, left=0.75):
+    """`n` axes in rows of `ncols`, unused cells removed. Without a layout engine the margins
+    are fixed in inches: `left` for tick labels (more with a y label), room at the bottom
+    for `legend_rows` rows of a figure legend (`legend_below`)."""
     nrows = -(-n // ncols)
+    if fig.get_layout_engine() is None:
+        width, height = fig.get_size_inches()
+        m = MARGIN
+        bottom = m["bottom"] + (m["legend_row"] * legend_rows + 0.15 if legend_rows else 0)
+        axes_w = (width - left - m["right"] - m["gap_w"] * (ncols - 1)) / ncols
+        axes_h = (height - m["top"] - bottom - m["gap_h"] * (nrows - 1)) / nrows
+        fig.subplots_adjust(left=left / width, right=1 - m["right"] / width, bottom=bottom / height,
+                            top=1 - m["top"] / height, wspace=m["gap_w"] / axes_w,
+                            hspace=m["gap_h"] / axes_h)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.remove()
@@ -135,5 +151,11 @@ def legend_below(fig, axes, ncol=4):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
     if seen:
-        fig.legend(list(seen.values()), list(seen), loc="outside lower center",
-                   ncol=min(ncol, len(seen)))
+        fig.legend(list(seen.values()), list(seen), ncol=min(ncol, len(seen)), **legend_place(fig))
+
+
+def legend_place(fig):
+    """Where a figure legend goes: under the axes, in the room `grid` left for it."""
+    if fig.get_layout_engine() is not None:
+        return {"loc": "outside lower center"}
+    return {"loc": "lower center", "bbox_to_anchor": (0.5, 0.005)}

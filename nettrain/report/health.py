@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .figures import epoch_axis, figure, grid, palette, plain, series, styled
+from .figures import epoch_axis, figure, grid, legend_place, palette, plain, series, styled
 
 PANELS = (  # column, title, log scale, the bounds drawn as lines (training.diagnostics keys)
     ("grad_norm", "gradient norm", True, ("exploding_norm",)),
@@ -30,8 +30,9 @@ def gradient_health(frame, bounds):
     shown = panels(frame)
     layers = frame.drop_duplicates("layer").sort_values("layer")
     colors = dict(zip(layers["layer"], palette(len(layers))))
-    fig = figure(9.6, 2.9 * -(-len(shown) // 2) + 0.35 + 0.18 * -(-len(layers) // 4))
-    axes = grid(fig, len(shown), 2)
+    legend_rows = 1 + -(-len(layers) // 4)
+    fig = figure(9.6, 2.9 * -(-len(shown) // 2) + 0.4 + 0.2 * legend_rows)
+    axes = grid(fig, len(shown), 2, legend_rows=legend_rows)
     epochs = frame["epoch"].to_numpy(dtype=float)
     for ax, (column, title, log, limits) in zip(axes, shown):
         for _, layer in layers.iterrows():
@@ -72,5 +73,5 @@ def _layer_legend(fig, axes):
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
-    fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=4,
+    fig.legend(list(seen.values()), list(seen), ncol=4, **legend_place(fig),
                title="model.layers[i]  (red dashed: the warning bounds)", title_fontsize=8)

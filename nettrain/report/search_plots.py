@@ -23,7 +23,7 @@ def parameters_vs_metric(results, params, metric):
     """
     ncols = min(len(params), 3)
     fig = figure(3.6 * ncols + 0.4, 3.2 * -(-len(params) // ncols) + 0.2)
-    axes = grid(fig, len(params), ncols)
+    axes = grid(fig, len(params), ncols, left=0.85)
     y = results[metric].to_numpy(dtype=float)
     std = results[f"{metric}_std"].to_numpy(dtype=float) if f"{metric}_std" in results else None
     rng = np.random.default_rng(0)
