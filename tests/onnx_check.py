@@ -22,6 +22,9 @@ def run_onnx(sess, frame, X=None):
     """Outputs by name: one input per column of `frame`, or the array X for input `X`."""
     feeds = {}
     for i in sess.get_inputs():
+        if i.name == "X" and X is None and "x0" in frame:  # array data read as columns x0, x1, ...
+            X = frame[[f"x{j}" for j in range(int(np.prod(i.shape[1:])))]].to_numpy()
+            X = X.reshape(len(X), *i.shape[1:])
         if i.name == "X" and X is not None:
             feeds["X"] = np.asarray(X).astype(KINDS[i.type])
         else:

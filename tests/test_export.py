@@ -273,3 +273,24 @@ def test_two_classes_use_the_runs_positive_class_and_threshold(tmp_path, loss, u
     got, _ = assert_agrees(run, path)
     p_no = got["probabilities"][:, 0]
     assert ((p_no >= 0.3) == (got["label"] == "no")).all()
+
+
+def test_image_folder_model_takes_pixels(tmp_path):
+    from PIL import Image
+
+    from nettrain.data.images import read_image_folder
+
+    rng = np.random.default_rng(0)
+    for name, bright in (("dark", 60), ("light", 190)):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = np.clip(rng.normal(bright, 40, (6, 5, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "imgs" / name / f"{i}.png")
+    run = fit(tmp_path, "folder", data={"images": str(tmp_path / "imgs"), "scale": "standard",
+                                        "split": {"train": 0.7, "val": 0.3, "test": 0}},
+              model={"layers": [{"type": "conv2d", "filters": 3, "kernel_size": 3},
+                                {"type": "global_avg_pool2d"}, {"type": "dense", "units": 2}]})
+    assert session(to_onnx(run)).get_inputs()[0].shape[1:] == [3, 6, 5]
+    table = read_image_folder(tmp_path / "imgs", "imgs")  # (n, C, H, W) in [0, 1], as columns
+    got, _ = assert_agrees(run, table)
+    assert set(got["label"]) <= {"dark", "light"}
