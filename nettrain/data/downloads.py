@@ -297,7 +297,7 @@ def get(name, folder=None, mirror=None, report=print):
     if name in TEXT_ARCHIVES:
         from nettrain.data.imdb import write_csvs
 
-        return write_csvs(folder, folder / TEXT_ARCHIVES[name], report)
+        return write_csvs(folder, folder / TEXT_ARCHIVES[name], report, publish=_publish)
     written = []
     for split in IDX_NAMES:
         dest, x_shape, y_shape = write_split(folder, split)

@@ -48,10 +48,11 @@ def read_reviews(archive):
     return found
 
 
-def write_csvs(folder, archive, report=print):
-    """Write folder/train.csv and folder/test.csv (text, label), atomically; return their paths."""
-    from nettrain.data.downloads import _publish
+def write_csvs(folder, archive, report=print, publish=os.replace):
+    """Write folder/train.csv and folder/test.csv (text, label), atomically; return their paths.
 
+    `publish(tmp, dest)` moves a finished temporary file into place (downloads passes the one
+    that also sets the usual permissions)."""
     written = []
     for split, rows in read_reviews(archive).items():
         rows.sort(key=lambda row: (row[0], row[1]))
@@ -62,7 +63,7 @@ def write_csvs(folder, archive, report=print):
                 writer = csv.writer(fh)
                 writer.writerow(["text", "label"])
                 writer.writerows((text, label) for label, _, text in rows)
-            _publish(tmp, dest)
+            publish(tmp, dest)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

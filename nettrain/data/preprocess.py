@@ -118,6 +118,11 @@ class Preprocessor:
             three axes (C, H, W) the scaling statistics are per channel.
     """
 
+    def __init_subclass__(cls, json_key=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if json_key is not None:
+            KINDS[json_key] = cls
+
     def __init__(self, features, targets, task, categorical=(), classes=None,
                  missing="error", scale="standard", scale_target="none", dtype="float32",
                  dates=None, missing_target="error", sample_shape=None):
@@ -443,14 +448,15 @@ class Preprocessor:
         return pre
 
 
+# Preprocessor subclasses by the preprocess.json entry that marks their files ("window",
+# "text"), filled by `class Sub(Preprocessor, json_key=...)`; nettrain.data.sequences imports
+# every subclass, and so does nettrain.data.dataset through it.
+KINDS = {}
+
+
 def _kind(doc, default):
-    """The Preprocessor class that wrote `doc`: a series' or a text's, or `default`."""
-    if "window" in doc:
-        from nettrain.data.windows import WindowPreprocessor
-
-        return WindowPreprocessor
-    if "text" in doc:
-        from nettrain.data.text import TextPreprocessor
-
-        return TextPreprocessor
+    """The Preprocessor class that wrote `doc`: a registered subclass, or `default`."""
+    for key, cls in KINDS.items():
+        if key in doc:
+            return cls
     return default

@@ -48,7 +48,7 @@ def encode(texts, vocabulary, max_length, lowercase=True, dtype="float32"):
     return out
 
 
-class TextPreprocessor(Preprocessor):
+class TextPreprocessor(Preprocessor, json_key="text"):
     """A Preprocessor whose one feature is a text column, encoded as token ids (never scaled).
 
     Args: those of Preprocessor, plus `text`: the data.text mapping (column, vocab_size,

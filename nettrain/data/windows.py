@@ -85,7 +85,7 @@ def window_parts(frames, rows, data, notes):
     return parts
 
 
-class WindowPreprocessor(Preprocessor):
+class WindowPreprocessor(Preprocessor, json_key="window"):
     """A Preprocessor for a time series: rows are encoded and scaled as a table, then cut into
     windows of `size` rows whose target is `horizon` rows after the window's last row.
 
