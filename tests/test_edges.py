@@ -1,0 +1,168 @@
+"""Edge behaviours the mutation run (tools/mutate.py) found untested: constructor defaults,
+thresholds, chunked inference, lock details and the durability of a rename."""
+
+import os
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nettrain.nn.model import Model
+from nettrain.runs import rundir
+
+torch = pytest.importorskip("torch")
+
+
+def test_weighted_binary_cross_entropy_is_torchs():
+    from nettrain.nn.losses import get_loss
+
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(12, 1)) * 2, rng.integers(0, 2, size=12)
+    loss = get_loss({"name": "binary_cross_entropy", "class_weights": [0.5, 3.0]})
+    weights = torch.tensor(np.where(y == 1, 3.0, 0.5)[:, None])
+    full = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.tensor(z), torch.tensor(y[:, None], dtype=torch.float64), weight=weights, reduction="sum")
+    assert loss.forward(z, y) == pytest.approx((full / weights.sum()).item(), rel=1e-12)
+
+
+def test_weighted_cross_entropy_is_torchs():
+    from nettrain.nn.losses import get_loss
+
+    rng = np.random.default_rng(1)
+    z, y = rng.normal(size=(10, 3)), rng.integers(0, 3, size=10)
+    loss = get_loss({"name": "cross_entropy", "class_weights": [1.0, 2.0, 0.25]})
+    want = torch.nn.functional.cross_entropy(torch.tensor(z), torch.tensor(y),
+                                             weight=torch.tensor([1.0, 2.0, 0.25], dtype=torch.float64))
+    assert loss.forward(z, y) == pytest.approx(want.item(), rel=1e-12)
+
+
+def test_decision_threshold_defaults_to_one_half():
+    from nettrain.nn.metrics import predicted_classes
+    from nettrain.nn.scores import decide
+
+    proba = np.array([[0.49], [0.51], [0.9], [0.1]])
+    assert list(predicted_classes(proba)) == [0, 1, 1, 0]
+    assert list(np.asarray(decide(proba)).ravel().astype(int)) == [0, 1, 1, 0]
+
+
+def test_model_penalty_and_regularize_default_to_nothing():
+    model = Model([{"type": "dense", "units": 3}], 4, dtype="float64", rng=0)
+    for _, _, g in model.named_params():
+        g[...] = 0.0
+    assert model.penalty() == 0.0
+    assert model.regularize() == 0.0
+    assert all(not g.any() for _, _, g in model.named_params())
+    assert model.penalty(l1=1.0) == pytest.approx(np.abs(model.layers[0].params["W"]).sum())
+
+
+def test_early_stopping_counts_any_improvement_by_default():
+    from nettrain.training.callbacks import Best, EarlyStopping
+
+    stop = EarlyStopping(patience=1)
+    assert stop.best.min_delta == 0.0
+    best = Best("val_loss")
+    for epoch, value in enumerate([1.0, 0.9999, 0.9998], 1):
+        best.update({"epoch": epoch, "val_loss": value})
+    assert best.epoch == 3 and best.value == 0.9998
+
+
+def test_plateau_threshold_default_is_torchs_1e_4():
+    from nettrain.nn.schedules import get_schedule
+
+    ours = get_schedule({"name": "plateau", "patience": 0}, 1.0)
+    sgd = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(sgd, patience=0)
+    for loss in [1.0, 0.9995, 0.99945, 0.9, 0.8999]:  # improvements of 5e-4, then 5e-5
+        ours.step({"val_loss": loss, "loss": loss})
+        theirs.step(loss)
+        assert ours.lr == pytest.approx(sgd.param_groups[0]["lr"], rel=1e-12)
+
+
+def test_cosine_needs_t_max_of_at_least_one():
+    from nettrain.errors import ConfigError
+    from nettrain.nn.schedules import get_schedule
+
+    with pytest.raises(ConfigError, match="T_max"):
+        get_schedule({"name": "cosine", "T_max": 0}, 0.1)
+
+
+def test_a_layer_type_cannot_be_registered_twice():
+    from nettrain.nn.layers.base import LAYERS, Layer, register_layer
+
+    @register_layer("edge_test_layer")
+    class First(Layer):
+        pass
+
+    try:
+        assert First.type == "edge_test_layer" and LAYERS["edge_test_layer"] is First
+        assert register_layer("edge_test_layer")(First) is First  # the same class again is fine
+        with pytest.raises(ValueError, match="registered twice"):
+            @register_layer("edge_test_layer")
+            class Second(Layer):
+                pass
+    finally:
+        LAYERS.pop("edge_test_layer", None)
+
+
+def test_predictions_on_more_rows_than_one_chunk(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    import nettrain
+    from conftest import ROOT
+    from nettrain.runs import inference
+
+    run = nettrain.fit({"name": "c", "seed": 0, "output": str(tmp_path), "training": {"epochs": 1},
+                        "data": {"path": str(ROOT / "datasets" / "iris.csv"), "target": "species"},
+                        "model": {"layers": [{"type": "dense", "units": 3}]}},
+                       console=Console(file=io.StringIO()))
+    frame = pd.read_csv(ROOT / "datasets" / "iris.csv")
+    big = pd.concat([frame] * 60, ignore_index=True)  # 9000 rows: two chunks of 8192
+    assert len(big) > inference.CHUNK
+    loaded = nettrain.load(run.path)
+    proba = loaded.predict_proba(big)
+    assert proba.shape == (9000, 3)
+    np.testing.assert_array_equal(proba[-150:], loaded.predict_proba(frame))
+
+
+# ---------------------------------------------------------------- file handling details
+
+
+def test_the_rename_is_made_durable_by_syncing_the_folder(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def spy(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    rundir.write_text(tmp_path / "a.txt", "x")
+    assert synced == [False, True]  # the file's data, then the folder holding the new name
+
+
+def test_the_lock_file_follows_the_umask_and_the_context_manager_releases_it(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with rundir.RunLock(tmp_path) as lock:
+            assert (tmp_path / rundir.LOCK).stat().st_mode & 0o777 == 0o644
+            assert (tmp_path / rundir.LOCK).read_text() == f"{os.getpid()}\n"
+            assert lock.stale_pid is None
+    finally:
+        os.umask(old)
+    assert not (tmp_path / rundir.LOCK).exists()
+
+
+def test_lock_without_fcntl_uses_the_pid(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # import fcntl raises ImportError
+    (tmp_path / rundir.LOCK).write_text("999999999\n")  # a dead process: stale
+    lock = rundir.lock_run_dir(tmp_path)
+    assert lock.stale_pid == 999999999
+    lock.release()
+    (tmp_path / rundir.LOCK).write_text("1\n")  # init is alive: held
+    with pytest.raises(Exception, match="process 1 is writing"):
+        rundir.lock_run_dir(tmp_path)
