@@ -77,8 +77,12 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path):
     finally:
         holder.communicate("")
     assert not (run.path / rundir.LOCK).exists()  # released on exit
-    resumed = fit(None, resume=run.path, overrides=["training.epochs=3"])
+    out = io.StringIO()
+    resumed = fit(None, resume=run.path, overrides=["training.epochs=3"], diagnose=True,
+                  console=Console(file=out, width=200))
     assert len(resumed.history) == 3 and not leftover.exists()
+    assert "Took over" not in out.getvalue()  # the holder released its lock: nothing stale
+    assert (run.path / rundir.DIAGNOSTICS).exists()  # diagnose=True reaches the resumed run
 
 
 def test_the_lock_is_held_during_training_and_released_after(tmp_path):
@@ -347,6 +351,7 @@ def test_adam_with_an_absurd_lr_is_divergence_not_a_result(tmp_path):
                                               r"the first batch's loss") as info:
         fit(config(tmp_path, epochs=30, optimizer={"name": "adam", "lr": 1000.0}))
     assert info.value.exit_code == 1 and "optimizer.lr is 1000" in str(info.value)
+    assert "No epoch finished" in str(info.value)
     run = fit(config(tmp_path, epochs=5, optimizer={"name": "adam", "lr": 1.0}))  # high, not absurd
     assert run.metrics["stopped_reason"] == "completed"
 
