@@ -283,8 +283,9 @@ def mutants_of(rel, source):
             add(left.lineno, start, start + len(match.group()), new_op, kind)
 
     for node in ast.walk(tree):
-        if getattr(node, "lineno", None) is None or _is_message(node, parent):
-            continue
+        if getattr(node, "lineno", None) is None or (
+                _is_message(node, parent) and not isinstance(node, ast.Raise)):
+            continue  # a raise itself may be dropped; its message is never mutated
         if isinstance(node, ast.BinOp) and type(node.op) in BINOPS:
             old, new = BINOPS[type(node.op)]
             gap_swap(node.left, node.right, old, new, f"{old} -> {new}")

@@ -1,0 +1,52 @@
+"""tools/mutate.py: which mutants it makes, and that a mutated file is always restored."""
+
+import importlib.util
+
+import pytest
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("mutate", ROOT / "tools" / "mutate.py")
+mutate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mutate)
+
+SOURCE = '''def f(x, training=False):
+    """Docstring 1 + 1."""
+    y = x + 1
+    if y > 0:
+        raise ValueError(f"bad {x * 2}")
+    with atomic_open(path, "w") as out:
+        out.write(y)
+    return y
+'''
+
+
+def test_mutants_are_one_line_and_never_touch_messages():
+    found = {(m.line, m.kind, m.new.strip()) for m in mutate.mutants_of("m.py", SOURCE)}
+    assert (1, "default False -> True", "def f(x, training=True):") in found
+    assert (3, "+ -> -", "y = x - 1") in found
+    assert (4, "> -> >=", "if y >= 0:") in found
+    assert (5, "drop raise", "pass") in found
+    assert (6, "plain open", 'with open(path, "w") as out:') in found
+    assert not [f for f in found if f[0] == 2]  # the docstring
+    assert not [f for f in found if f[0] == 5 and f[1] != "drop raise"]  # the message
+
+
+def test_a_mutated_file_is_restored_even_when_the_run_fails(tmp_path):
+    (tmp_path / "m.py").write_text(SOURCE)
+    worker = object.__new__(mutate.Worker)
+    worker.copy = tmp_path
+    [mutant] = [m for m in mutate.mutants_of("m.py", SOURCE) if m.kind == "+ -> -"]
+
+    def crash(tests, timeout):
+        assert "y = x - 1" in (tmp_path / "m.py").read_text()  # planted while the tests run
+        raise KeyboardInterrupt
+
+    worker.pytest = crash
+    mutate.TARGETS["m.py"] = ["tests/x.py"]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker.run(mutant, ["tests/x.py"], 1)
+    finally:
+        del mutate.TARGETS["m.py"]
+    assert (tmp_path / "m.py").read_text() == SOURCE
