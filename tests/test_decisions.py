@@ -76,7 +76,8 @@ def test_predict_missing_drop_or_mean(runs, tmp_path):
     assert dropped.exit_code == 0, dropped.output
     table = pd.read_csv(io.StringIO(dropped.stdout))
     assert table["predicted_default"].isna().tolist() == [i in (2, 7) for i in range(10)]
-    assert "Warning: 2 of 10 row(s) have missing features and were left out" in dropped.stderr
+    assert "Warning: Left out 2 of 10 row(s) with missing values (rate)" in dropped.stderr
+    assert dropped.stderr.count("Warning:") == 1
     filled = run_cli("predict", runs["binary"], path, "--missing", "mean")
     assert filled.exit_code == 0 and pd.read_csv(io.StringIO(filled.stdout)).notna().all().all()
     run = nettrain.load(runs["binary"])

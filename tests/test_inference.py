@@ -284,7 +284,7 @@ def test_rows_left_out_for_missing_values_get_empty_predictions(runs):
         proba = loaded.predict_proba(frame)
     assert labels[1] is None and set(labels[[0, 2, 3]]) <= {"yes", "no"}
     assert np.isnan(proba[1]).all() and np.isfinite(proba[[0, 2, 3]]).all()
-    assert len(messages) == 1 and "Left out 1 row(s)" in messages[0]
+    assert len(messages) == 1 and "Left out 1 of 4 row(s)" in messages[0]
     with captured_warnings():
         table = loaded.prediction_frame(frame, proba=True, keep=["id"])
     assert len(table) == 4 and pd.isna(table.loc[1, "predicted_label"])

@@ -160,7 +160,7 @@ def test_missing_drop_leaves_rows_out_and_reports_them():
     X, y, rows = pre.transform(new, return_rows=True)
     np.testing.assert_array_equal(rows, [0, 2])
     assert len(X) == 2 and list(y) == [1, 0]
-    assert "Left out 1 row(s)" in pre.warnings[0]
+    assert "Left out 1 of 3 row(s)" in pre.warnings[0]
 
 
 def test_target_missing_is_an_error_even_when_dropping():

@@ -240,8 +240,9 @@ class Preprocessor:
         if found and self.missing == "error":
             raise DataError(describe_missing(found, "the data"))
         if found and self.missing == "drop":
-            self.warnings.append(f"Left out {int(miss.sum())} row(s) with missing values "
-                                 f"({', '.join(found)}), as data.missing is 'drop'.")
+            self.warnings.append(f"Left out {int(miss.sum()):,} of {len(rows):,} row(s) with missing "
+                                 f"values ({', '.join(found)}), as missing is 'drop'; their "
+                                 "predictions are empty.")
             rows = rows[~miss]
         X = self._encode(frame, rows)
         pos = self._numeric_positions()

@@ -344,9 +344,6 @@ class LoadedRun:
             out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
             n = len(frame)
         preds = self._fill(self._decode(scores, threshold), rows, n)
-        if len(rows) < n:
-            warnings.warn(f"{n - len(rows):,} of {n:,} row(s) have missing features and were "
-                          "left out: their predictions are empty.", DataWarning, stacklevel=2)
         if self.task == "classification":
             out[f"predicted_{self.target_names[0]}"] = preds
             if proba:
