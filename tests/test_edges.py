@@ -166,3 +166,22 @@ def test_lock_without_fcntl_uses_the_pid(tmp_path, monkeypatch):
     (tmp_path / rundir.LOCK).write_text("1\n")  # init is alive: held
     with pytest.raises(Exception, match="process 1 is writing"):
         rundir.lock_run_dir(tmp_path)
+
+
+def test_what_the_layers_tell_the_rest_of_nettrain():
+    from nettrain.nn.layers.base import LAYERS, Layer
+
+    assert Layer.sets_output_width is False and Layer.normalizes is False and Layer.weight_keys == ()
+    assert LAYERS["dense"].sets_output_width and not LAYERS["dense"].normalizes
+    assert LAYERS["batchnorm"].normalizes and not LAYERS["batchnorm"].sets_output_width
+    for name in ("dropout", "activation"):
+        assert not LAYERS[name].sets_output_width and not LAYERS[name].normalizes
+
+
+@pytest.mark.parametrize("labels", [[0, -1, 1], [0, 3, 1]])
+def test_a_confusion_matrix_refuses_labels_outside_the_classes(labels):
+    from nettrain.errors import DataError
+    from nettrain.nn.metrics import confusion_matrix
+
+    with pytest.raises(DataError, match=r"Class indices must lie in \[0, 3\)"):
+        confusion_matrix(np.array(labels), np.array([0, 1, 2]), 3)
