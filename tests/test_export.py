@@ -1,8 +1,8 @@
 """`nettrain export`: ONNX Runtime on the raw rows gives what `nettrain predict` gives.
 
 The reference is nettrain's own `predict` (labels equal; probabilities and values to 1e-5 in
-float32, 1e-9 in float64); the layer converters that predict cannot reach yet are checked
-against PyTorch in test_export_layers.py.
+float32, 1e-9 in float64); test_export_layers.py checks each layer converter against PyTorch
+as well.
 """
 
 import io

@@ -382,7 +382,7 @@ def _recurrent_scan(b, layer, x):
     n_states = 2 if kind == "lstm" else 1
     batch = b.op("Shape", [x], start=0, end=1)
     zeros_shape = b.op("Concat", [batch, b.ints([units])], axis=0)
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     zero = numpy_helper.from_array(np.zeros(1, a["W_ih"].dtype))
     h0 = b.op("ConstantOfShape", [zeros_shape], f"{p}.h0", value=zero)
