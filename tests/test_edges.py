@@ -185,3 +185,49 @@ def test_a_confusion_matrix_refuses_labels_outside_the_classes(labels):
 
     with pytest.raises(DataError, match=r"Class indices must lie in \[0, 3\)"):
         confusion_matrix(np.array(labels), np.array([0, 1, 2]), 3)
+
+
+def test_regression_losses_take_column_targets_as_they_are():
+    from nettrain.nn.losses import get_loss
+
+    out = np.array([[1.0], [3.0]])
+    for y in (np.array([0.0, 1.0]), np.array([[0.0], [1.0]])):
+        assert get_loss("mse").forward(out, y) == pytest.approx(2.5)
+        assert get_loss("mae").forward(out, y) == pytest.approx(1.5)
+
+
+def test_early_stopping_state_survives_an_interrupt_and_resume(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    import nettrain
+    from conftest import ROOT
+    from nettrain.errors import Interrupted
+    from nettrain.training.callbacks import Callback
+
+    def cfg(out):
+        return {"name": "es", "seed": 1, "output": str(tmp_path / out),
+                "data": {"path": str(ROOT / "datasets" / "iris.csv"), "target": "species"},
+                "model": {"layers": [{"type": "dense", "units": 8, "activation": "relu"},
+                                     {"type": "dense", "units": 3}]},
+                "optimizer": {"name": "sgd", "lr": 2.0},
+                "training": {"epochs": 40, "batch_size": 16,
+                             "early_stopping": {"patience": 4, "restore_best": True}}}
+
+    class CtrlC(Callback):
+        def on_epoch_begin(self, trainer, epoch):
+            self.epoch = epoch
+
+        def on_batch_end(self, trainer, batch):
+            if (self.epoch, batch) == (6, 1):
+                trainer.stop_flag.requested, trainer.stop_flag.signal = True, "SIGINT"
+
+    quiet = lambda: Console(file=io.StringIO())  # noqa: E731
+    whole = nettrain.fit(cfg("a"), console=quiet())
+    with pytest.raises(Interrupted) as info:
+        nettrain.fit(cfg("b"), console=quiet(), callbacks=[CtrlC()])
+    resumed = nettrain.fit(None, resume=info.value.run.path, console=quiet())
+    for key in ("best_epoch", "best_value", "weights_epoch", "stopped_reason", "epochs_run"):
+        assert resumed.metrics[key] == whole.metrics[key], key
+    assert resumed.history.drop(columns="seconds").equals(whole.history.drop(columns="seconds"))

@@ -20,6 +20,7 @@ from conftest import ROOT, assert_usage_error
 from nettrain.cli import cli
 from nettrain.errors import DivergenceError, Interrupted, NettrainError
 from nettrain.runs import rundir
+from nettrain.training.callbacks import Callback
 from nettrain.training.trainer import DIVERGED_RATIO, StopFlag, Trainer, stop_on_signals
 from nettrain.training.callbacks import Callback
 
