@@ -231,3 +231,21 @@ def test_early_stopping_state_survives_an_interrupt_and_resume(tmp_path):
     for key in ("best_epoch", "best_value", "weights_epoch", "stopped_reason", "epochs_run"):
         assert resumed.metrics[key] == whole.metrics[key], key
     assert resumed.history.drop(columns="seconds").equals(whole.history.drop(columns="seconds"))
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax"])
+def test_image_scaling_statistics_are_per_channel(kind):
+    from nettrain.data.preprocess import _channel_stats
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(50, 3, 4, 5)) * np.array([1.0, 5.0, 0.1])[None, :, None, None] + 7
+    images[:, 2] = 3.0  # a constant channel scales by 1
+    center, spread = _channel_stats(images.reshape(50, -1), 3, kind)
+    per_channel = images.transpose(1, 0, 2, 3).reshape(3, -1)
+    if kind == "standard":
+        want_c, want_s = per_channel.mean(axis=1), per_channel.std(axis=1)
+    else:
+        want_c, want_s = per_channel.min(axis=1), per_channel.max(axis=1) - per_channel.min(axis=1)
+    want_c[2], want_s[2] = 3.0, 1.0
+    np.testing.assert_allclose(center, np.repeat(want_c, 20), rtol=1e-12)
+    np.testing.assert_allclose(spread, np.repeat(want_s, 20), rtol=1e-12)
