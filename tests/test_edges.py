@@ -249,3 +249,23 @@ def test_image_scaling_statistics_are_per_channel(kind):
     want_c[2], want_s[2] = 3.0, 1.0
     np.testing.assert_allclose(center, np.repeat(want_c, 20), rtol=1e-12)
     np.testing.assert_allclose(spread, np.repeat(want_s, 20), rtol=1e-12)
+
+
+def test_a_decision_threshold_must_be_a_probability_on_a_binary_run(tmp_path_factory):
+    from trained_runs import trained_runs
+
+    import nettrain
+    from nettrain.errors import DataError
+
+    runs = trained_runs(tmp_path_factory.getbasetemp())
+    pets = nettrain.load(runs["pets"].path)
+    frame = pd.read_csv(runs["pets"].path.parent.parent.parent / "pets.csv")
+    low, high = pets.predict(frame, threshold=0.01), pets.predict(frame, threshold=0.99)
+    assert (low == pets.classes[1]).mean() > (high == pets.classes[1]).mean()
+    assert list(pets.predict(frame)) == list(pets.predict(frame, threshold=0.5))
+    for bad in (0, 1, 1.5, True, "0.3"):
+        with pytest.raises(DataError, match="strictly between 0 and 1"):
+            pets.predict(frame, threshold=bad)
+    iris = nettrain.load(runs["iris"].path)
+    with pytest.raises(DataError, match="applies to binary classification"):
+        iris.predict(pd.read_csv(iris.config.resolve_path(iris.config["data"]["path"])), threshold=0.3)

@@ -128,6 +128,8 @@ EQUIVALENT = [
      "the resolved config always holds split.stratify"),
     ("training/trainer.py", r"^\s*self\.n_batches = 0$", r"pass",
      "fit sets n_batches before any use"),
+    ("data/preprocess.py", r"whole = len\(pos\) == X\.shape\[1\] and", r" or ",
+     "positions are sorted and unique: as many as the columns means all of them"),
     ("data/splits.py", r"exact \+ 1e-9", r"",
      "a rounding guard: 1e-9 and 1e-8 floor the same counts for any realistic size"),
 ]
