@@ -269,3 +269,30 @@ def test_a_decision_threshold_must_be_a_probability_on_a_binary_run(tmp_path_fac
     iris = nettrain.load(runs["iris"].path)
     with pytest.raises(DataError, match="applies to binary classification"):
         iris.predict(pd.read_csv(iris.config.resolve_path(iris.config["data"]["path"])), threshold=0.3)
+
+
+def test_training_save_best_keeps_the_best_epochs_weights_without_early_stopping(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    import nettrain
+    from conftest import ROOT
+
+    out = io.StringIO()
+
+    def cfg(save):
+        return {"name": "s", "seed": 0, "output": str(tmp_path),
+                "data": {"path": str(ROOT / "datasets" / "iris.csv"), "target": "species"},
+                "model": {"layers": [{"type": "dense", "units": 8, "activation": "relu"},
+                                     {"type": "dense", "units": 3}]},
+                "optimizer": {"name": "sgd", "lr": 3.0},
+                "training": {"epochs": 12, "batch_size": 16, "save": save}}
+
+    best = nettrain.fit(cfg("best"), console=Console(file=out, width=200)).metrics
+    assert best["best_epoch"] < best["epochs_run"] == 12  # the lr is high: the last is not the best
+    assert best["weights_epoch"] == best["best_epoch"]
+    assert best["val"]["loss"] == pytest.approx(best["best_value"])
+    last = nettrain.fit(cfg("last"), console=Console(file=io.StringIO())).metrics
+    assert last["weights_epoch"] == 12
+    assert "Resuming" not in out.getvalue()  # a new run says nothing about resuming

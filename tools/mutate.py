@@ -130,6 +130,8 @@ EQUIVALENT = [
      "fit sets n_batches before any use"),
     ("data/preprocess.py", r"whole = len\(pos\) == X\.shape\[1\] and", r" or ",
      "positions are sorted and unique: as many as the columns means all of them"),
+    ("runs/inference.py", r'config\.data\.get\("threshold", 0\.5\)', r"",
+     "the resolved config always holds data.threshold"),
     ("data/splits.py", r"exact \+ 1e-9", r"",
      "a rounding guard: 1e-9 and 1e-8 floor the same counts for any realistic size"),
 ]
