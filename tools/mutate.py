@@ -132,6 +132,10 @@ EQUIVALENT = [
      "positions are sorted and unique: as many as the columns means all of them"),
     ("runs/inference.py", r'config\.data\.get\("threshold", 0\.5\)', r"",
      "the resolved config always holds data.threshold"),
+    ("data/preprocess.py", r"total / max\(n \* per, 1\)", r"max\(n \* per, 0\)",
+     "a guard for an empty train split, which the config refuses (split.train > 0)"),
+    ("training/trainer.py", r"self\.best = self\.best or Best", r"self\.best and Best",
+     "the trainer always holds a Best here; a new one loads the same saved state"),
     ("data/splits.py", r"exact \+ 1e-9", r"",
      "a rounding guard: 1e-9 and 1e-8 floor the same counts for any realistic size"),
 ]
