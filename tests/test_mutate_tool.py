@@ -50,3 +50,28 @@ def test_a_mutated_file_is_restored_even_when_the_run_fails(tmp_path):
     finally:
         del mutate.TARGETS["m.py"]
     assert (tmp_path / "m.py").read_text() == SOURCE
+
+
+@pytest.mark.parametrize("unmutated, expected", [("passed", "failed"), ("unusable", SystemExit)])
+def test_a_mutant_that_breaks_loading_the_tests_is_caught(tmp_path, unmutated, expected):
+    """pytest's usage error (exit 4: conftest could not be imported) under a mutant is a catch
+    when the same tests load without it, and a stop when they do not."""
+    (tmp_path / "m.py").write_text(SOURCE)
+    worker = object.__new__(mutate.Worker)
+    worker.copy = tmp_path
+    [mutant] = [m for m in mutate.mutants_of("m.py", SOURCE) if m.kind == "+ -> -"]
+    calls = []
+
+    def fake(tests, timeout):
+        planted = "y = x - 1" in (tmp_path / "m.py").read_text()
+        calls.append(planted)
+        return ("unusable" if planted else unmutated), 0.1
+
+    worker.pytest = fake
+    if expected is SystemExit:
+        with pytest.raises(SystemExit, match="even without the mutant"):
+            worker.run(mutant, ["tests/x.py"], 1)
+    else:
+        assert worker.run(mutant, ["tests/x.py"], 1) == (expected, 0.1)
+    assert calls == [True, False]  # the second run is on the restored file
+    assert (tmp_path / "m.py").read_text() == SOURCE

@@ -624,8 +624,8 @@ class Worker:
         seconds = time.perf_counter() - started
         if status == "timeout":
             return "timeout", seconds
-        if status == 4:
-            raise SystemExit(f"pytest could not run {tests[:3]}...")
+        if status == 4:  # a usage error: conftest or a test id could not be loaded
+            return "unusable", seconds
         return ("passed" if status in (0, 5) else "failed"), seconds
 
     def run(self, mutant, tests, timeout):
@@ -638,11 +638,16 @@ class Worker:
         lines[mutant.line - 1] = mutant.new + "\n"
         try:
             file.write_text("".join(lines))
-            return self.pytest(tests, timeout)
+            status, seconds = self.pytest(tests, timeout)
         finally:
             file.write_bytes(original)
             if file.read_bytes() != original:
                 raise RuntimeError(f"could not restore {file}")
+        if status == "unusable":  # the mutant broke loading the tests (an import in conftest)?
+            if self.pytest(tests, timeout)[0] == "unusable":
+                raise SystemExit(f"pytest could not run {tests[:3]}... even without the mutant")
+            status = "failed"
+        return status, seconds
 
 
 # ---------------------------------------------------------------- main
