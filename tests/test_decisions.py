@@ -166,6 +166,25 @@ def test_the_summary_names_the_saved_epoch(tmp_path):
         assert f"Saved weights: epoch {epoch} ({word})" in out.getvalue()
 
 
+def test_save_overrides_restore_best_and_follows_the_early_stopping_monitor(tmp_path):
+    write(tmp_path, "a.csv", animals())
+    data = {"path": str(tmp_path / "a.csv"), "target": "species", "exclude": ["code"],
+            "missing_target": "drop"}
+    stopping = {"monitor": "val_accuracy", "patience": 50, "restore_best": False}
+    for save in ("best", "last", "auto"):
+        run = nettrain.fit(config(tmp_path, data, optimizer={"name": "sgd", "lr": 0.2},
+                                  training={"epochs": 12, "save": save,
+                                            "early_stopping": stopping}), quiet=True)
+        history = pd.read_csv(run.path / "history.csv")
+        best = int(history["epoch"][history["val_accuracy"].idxmax()])  # the first best epoch
+        # neither the last epoch nor the best val_loss is the best val_accuracy here
+        assert best < 12 and best != int(history["epoch"][history["val_loss"].idxmin()])
+        expected = best if save == "best" else 12  # auto: restore_best is false, so the last
+        assert run.metrics["weights_epoch"] == expected, save
+        assert run.metrics["val"]["accuracy"] == pytest.approx(
+            history["val_accuracy"][expected - 1])
+
+
 def test_a_class_never_predicted_is_warned_about(tmp_path):
     write(tmp_path, "l.csv", loans(300))
     data = {"path": str(tmp_path / "l.csv"), "target": "default", "exclude": ["loan_id"]}

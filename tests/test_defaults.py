@@ -1,9 +1,13 @@
 """Every default of the config reference, pinned: the resolved config of a minimal file against
-the documented table (written out here by hand), and each default's behaviour against the
+the documented table (written out here by hand, and read from docs/config.md so that no key
+goes undocumented), and each default's behaviour against the
 PyTorch function or class the reference names (torch's own defaults, never nettrain's)."""
+
+import re
 
 import numpy as np
 import pytest
+import yaml
 
 from nettrain.config.loading import config_from_dict
 from nettrain.nn.activations import get_activation
@@ -29,11 +33,15 @@ DOCUMENTED = {
     "optimizer": {"name": "adam", "lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8,
                   "weight_decay": 0.0, "amsgrad": False},
     "training": {"epochs": 100, "batch_size": 32, "shuffle": True, "clip_norm": None,
-                 "clip_value": None, "diagnostics": False, "early_stopping": None},
+                 "clip_value": None, "diagnostics": False, "early_stopping": None,
+                 "report": False, "save": "auto"},
+    "threshold": 0.5,
 }
 DATA = {"features": None, "task": "auto", "scale": "standard", "scale_target": "none",
         "categorical": "onehot", "missing": "error",
-        "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True}}
+        "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True},
+        "exclude": None, "dates": None, "missing_target": "error", "onehot_limit": 100,
+        "pos_label": None, "sep": None, "encoding": "utf-8"}
 LAYERS = [{"type": "dense", "units": 8, "activation": None, "init": None, "use_bias": True},
           {"type": "dropout", "rate": 0.5},
           {"type": "batchnorm", "momentum": 0.1, "eps": 1e-5},
@@ -65,6 +73,61 @@ def test_early_stopping_true_and_search_defaults():
     search = resolved({"search": {"space": {"optimizer.lr": [0.1, 0.01]}}})["search"]
     assert {k: search[k] for k in ("method", "trials", "metric", "repeats")} == {
         "method": "grid", "trials": 20, "metric": "val_loss", "repeats": 1}
+
+
+WORDS = object()
+
+
+def documented_defaults():
+    """{dotted key: its documented default (WORDS when said in words)} from the table "Every
+    key and its default" of docs/config.md; `.l2` after `regularization.l1` and `  .monitor`
+    under `training.early_stopping` are spelt out. A row naming several keys gives their
+    defaults in the same order (`data.sep`, `data.encoding` | `null`, `utf-8`) or one for all."""
+    text = (ROOT / "docs" / "config.md").read_text().split("## Every key and its default")[1]
+    rows, parent = {}, ""
+    for line in text.split("\n\n")[1].splitlines()[2:]:
+        key_cell, default_cell = line.strip("|").split(" | ")[:2]
+        keys = []
+        for key in re.findall(r"`\s*([^`]+)`", key_cell):
+            if key.startswith("."):  # under the row above, or beside the key before it
+                key = (keys[-1].rsplit(".", 1)[0] if keys else parent) + key
+            keys.append(key)
+        if keys[0] == "training.early_stopping":
+            parent = keys[0]
+        defaults = re.findall(r"`([^`]+)`", default_cell)
+        if not default_cell.strip().startswith("`"):
+            defaults = []
+        elif len(defaults) == 1:
+            defaults *= len(keys)  # `regularization.l1`, `.l2` | `0.0`
+        for i, key in enumerate(keys):
+            rows[key] = yaml.safe_load(defaults[i]) if len(defaults) == len(keys) else WORDS
+    return rows
+
+
+def leaves(config, prefix=""):
+    """Dotted keys of a resolved config down to the level the reference documents."""
+    for key, value in config.items():
+        dotted = prefix + key
+        if isinstance(value, dict) and (dotted in ("data", "training", "search", "regularization",
+                                                   "model", "training.early_stopping")):
+            yield from leaves(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def test_the_reference_table_lists_every_key_with_its_default():
+    documented = documented_defaults()
+    config = resolved({"training": {"early_stopping": True}})
+    for key, value in leaves(config):
+        assert key in documented, f"{key} is missing from docs/config.md's key reference"
+        default = documented[key]
+        if default is WORDS:  # "the config file's name", "inferred", "— (required)"
+            continue
+        if isinstance(value, dict) and not isinstance(default, dict):
+            value = value["name"]  # `loss: cross_entropy` resolves to {name: cross_entropy, ...}
+        elif isinstance(value, dict):
+            value = {k: value[k] for k in default}
+        assert value == default, key
 
 
 @pytest.mark.parametrize("name, torch_name", [("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"),

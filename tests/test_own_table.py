@@ -50,6 +50,20 @@ def weather(n=240):
                          "humidity": 60 + (hour % 7), "temp": np.sin(hour / 24 * 2 * np.pi) * 5})
 
 
+def credit(n=300, seed=2):
+    """Gaps in a numeric and a text feature, and a customer id running 1..n."""
+    rng = np.random.default_rng(seed)
+    late = rng.poisson(0.6, n).astype(float)
+    job = rng.choice(["salaried", "retired", "student"], n).astype(object)
+    income = np.round(rng.lognormal(10, 0.4, n), -1)
+    risk = np.where(late + rng.normal(0, 0.5, n) > 1, "bad", "good")
+    df = pd.DataFrame({"customer_id": np.arange(1, n + 1), "late_payments": late,
+                       "income": income, "employment": job, "risk": risk})
+    df.loc[rng.random(n) < 0.1, "income"] = np.nan
+    df.loc[rng.random(n) < 0.05, "employment"] = None
+    return df
+
+
 def write(tmp_path, name, frame, **kwargs):
     frame.to_csv(tmp_path / name, index=False, **kwargs)
     return tmp_path / name
@@ -135,6 +149,26 @@ def test_one_hot_limit_names_the_column_and_the_fix(tmp_path):
     assert 140 <= len(ds.preprocessor.levels["branch"]) <= 150  # those in the train split
 
 
+def test_one_hot_limit_counts_levels_not_gaps_and_tells_an_id_apart(tmp_path):
+    # exactly the limit is allowed; an empty cell is no level
+    frame = loans(1000).assign(branch=[f"b{i % 100}" for i in range(1000)])
+    frame.loc[[0, 1, 2], "branch"] = None
+    write(tmp_path, "l.csv", frame)
+    ds = prepare_data(make_config(tmp_path, "l.csv", target="default", missing="mean"))
+    assert len(ds.preprocessor.levels["branch"]) == 100
+    frame = frame.assign(branch=[f"b{i % 101}" for i in range(1000)])
+    write(tmp_path, "l.csv", frame)
+    with pytest.raises(DataError, match=r"'branch' holds text with 101 distinct values in 1,000 "
+                                        r"rows.*\(100\)\. Leave it out"):
+        prepare_data(make_config(tmp_path, "l.csv", target="default"))
+    # a distinct value per row: the message says what it looks like
+    write(tmp_path, "id.csv", loans().assign(ref=[f"X{i:05d}" for i in range(400)]))
+    with pytest.raises(DataError, match=r"'ref' holds text with 400 distinct values in 400 rows"
+                                        r".* It looks like an identifier or free text\. Leave it "
+                                        r"out with data.exclude: \[ref\]"):
+        prepare_data(make_config(tmp_path, "id.csv", target="default", exclude=["loan_id"]))
+
+
 def test_warnings_that_list_levels_are_cut_short(tmp_path):
     frame = loans().assign(branch=[f"b{i % 60:02d}" for i in range(400)])
     write(tmp_path, "l.csv", frame)
@@ -154,6 +188,39 @@ def test_missing_targets_error_or_drop(tmp_path):
     ds = prepare_data(make_config(tmp_path, "a.csv", target="species", missing_target="drop"))
     assert "missing_target: dropped 3 of 300 rows of 'a.csv' whose target is missing" in ds.notes
     assert sum(ds.n_rows.values()) == 297
+
+
+def test_missing_targets_are_dropped_before_features_are_checked(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                          "y": rng.normal(size=200), "z": rng.normal(size=200)})
+    frame.loc[[3, 10], "y"] = np.nan
+    frame.loc[[3, 50], "z"] = np.nan  # row 3 misses both targets: counted once
+    frame.loc[3, "a"] = np.nan  # a gap in a row that is dropped anyway: no missing-value error
+    write(tmp_path, "r.csv", frame)
+    ds = prepare_data(make_config(tmp_path, "r.csv", target=["y", "z"], loss="mse",
+                                  missing_target="drop"))
+    assert "missing_target: dropped 3 of 200 rows of 'r.csv' whose target is missing" in ds.notes
+    assert sum(ds.n_rows.values()) == 197
+    assert not any(n.startswith("missing:") for n in ds.notes)
+    with pytest.raises(DataError, match=r"Target column 'y' has 2 missing .*first at row 4\)"):
+        prepare_data(make_config(tmp_path, "r.csv", target=["y", "z"], loss="mse"))
+    # a gap in a kept row is still data.missing's business
+    frame.loc[7, "b"] = np.nan
+    write(tmp_path, "r.csv", frame)
+    with pytest.raises(DataError, match=r"Missing or non-finite values .* b: 1 row\(s\), first "
+                                        r"row 8"):
+        prepare_data(make_config(tmp_path, "r.csv", target="y", loss="mse", missing_target="drop"))
+    # numeric class labels with gaps; a target with no known value at all
+    labels = pd.DataFrame({"a": rng.normal(size=60), "k": np.tile([0.0, 1.0], 30)})
+    labels.loc[[4, 9], "k"] = np.nan
+    write(tmp_path, "k.csv", labels)
+    ds = prepare_data(make_config(tmp_path, "k.csv", target="k", missing_target="drop"))
+    assert ds.classes == [0, 1] and sum(ds.n_rows.values()) == 58
+    write(tmp_path, "none.csv", labels.assign(k=np.nan))
+    with pytest.raises(DataError, match=r"Every row of 'none.csv' has a missing target, so "
+                                        r"data.missing_target: drop leaves nothing"):
+        prepare_data(make_config(tmp_path, "none.csv", target="k", missing_target="drop"))
 
 
 def test_rare_classes_go_to_train_and_a_single_class_is_an_error(tmp_path):
@@ -245,11 +312,11 @@ def test_a_list_inside_metrics_is_a_clear_error(tmp_path):
 # ---------------------------------------------------------------- nettrain init --data
 
 
-@pytest.mark.parametrize("kind", ["loans", "animals", "weather"])
+@pytest.mark.parametrize("kind", ["loans", "animals", "weather", "credit"])
 def test_init_writes_a_commented_config_that_trains(tmp_path, monkeypatch, kind):
     monkeypatch.chdir(tmp_path)
     frame, target = {"loans": (loans(), "default"), "animals": (animals(), "species"),
-                     "weather": (weather(), "temp")}[kind]
+                     "weather": (weather(), "temp"), "credit": (credit(), "risk")}[kind]
     write(tmp_path, "table.csv", frame)
     result = run_cli("init", "--data", "table.csv", "--target", target, "-o", "cfg/c.yaml")
     assert result.exit_code == 0, result.output
@@ -258,13 +325,16 @@ def test_init_writes_a_commented_config_that_trains(tmp_path, monkeypatch, kind)
     assert config["data"]["path"] == "../table.csv"
     assert config["model"]["layers"][-1] == {"type": "dense", "units": "auto"}
     expected = {"loans": ("exclude", ["loan_id"]), "animals": ("missing_target", "drop"),
-                "weather": ("dates", ["time"])}[kind]
+                "weather": ("dates", ["time"]), "credit": ("missing", "mean")}[kind]
     assert config["data"][expected[0]] == expected[1]
     if kind == "loans":
         assert config["loss"] == {"name": "cross_entropy", "class_weights": "balanced"}
         assert "# 'yes' is " in text and "roc_auc" in config["metrics"]
     if kind == "animals":
         assert config["data"]["exclude"] == ["code"] and "gives the target away" in text
+    if kind == "credit":
+        assert config["data"]["exclude"] == ["customer_id"] and "gaps (" in text
+        assert "missing_target" not in config["data"]
     config["training"]["epochs"] = 2
     (tmp_path / "cfg" / "c.yaml").write_text(yaml.safe_dump(config))
     fitted = run_cli("fit", "cfg/c.yaml", "--quiet")
