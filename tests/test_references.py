@@ -116,8 +116,11 @@ def torch_copy(model):
 
 
 @pytest.mark.parametrize("clip", [{"clip_norm": 0.05}, {"clip_value": 0.01},
-                                  {"clip_norm": 0.05, "clip_value": 0.01}, {}])
+                                  {"clip_norm": 0.05, "clip_value": 0.01}, {},
+                                  {"l1": 0.01}, {"l2": 0.1}, {"l1": 0.01, "l2": 0.1, "clip_norm": 0.05}])
 def test_clipping_inside_the_training_loop_is_torchs(clip):
+    """Clipping and regularization.l1 / l2 (each alone, then together) in the loop: torch with
+    the penalty l1 sum|W| + l2 / 2 sum W^2 on the weights (not the biases) added to the loss."""
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(24, 3)), rng.integers(0, 2, size=24)
     model = Model([{"type": "dense", "units": 5, "activation": "tanh"}, {"type": "dense", "units": 2}],
@@ -129,6 +132,9 @@ def test_clipping_inside_the_training_loop_is_torchs(clip):
         for start in range(0, 24, 8):
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(net(Xt[start:start + 8]), yt[start:start + 8])
+            for layer in (net[0], net[2]):
+                loss = loss + clip.get("l1", 0.0) * layer.weight.abs().sum()
+                loss = loss + clip.get("l2", 0.0) / 2 * (layer.weight ** 2).sum()
             loss.backward()
             if "clip_norm" in clip:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), clip["clip_norm"])
@@ -140,6 +146,8 @@ def test_clipping_inside_the_training_loop_is_torchs(clip):
                       epochs=3, batch_size=8, shuffle=False, **clip)
     trainer.fit((X, y))
     np.testing.assert_allclose(model.layers[0].params["W"], net[0].weight.detach().numpy().T,
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.layers[1].params["W"], net[2].weight.detach().numpy().T,
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(model.layers[1].params["b"], net[2].bias.detach().numpy(),
                                rtol=1e-9, atol=1e-12)
@@ -371,10 +379,12 @@ def test_a_python_tag_in_config_yaml_is_refused_without_running(small_run, tmp_p
     run = copy_run(small_run, tmp_path / "run")
     marker = tmp_path / "ran"
     text = (run / rundir.CONFIG).read_text()
+    clean = tmp_path / "clean.yaml"  # the run's config as it was: read first, then the run's copy
+    clean.write_text(text)
     (run / rundir.CONFIG).write_text(text.replace("seed: 0", f"seed: !!python/object/apply:builtins.open "
                                                                f"['{marker}', 'w']"))
     for args in (["predict", str(run), str(IRIS)], ["fit", "--resume", str(run)],
-                 ["fit", str(run / rundir.CONFIG)]):
+                 ["fit", str(clean), "--resume", str(run)], ["fit", str(run / rundir.CONFIG)]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output

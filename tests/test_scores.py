@@ -87,6 +87,31 @@ def test_ranking_scores_equal_sklearn(y, p):
 
 
 def test_average_ranks_share_ties():
-    ranks = scores._average_ranks(np.array([[0.3, 1.0], [0.1, 1.0], [0.3, 2.0], [0.2, 1.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0 / 0 for the group ids a column leaves unused
+        ranks = scores._average_ranks(np.array([[0.3, 1.0], [0.1, 1.0], [0.3, 2.0], [0.2, 1.0]]))
     assert ranks[:, 0].tolist() == [3.5, 1.0, 3.5, 2.0]
     assert ranks[:, 1].tolist() == [2.0, 2.0, 4.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float64, np.float32])
+def test_log_loss_of_certain_probabilities_is_sklearns(dtype):
+    """Probabilities of exactly 0 and 1 are clipped at their dtype's eps, integers as float64."""
+    y = np.array([0, 1, 1, 0])
+    p = np.array([[1, 0], [0, 1], [1, 0], [1, 0]], dtype=dtype)
+    expected = skm.log_loss(y, p)
+    assert scores.log_loss(y, p) == pytest.approx(expected, rel=1e-6)
+    assert scores.log_loss(y, p[:, 1]) == pytest.approx(expected, rel=1e-6)  # one column, 1-D
+
+
+def test_one_column_of_a_binary_model_in_any_shape():
+    p = np.array([0.2, 0.9, 0.6])
+    expected = [[0.8, 0.2], [0.1, 0.9], [0.4, 0.6]]
+    np.testing.assert_allclose(scores.class_columns(p), expected)
+    np.testing.assert_allclose(scores.class_columns(p[:, None]), expected)
+    assert scores.log_loss([0, 1, 1], p) == pytest.approx(skm.log_loss([0, 1, 1], p))
+
+
+def test_an_empty_confusion_matrix_scores_zero():
+    """zero_division=0: with no samples every average is 0, never NaN (sklearn refuses it)."""
+    assert scores.averaged(np.zeros((3, 3), np.int64)) == (0.0, 0.0, 0.0)

@@ -74,9 +74,12 @@ def balanced_accuracy(cm):
 
 
 def log_loss(y, proba):
-    """Mean -log p(true class), probabilities clipped to [eps, 1 - eps] of their dtype."""
+    """Mean -log p(true class), probabilities clipped to [eps, 1 - eps] of their dtype
+    (integer probabilities as float64, as sklearn)."""
     proba = class_columns(proba)
-    eps = xp.finfo(proba.dtype).eps if xp.issubdtype(proba.dtype, xp.floating) else 1e-15
+    if not xp.issubdtype(proba.dtype, xp.floating):
+        proba = proba.astype(xp.float64)
+    eps = xp.finfo(proba.dtype).eps
     y = xp.asarray(y, dtype=xp.int64)
     return float(-xp.mean(xp.log(xp.clip(proba[xp.arange(len(y)), y], eps, 1 - eps))))
 

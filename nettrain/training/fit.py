@@ -6,6 +6,7 @@ from pathlib import Path
 import yaml
 
 from nettrain.config.loading import Config, config_from_dict, load_config
+from nettrain.config.locations import parse_yaml
 from nettrain.errors import ConfigError, Interrupted, NettrainError
 from nettrain.runs import rundir
 from nettrain.runs.run import Run
@@ -173,7 +174,8 @@ def open_for_resume(run, config):
     saved_file = path / rundir.CONFIG
     if not saved_file.exists():
         raise NettrainError(f"'{path}' has no {rundir.CONFIG}: it is not a nettrain run directory.")
-    differences = config_differences(yaml.safe_load(saved_file.read_text(encoding="utf-8")), config)
+    saved = parse_yaml(saved_file.read_text(encoding="utf-8"), str(saved_file))[0]  # plain YAML only
+    differences = config_differences(saved, config)
     if differences:
         raise ConfigError(
             f"--resume {path}: the config differs from the one the run was trained with, so it "
