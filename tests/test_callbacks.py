@@ -5,7 +5,7 @@ import re
 
 from rich.console import Console
 
-from nettrain.training.callbacks import Best, History, history_columns
+from nettrain.training.callbacks import Best, EarlyStopping, History, history_columns
 from nettrain.training.output import LiveTable, PlainLines, format_value, make_reporter, print_summary
 
 COLUMNS = history_columns(["accuracy"], has_val=True)
@@ -132,3 +132,10 @@ def test_history_appends_rows_in_column_order(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(COLUMNS)
     assert lines[2].split(",")[:3] == ["2", "0.25", "0.8"]
+
+
+def test_early_stopping_built_in_python_has_the_config_references_defaults():
+    """docs/config.md: {monitor: val_loss, patience: 10, min_delta: 0.0, restore_best: true}."""
+    stop = EarlyStopping()
+    assert (stop.monitor, stop.best.mode, stop.patience, stop.best.min_delta, stop.restore_best) == (
+        "val_loss", "min", 10, 0.0, True)

@@ -1,6 +1,7 @@
 """prepare_data: reading, task inference, splits, preprocessing and bad input."""
 
 import gzip
+import json
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,29 @@ def test_split_indices_stratified_keeps_proportions():
     for split, idx in parts.items():
         share = strata[idx].mean()
         assert share == pytest.approx(0.2, abs=0.01), split
+
+
+def test_split_counts_by_hand():
+    def counts(n, fractions, strata=None):
+        parts = split_indices(n, fractions, 0, strata)
+        if strata is None:
+            return {k: len(v) for k, v in parts.items()}
+        return {k: np.bincount(strata[v], minlength=strata.max() + 1).tolist() for k, v in parts.items()}
+
+    # fractions are shares of the whole: 3 : 1 is 75 / 25, a split left out is empty
+    assert counts(100, {"train": 3, "val": 1}) == {"train": 75, "val": 25}
+    # a class of 3 reaches each of three splits (one row each); the other takes 16 / 2 / 2
+    assert counts(23, {"train": 0.8, "val": 0.1, "test": 0.1}, np.repeat([0, 1], [20, 3])) == {
+        "train": [16, 1], "val": [2, 1], "test": [2, 1]}
+    # a class of 2 is enough for two splits (test 0 does not count)
+    assert counts(8, {"train": 0.5, "val": 0.5, "test": 0}, np.repeat([0, 1], [6, 2])) == {
+        "train": [3, 1], "val": [3, 1]}
+    # four classes of 5 rows halved: the odd rows alternate so that each split has 10
+    halves = counts(20, {"train": 0.5, "val": 0.5}, np.repeat([0, 1, 2, 3], 5))
+    assert [sum(v) for v in halves.values()] == [10, 10]
+    assert all(sorted((a, b)) == [2, 3] for a, b in zip(halves["train"], halves["val"]))
+    with pytest.raises(DataError, match="The data has no usable rows to split"):
+        split_indices(0, {"train": 0.7, "val": 0.3}, 0)
 
 
 def test_class_too_small_to_stratify():
@@ -260,6 +284,12 @@ def test_penguins_mean_fill():
     ds = prepare_data(penguins(missing="mean"))
     assert sum(ds.n_rows.values()) == 344
     assert all(np.isfinite(X).all() for X, _ in ds.splits.values())
+    # the note counts the gaps pandas sees in the raw file: numbers filled, categories zeros
+    gaps = pd.read_csv(ROOT / "datasets" / "penguins.csv").isna().sum()
+    numeric = ", ".join(f"{c}: {gaps[c]}" for c in ("bill_length_mm", "bill_depth_mm",
+                                                     "flipper_length_mm", "body_mass_g"))
+    assert (f"missing: filled with train means ({numeric}); categories encoded as all zeros "
+            f"(sex: {gaps['sex']})") in ds.notes
 
 
 def test_level_seen_only_outside_train_encodes_as_zeros(tmp_path):
@@ -452,3 +482,17 @@ def test_bad_data_exits_2_from_the_cli(tmp_path, monkeypatch, case):
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: ") and expected in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_flat_npz_is_read_like_the_same_table_in_a_csv(tmp_path):
+    """X of shape (n, F) has no sample shape to keep: the same preprocessing as a CSV of x0..x{F-1}."""
+    frame = numbers(60).rename(columns={"x1": "x0", "x2": "x1", "k": "y"})
+    np.savez(tmp_path / "d.npz", X=frame[["x0", "x1"]].to_numpy(), y=frame["y"].to_numpy())
+    write(tmp_path, "d.csv", frame)
+    from_npz = prepare_data(make_config(tmp_path, "d.npz", target="y"))
+    from_csv = prepare_data(make_config(tmp_path, "d.csv", target="y"))
+    assert from_npz.preprocessor.sample_shape is None
+    npz_doc, csv_doc = (json.loads(d.preprocessor.to_json()) for d in (from_npz, from_csv))
+    assert npz_doc == csv_doc
+    for split in from_csv.splits:
+        np.testing.assert_array_equal(from_npz.splits[split][0], from_csv.splits[split][0])

@@ -189,10 +189,14 @@ def test_a_class_never_predicted_is_warned_about(tmp_path):
     write(tmp_path, "l.csv", loans(300))
     data = {"path": str(tmp_path / "l.csv"), "target": "default", "exclude": ["loan_id"]}
     out = io.StringIO()
-    nettrain.fit(config(tmp_path, data, training={"epochs": 3}),
-                 console=Console(file=out, width=300))
-    assert "Warning: the model never predicts 'yes'" in out.getvalue()
-    assert "loss.class_weights: balanced" in out.getvalue()
+    run = nettrain.fit(config(tmp_path, data, training={"epochs": 3}),
+                       console=Console(file=out, width=300))
+    # the count is the val split's 'yes' rows (evaluate's support), not the rows predicted 'yes'
+    [support] = [c["support"] for c in nettrain.evaluate(run, split="val")["per_class"]
+                 if c["class"] == "yes"]
+    assert support > 0
+    assert f"Warning: the model never predicts 'yes' ({support} row(s)) on the val split" in out.getvalue()
+    assert "loss.class_weights: balanced, or a lower threshold (e.g. threshold: 0.3)" in out.getvalue()
 
 
 def test_fit_quiet_prints_nothing(tmp_path, capsys):

@@ -125,6 +125,21 @@ def test_unwritable_output_fails_before_training(tmp_path):
     assert "epoch" not in result.output and "Traceback" not in result.output
 
 
+def test_python_fit_with_a_config_object_overrides_and_an_exact_run_dir(tmp_path):
+    import nettrain
+    from nettrain.config.loading import load_config
+    from nettrain.errors import ConfigError
+
+    config = load_config(iris_config(tmp_path))
+    run = nettrain.fit(config, quiet=True, run_dir=tmp_path / "exact", training={"epochs": 1})
+    assert run.path == tmp_path / "exact" and RUN_FILES <= {p.name for p in run.path.iterdir()}
+    saved = yaml.safe_load((run.path / "config.yaml").read_text())
+    assert saved["training"]["epochs"] == 1 and config["training"]["epochs"] == 2  # not changed
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"Cannot write run directories under .*file' \(run_dir\)"):
+        nettrain.fit(config, quiet=True, run_dir=tmp_path / "file" / "run")
+
+
 def test_bad_override_is_exit_2(tmp_path):
     result = fit(iris_config(tmp_path), "--out", tmp_path / "runs", "--set", "optimizer.lr=-1")
     assert result.exit_code == 2

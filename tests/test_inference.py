@@ -313,3 +313,13 @@ def test_npz_with_a_different_width_is_refused(tmp_path):
     np.savez(tmp_path / "wide.npz", X=rng.normal(size=(5, 4)))
     with pytest.raises(DataError, match="X has 4 values per row, but the run was trained on 3"):
         model.predict(tmp_path / "wide.npz")
+
+
+def test_every_row_left_out_gives_empty_predictions(runs):
+    """missing: drop on rows that all have a gap: no prediction at all, one empty value per row."""
+    frame = pd.read_csv(IRIS).head(3).assign(sepal_length=np.nan)
+    loaded = load(runs["iris"].path)
+    with pytest.warns(DataWarning, match="Left out 3 of 3 row"):
+        predicted = loaded.predict(frame, missing="drop")
+    assert predicted.tolist() == [None, None, None]
+    assert loaded.outputs(np.zeros((0, 4))).shape == (0, 3)

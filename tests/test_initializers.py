@@ -1,5 +1,7 @@
 """Initializers: their variances, reproducibility, dtypes and per-activation defaults."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -25,8 +27,11 @@ def test_variance_follows_the_formula(name):
     assert w.shape == (FAN_IN, FAN_OUT)
     assert abs(w.mean()) < 0.05 * np.sqrt(VARIANCES[name])
     assert w.var() == pytest.approx(VARIANCES[name], rel=0.02)
+    beyond = np.mean(np.abs(w) > np.sqrt(3 * VARIANCES[name]))  # sqrt(3) standard deviations
     if name.endswith("uniform"):
         assert np.abs(w).max() <= np.sqrt(3 * VARIANCES[name])
+    else:  # a normal draw lies beyond sqrt(3) standard deviations with probability erfc(sqrt(1.5))
+        assert beyond == pytest.approx(math.erfc(math.sqrt(1.5)), abs=0.005)
 
 
 def test_aliases_are_the_same_initializer():

@@ -66,6 +66,10 @@ def test_dense_forward_is_x_w_plus_b():
     layer.params["W"][...] = [[1, 2], [3, 4], [5, 6]]
     layer.params["b"][...] = [0.5, -0.5]
     np.testing.assert_array_equal(layer.forward(np.array([[1.0, 0, -1]])), [[-3.5, -4.5]])
+    # built on its own (no model around it), backward fills its own grads: x^T g, sum(g), g W^T
+    np.testing.assert_array_equal(layer.backward(np.array([[1.0, 2.0]])), [[5, 11, 17]])
+    np.testing.assert_array_equal(layer.grads["W"], [[1, 2], [0, 0], [-1, -2]])
+    np.testing.assert_array_equal(layer.grads["b"], [1, 2])
 
 
 def test_dense_skips_the_input_gradient_when_asked():

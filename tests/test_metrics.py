@@ -241,3 +241,11 @@ def test_reports_reject_empty_and_foreign_labels():
         regression_report(np.zeros((0, 1)), np.zeros((0, 1)), ["y"])
     with pytest.raises(DataError, match=r"Class indices must lie in \[0, 2\)"):
         classification_report(np.array([0, 2]), np.full((2, 2), 0.5), ["a", "b"])
+
+
+def test_never_predicted_lists_the_true_classes_no_prediction_names():
+    """By hand: 'b' (one row) and 'c' (two rows) are never predicted; 'd' never occurs at all."""
+    y = np.array([0, 0, 1, 2, 2, 0])
+    proba = np.array([[0.7, 0.1, 0.1, 0.1]] * 5 + [[0.1, 0.1, 0.1, 0.7]])  # predicts a, a, ..., d
+    rep = classification_report(y, proba, ["a", "b", "c", "d"])
+    assert rep["never_predicted"] == ["b", "c"]

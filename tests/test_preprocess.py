@@ -212,6 +212,30 @@ def test_regression_target_scaling_and_inverse():
     np.testing.assert_array_equal(again.transform(frame)[1], y)
 
 
+def test_a_target_column_left_out_means_no_targets():
+    """Two targets, a file with only one of them: y is None (features only), not a half y."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=20), "t1": rng.normal(size=20), "t2": rng.normal(size=20)})
+    pre = Preprocessor(["x"], ["t1", "t2"], "regression")
+    X, _ = pre.fit_transform(frame)
+    X_only, y = pre.transform(frame.drop(columns=["t2"]))
+    assert y is None
+    np.testing.assert_array_equal(X_only, X)
+    with pytest.raises(DataError, match="t2"):
+        pre.transform(frame.drop(columns=["t2"]), require_target=True)
+
+
+def test_missing_target_drop_survives_preprocess_json():
+    frame = table()
+    pre, _, _ = fitted(frame, missing_target="drop")
+    assert json.loads(pre.to_json())["missing_target"] == "drop"
+    again = Preprocessor.from_json(pre.to_json())
+    assert again.missing_target == "drop"
+    gap = frame.assign(label=[None] + list(frame["label"][1:]))
+    X, y, kept = again.transform(gap, require_target=True, return_rows=True)
+    assert kept.tolist() == list(range(1, len(frame))) and len(y) == len(frame) - 1
+
+
 def test_regression_target_unscaled_and_non_finite_target():
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "t": [1.0, np.inf, 2.0]})
     pre = Preprocessor(["x"], ["t"], "regression")

@@ -31,6 +31,29 @@ def test_existing_run_dir_is_never_reused(tmp_path):
     assert (first / "model.npz").read_text() == "keep me"
 
 
+def test_ten_thousand_runs_in_one_second_is_an_error_not_a_reuse(tmp_path):
+    parent = tmp_path / "x"
+    parent.mkdir()
+    (parent / "20240517-093005").mkdir()
+    for n in range(1, 10_000):
+        (parent / f"20240517-093005-{n}").mkdir()
+    with pytest.raises(NettrainError, match=r"Too many run directories named '.*20240517-093005-N'"):
+        rundir.new_run_dir(tmp_path, "x", now=NOW)
+
+
+def test_the_umask_is_read_and_kept_without_proc(monkeypatch):
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(rundir, "open", no_proc, raising=False)  # the os.umask fallback
+    old = os.umask(0o027)
+    try:
+        assert rundir.current_umask() == 0o027
+        assert rundir.current_umask() == 0o027  # the call put it back
+    finally:
+        os.umask(old)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_output_is_a_clear_error(tmp_path):
     locked = tmp_path / "locked"

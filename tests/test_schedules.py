@@ -104,6 +104,28 @@ def test_plateau_mode_max_abs_threshold_after_warmup():
     assert seen == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_plateau_abs_threshold_on_the_boundary_is_torchs(mode):
+    """A value exactly `threshold` better than the best is not an improvement (torch: a strict <)."""
+    torch = pytest.importorskip("torch")
+    sign = 1 if mode == "min" else -1
+    values = [sign * v for v in (1.0, 0.75, 0.5, 0.25, 0.25, 0.0, -0.5, -0.75, -0.75, -1.0)]
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode=mode, factor=0.5, patience=0, threshold=0.25, threshold_mode="abs")
+    schedule = get_schedule({"name": "plateau", "mode": mode, "factor": 0.5, "patience": 0,
+                             "threshold": 0.25, "threshold_mode": "abs"}, 1.0)
+    ours, theirs = [], []
+    for value in values:
+        schedule.step({"val_loss": value})
+        reference.step(value)
+        ours.append(schedule.lr)
+        theirs.append(optimizer.param_groups[0]["lr"])
+    assert ours == theirs
+    assert theirs[1] == 0.5  # 0.75 is exactly 0.25 better than 1.0: not an improvement
+
+
 def test_plateau_without_its_monitor_is_a_clear_error():
     schedule = get_schedule({"name": "plateau"}, 0.1)
     with pytest.raises(ConfigError, match=r"schedule.monitor is 'val_loss', which the epoch logs do not "
@@ -145,6 +167,7 @@ def test_loading_another_schedules_state_is_a_config_error():
     ({"name": "plateau", "factor": 1}, r"factor must be a number in \[0, 1\). Got 1."),
     ({"name": "plateau", "mode": "maximum"}, "mode must be one of min, max. Got 'maximum'."),
     ({"name": "plateau", "patience": 2.5}, "patience must be an integer >= 0. Got 2.5."),
+    ({"name": "plateau", "monitor": ""}, "monitor must be the name of a logged value such as val_loss. Got ''"),
     ({"name": "cosine", "t_max": 10}, "Unknown key 't_max' at schedule. Did you mean 'T_max'"),
     ({"name": "cosin", "T_max": 10}, "Unknown schedule 'cosin' at schedule. Did you mean 'cosine'"),
 ], ids=lambda v: str(v)[:40])

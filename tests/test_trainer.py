@@ -231,6 +231,16 @@ def test_best_state_round_trip():
     assert not again.update({"epoch": 4, "val_accuracy": 0.9})
 
 
+def test_without_early_stopping_the_best_epoch_is_still_tracked():
+    X, y = blobs(30)
+    logs = Logs()
+    trainer = make_trainer(lr=0.5, epochs=8, callbacks=[logs])
+    trainer.fit((X, y), blobs(12, seed=3))
+    val = [row["val_loss"] for row in logs.rows]
+    assert (trainer.best.monitor, trainer.best.epoch, trainer.best.value) == (
+        "val_loss", 1 + int(np.argmin(val)), min(val))
+
+
 def test_early_stopping_inside_the_trainer_restores_nothing_itself():
     X, y = blobs(30)
     stop = EarlyStopping("val_loss", patience=1)
