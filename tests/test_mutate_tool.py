@@ -75,3 +75,16 @@ def test_a_mutant_that_breaks_loading_the_tests_is_caught(tmp_path, unmutated, e
         assert worker.run(mutant, ["tests/x.py"], 1) == (expected, 0.1)
     assert calls == [True, False]  # the second run is on the restored file
     assert (tmp_path / "m.py").read_text() == SOURCE
+
+
+def test_the_family_table_counts_each_outcome():
+    def m(path, line):
+        return mutate.Mutant(path, line, "+ -> -", "a + b", "a - b")
+
+    results = [(m("nettrain/nn/losses.py", 1), "caught", 0.1), (m("nettrain/nn/model.py", 2), "survived", 0.1),
+               (m("nettrain/nn/model.py", 3), "equivalent", 0.0),
+               (m("nettrain/runs/rundir.py", 4), "caught (timeout)", 9.0)]
+    table = mutate.family_table(results).splitlines()
+    assert "| the maths (nn/) | 3 | 1 | 1 | 1 | 50.0% |" in table
+    assert "| file handling (rundir.py) | 1 | 1 | 0 | 0 | 100.0% |" in table
+    assert table[-1] == "| **all** | 4 | 2 | 1 | 1 | 66.7% |"

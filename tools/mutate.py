@@ -121,6 +121,8 @@ EQUIVALENT = [
      "an activation layer ignores training and input_grad"),
     ("layers/dense.py", r"def forward\(self, x, training=", r"",
      "a dense layer ignores training"),
+    ("layers/dense.py", r"activation\.forward\(z, inplace=True\)", r"inplace=False",
+     "the same values, computed in z's own buffer or in a new one"),
     ("layers/normalization.py", r"x\.size // len\(mean\)", r"x\.size / len",
      "the same count as a float: n / (n - 1) is unchanged"),
     ("nn/activations.py", r"expm1\(xp\.minimum\(x, 0\)\)", r"minimum\(x, 1\)",
@@ -818,6 +820,30 @@ def _record(mutant, outcome, done, total):
     return mutant, status, seconds
 
 
+FAMILIES = [("nettrain/nn/", "the maths (nn/)"), ("nettrain/training/", "the training loop (training/)"),
+            ("nettrain/data/", "data preparation (data/)"), ("nettrain/runs/inference.py", "inference"),
+            ("nettrain/runs/rundir.py", "file handling (rundir.py)")]
+
+
+def family_table(results):
+    """A Markdown table per module family: mutants, caught, survived, equivalent, score."""
+    rows = {}
+    for m, s, *_ in results:
+        name = next((name for prefix, name in FAMILIES if m.path.startswith(prefix)), m.path)
+        row = rows.setdefault(name, [0, 0, 0, 0])
+        row[0] += 1
+        row[1 if s.startswith("caught") else 2 if s == "survived" else 3] += 1
+    order = [name for _, name in FAMILIES]
+    rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    total = [sum(col) for col in zip(*rows.values())] if rows else [0, 0, 0, 0]
+    lines = ["| modules | mutants | caught | survived | equivalent | score |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, (n, hit, alive, same) in [*rows.items(), ("**all**", total)]:
+        score = f"{100 * hit / (hit + alive):.1f}%" if hit + alive else "-"
+        lines.append(f"| {name} | {n} | {hit} | {alive} | {same} | {score} |")
+    return "\n".join(lines)
+
+
 def report(results, json_path=None):
     counted = [(m, s) for m, s, _ in results if s != "equivalent"]
     caught = sum(s.startswith("caught") for _, s in counted)
@@ -828,6 +854,7 @@ def report(results, json_path=None):
     print("\nmodule                                   caught / mutants")
     for path, (total, hit) in sorted(by_module.items()):
         print(f"{path:40s} {hit:4d} / {total:<4d} {100 * hit / total:5.1f}%")
+    print("\n" + family_table(results))
     survivors = sorted((m for m, s in counted if s == "survived"), key=lambda m: (m.path, m.line))
     if survivors:
         print("\nsurvivors (no test failed):")
