@@ -496,3 +496,18 @@ def test_a_flat_npz_is_read_like_the_same_table_in_a_csv(tmp_path):
     assert npz_doc == csv_doc
     for split in from_csv.splits:
         np.testing.assert_array_equal(from_npz.splits[split][0], from_csv.splits[split][0])
+
+
+def test_a_row_number_column_among_the_features_is_warned_about(tmp_path):
+    write(tmp_path, "d.csv", numbers(60).assign(row=np.arange(1, 61)))
+    ds = prepare_data(make_config(tmp_path, "d.csv", target="k"))
+    assert any(n.startswith("warning: Column 'row' runs 1..60 like a row number") for n in ds.notes)
+    assert not any("'k'" in n and "row number" in n for n in ds.notes)  # the target is no feature
+
+
+def test_an_npz_without_rows_is_refused_and_one_row_is_read(tmp_path):
+    np.savez(tmp_path / "empty.npz", X=np.zeros((0, 3)), y=np.zeros(0))
+    with pytest.raises(DataError, match="empty.npz.* has no rows"):
+        read_table(tmp_path / "empty.npz")
+    np.savez(tmp_path / "one.npz", X=np.ones((1, 3)), y=np.zeros(1))
+    assert read_table(tmp_path / "one.npz").shape == (1, 4)

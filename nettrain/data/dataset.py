@@ -210,6 +210,8 @@ def _read_npz(path, where, targets):
                         f"{', '.join(arrays) or 'none'}). Save it with "
                         "numpy.savez(path, X=..., y=...).")
     X = arrays["X"]
+    if X.ndim == 0 or len(X) == 0:  # before any reshape: (0, -1) has no shape to take
+        raise DataError(f"Data file {where} has no rows.")
     shape = X.shape[1:]
     X = X.reshape(len(X), -1) if X.ndim != 2 else X
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])], copy=False)
@@ -224,8 +226,6 @@ def _read_npz(path, where, targets):
             ["y"] if y.shape[1] == 1 else [f"y{j}" for j in range(y.shape[1])])
         for j, name in enumerate(names):
             frame[name] = y[:, j]
-    if len(frame) == 0:
-        raise DataError(f"Data file {where} has no rows.")
     return frame
 
 
