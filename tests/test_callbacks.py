@@ -139,3 +139,22 @@ def test_early_stopping_built_in_python_has_the_config_references_defaults():
     stop = EarlyStopping()
     assert (stop.monitor, stop.best.mode, stop.patience, stop.best.min_delta, stop.restore_best) == (
         "val_loss", "min", 10, 0.0, True)
+
+
+def test_early_stopping_state_before_any_epoch_and_after_a_resume():
+    fresh = EarlyStopping(patience=3)
+    assert fresh.state_dict() == ({}, {"best": fresh.best.state_dict(), "wait": 0})
+    assert fresh.restore(model=None) is None  # nothing to restore before a first epoch ends
+    resumed = EarlyStopping(patience=3)
+    resumed.load_state_dict({}, {"best": {"monitor": "val_loss", "value": 0.5, "epoch": 2}, "wait": 2})
+    assert resumed.wait == 2
+
+    class Trainer:
+        stopped = None
+
+        def request_stop(self, reason, text):
+            self.stopped = reason
+
+    trainer = Trainer()
+    resumed.on_epoch_end(trainer, {"epoch": 5, "val_loss": 0.6})  # the third epoch without a gain
+    assert trainer.stopped == "early_stopping"

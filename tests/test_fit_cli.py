@@ -140,6 +140,48 @@ def test_python_fit_with_a_config_object_overrides_and_an_exact_run_dir(tmp_path
         nettrain.fit(config, quiet=True, run_dir=tmp_path / "file" / "run")
 
 
+def test_regression_metrics_in_the_history_are_in_the_targets_units(tmp_path):
+    """With scale_target: standard the loss is on the scaled targets but the metrics are not:
+    the last epoch's val_mae is evaluate's MAE on the val split (in the original units)."""
+    import nettrain
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    pd.DataFrame({"x": x, "y": 1000 + 300 * x + rng.normal(size=200)}).to_csv(tmp_path / "r.csv", index=False)
+    run = nettrain.fit({"name": "r", "seed": 0, "output": str(tmp_path / "runs"), "dtype": "float64",
+                        "data": {"path": str(tmp_path / "r.csv"), "target": "y", "scale_target": "standard"},
+                        "model": {"layers": [{"type": "dense", "units": 1}]}, "loss": "mse",
+                        "metrics": ["mae"], "training": {"epochs": 3, "save": "last"}}, quiet=True)
+    history = pd.read_csv(run.path / "history.csv")
+    assert history["val_mae"].iloc[-1] == pytest.approx(nettrain.evaluate(run, split="val")["mae"], rel=1e-9)
+    assert history["val_mae"].iloc[-1] > 10  # hundreds of units off after three epochs, not a scaled 0.x
+
+
+def test_an_unwritable_output_is_found_before_the_data_is_read(tmp_path):
+    (tmp_path / "file").write_text("")
+    config = iris_config(tmp_path, data={"path": str(tmp_path / "absent.csv"), "target": "species"})
+    result = fit(config, "--out", tmp_path / "file" / "runs")
+    assert result.exit_code == 2
+    assert "Cannot write run directories" in result.output and "absent.csv" not in result.output
+
+
+def test_output_is_relative_to_the_config_file_unless_it_is_the_default(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for output, expected in (("mine", tmp_path / "conf" / "mine"), (None, tmp_path / "runs")):
+        extra = {"training": {"epochs": 1}} | ({"output": output} if output else {})
+        result = fit(iris_config(tmp_path / "conf", **extra), "--quiet")
+        assert result.exit_code == 0, result.output
+        assert len(run_dirs(expected)) == 1, output
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = fit(iris_config(tmp_path), "--resume", tmp_path / "empty")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "has no config.yaml: it is not a nettrain run directory" in result.output
+
+
 def test_bad_override_is_exit_2(tmp_path):
     result = fit(iris_config(tmp_path), "--out", tmp_path / "runs", "--set", "optimizer.lr=-1")
     assert result.exit_code == 2

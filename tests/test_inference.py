@@ -323,3 +323,18 @@ def test_every_row_left_out_gives_empty_predictions(runs):
         predicted = loaded.predict(frame, missing="drop")
     assert predicted.tolist() == [None, None, None]
     assert loaded.outputs(np.zeros((0, 4))).shape == (0, 3)
+
+
+def test_only_predict_suggests_missing_drop_and_only_for_gaps(runs):
+    loaded = load(runs["iris"].path)
+    frame = pd.read_csv(IRIS).head(3)
+    text = frame.assign(sepal_length=["x", 1.0, 2.0])
+    with pytest.raises(DataError, match="Column 'sepal_length' must be numeric") as err:
+        loaded.predict(text)
+    assert "--missing" not in str(err.value)  # not a gap: the hint would not help
+    gaps = frame.assign(sepal_width=np.nan)
+    with pytest.raises(DataError, match="Predict them anyway with --missing drop"):
+        loaded.predict(gaps)
+    with pytest.raises(DataError, match="Missing or non-finite values.*set data.missing") as err:
+        loaded.evaluate(gaps)  # evaluate keeps the data's own advice
+    assert "Predict them anyway" not in str(err.value)

@@ -117,9 +117,10 @@ def test_batchnorm_gradients_in_evaluation_mode():
     check_layer(layer, inputs(), training=False)
 
 
-def test_batchnorm_normalizes_and_tracks_running_statistics():
+@pytest.mark.parametrize("n", [5, 2])  # two samples are the fewest with an unbiased variance
+def test_batchnorm_normalizes_and_tracks_running_statistics(n):
     layer = built({"type": "batchnorm", "momentum": 0.2, "eps": 1e-5})
-    x = inputs((5, N_IN))
+    x = inputs((n, N_IN))
     y = layer.forward(x, training=True)
     np.testing.assert_allclose(y, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5))
     # torch: running = (1 - momentum) running + momentum * stat, the variance unbiased (n - 1)

@@ -249,3 +249,11 @@ def test_never_predicted_lists_the_true_classes_no_prediction_names():
     proba = np.array([[0.7, 0.1, 0.1, 0.1]] * 5 + [[0.1, 0.1, 0.1, 0.7]])  # predicts a, a, ..., d
     rep = classification_report(y, proba, ["a", "b", "c", "d"])
     assert rep["never_predicted"] == ["b", "c"]
+
+
+def test_compute_metrics_decides_at_one_half_by_default():
+    y = np.array([0, 1, 1, 0, 1])
+    p = np.array([[0.2], [0.5], [0.7], [0.55], [0.45]])  # 0.5 itself counts as positive
+    got = compute_metrics(["accuracy", "f1"], y, p, lambda out: out)
+    pred = (p[:, 0] >= 0.5).astype(int)
+    assert got == pytest.approx({"accuracy": skm.accuracy_score(y, pred), "f1": skm.f1_score(y, pred)})

@@ -271,3 +271,15 @@ def test_large_table_statistics_in_chunks_match_numpy():
     np.testing.assert_allclose(pre.center, raw.mean(axis=0), rtol=1e-10)
     np.testing.assert_allclose(pre.spread, raw.std(axis=0), rtol=1e-10)
     assert X.flags.c_contiguous
+
+
+def test_the_sample_shape_survives_preprocess_json():
+    """Images (C, H, W) flattened to 12 columns: the reloaded preprocessor reshapes them back."""
+    X = np.arange(5 * 12, dtype=float).reshape(5, 12)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(12)]).assign(y=[0, 1, 0, 1, 1])
+    pre = Preprocessor([f"x{i}" for i in range(12)], ["y"], "classification", classes=[0, 1],
+                       scale="none", sample_shape=(3, 2, 2))
+    pre.fit_transform(frame)
+    again = Preprocessor.from_json(pre.to_json())
+    assert again.sample_shape == (3, 2, 2)
+    np.testing.assert_array_equal(again.transform(frame)[0], X.reshape(5, 3, 2, 2))

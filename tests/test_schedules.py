@@ -126,6 +126,23 @@ def test_plateau_abs_threshold_on_the_boundary_is_torchs(mode):
     assert theirs[1] == 0.5  # 0.75 is exactly 0.25 better than 1.0: not an improvement
 
 
+def test_plateau_skips_a_cut_smaller_than_eps_as_torch():
+    """min_lr just under the lr: the cut (1e-9) is below eps (1e-8), so the lr stays; a larger
+    min_lr gap is cut to."""
+    torch = pytest.importorskip("torch")
+    for min_lr in (1.0 - 1e-9, 0.9):
+        param = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.SGD([param], lr=1.0)
+        reference = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0,
+                                                               min_lr=min_lr)
+        schedule = get_schedule({"name": "plateau", "factor": 0.5, "patience": 0, "min_lr": min_lr}, 1.0)
+        for value in (1.0, 1.0, 1.0):
+            schedule.step({"val_loss": value})
+            reference.step(value)
+            assert schedule.lr == optimizer.param_groups[0]["lr"]
+        assert schedule.lr == (1.0 if min_lr > 0.99 else 0.9)
+
+
 def test_plateau_without_its_monitor_is_a_clear_error():
     schedule = get_schedule({"name": "plateau"}, 0.1)
     with pytest.raises(ConfigError, match=r"schedule.monitor is 'val_loss', which the epoch logs do not "

@@ -115,3 +115,19 @@ def test_one_column_of_a_binary_model_in_any_shape():
 def test_an_empty_confusion_matrix_scores_zero():
     """zero_division=0: with no samples every average is 0, never NaN (sklearn refuses it)."""
     assert scores.averaged(np.zeros((3, 3), np.int64)) == (0.0, 0.0, 0.0)
+
+
+def test_scores_of_a_class_without_positives_or_negatives_are_sklearns():
+    """No positive of class 1: AP is 0.0 (sklearn's value); no negative: AUC is NaN. Neither
+    divides 0 by 0 on the way."""
+    p = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
+    only0 = np.zeros(4, np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scores.pr_auc(only0, p) == 0.0
+        assert np.isnan(scores.roc_auc(only0, p)) and np.isnan(scores.roc_auc(only0, p, pos=0))
+        assert np.isnan(scores.roc_auc(np.zeros(4, np.int64), np.tile(p, (1, 2)) / 2))
+    assert scores.pr_auc(only0, p) == sk(skm.average_precision_score, only0 == 1, p[:, 1])
+    y = np.array([0, 1, 0, 1])
+    assert scores.pr_auc(y, p) == pytest.approx(skm.average_precision_score(y, p[:, 1]))  # pos 1
+    assert scores.pr_auc(y, p, pos=0) == pytest.approx(skm.average_precision_score(y == 0, p[:, 0]))
