@@ -129,6 +129,8 @@ EQUIVALENT = [
      "ELU's negative part is used only where x <= 0"),
     ("data/dataset.py", r"def prepare_data\(.*fast_csv=False", r"",
      "the fast CSV path gives the same Dataset bit for bit (tests/test_data_fastpath.py)"),
+    ("data/dataset.py", r"^\s*drop_target=False\):", r"drop_target=True",
+     "prepare_data, the one caller, always passes drop_target"),
     ("data/dataset.py", r"def _shorten\(items, limit=12\)", r"",
      "how many names a message lists"),
     ("data/dataset.py", r'split\.get\("stratify", True\)', r"",
