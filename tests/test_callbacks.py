@@ -158,3 +158,10 @@ def test_early_stopping_state_before_any_epoch_and_after_a_resume():
     trainer = Trainer()
     resumed.on_epoch_end(trainer, {"epoch": 5, "val_loss": 0.6})  # the third epoch without a gain
     assert trainer.stopped == "early_stopping"
+
+
+def test_best_in_max_mode_needs_more_than_min_delta():
+    best = Best("val_accuracy", min_delta=0.1)
+    assert best.update({"epoch": 1, "val_accuracy": 0.5})
+    assert not best.update({"epoch": 2, "val_accuracy": 0.55})  # within min_delta: no gain
+    assert best.update({"epoch": 3, "val_accuracy": 0.65}) and best.epoch == 3

@@ -338,3 +338,12 @@ def test_only_predict_suggests_missing_drop_and_only_for_gaps(runs):
     with pytest.raises(DataError, match="Missing or non-finite values.*set data.missing") as err:
         loaded.evaluate(gaps)  # evaluate keeps the data's own advice
     assert "Predict them anyway" not in str(err.value)
+
+
+def test_missing_given_for_one_call_does_not_stay(runs):
+    loaded = load(runs["iris"].path)
+    gaps = pd.read_csv(IRIS).head(3).assign(sepal_width=np.nan)
+    with pytest.warns(DataWarning):
+        loaded.predict(gaps, missing="drop")
+    with pytest.raises(DataError, match="Predict them anyway with --missing drop"):
+        loaded.predict(gaps)  # the run's own data.missing (error) again

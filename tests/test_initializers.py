@@ -96,3 +96,9 @@ def test_bad_specs_raise_config_errors():
 def test_every_registered_name_builds():
     for name in INITIALIZERS:
         assert initialize(name, (3, 2), np.random.default_rng(0), np.float32).dtype == np.float32
+
+
+def test_uniform_defaults_to_plus_minus_0_05():
+    """Its documented bounds (the docstring and docs/config.md): U(-0.05, 0.05)."""
+    w = initialize("uniform", (400, 200), np.random.default_rng(0), np.float64)
+    assert -0.05 <= w.min() < -0.0499 and 0.0499 < w.max() <= 0.05

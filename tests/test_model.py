@@ -133,6 +133,8 @@ def test_load_model_rejects_other_files(tmp_path):
     bad.write_text("not a zip")
     with pytest.raises(ConfigError, match="is not a readable model.npz"):
         load_model(bad)
+    with pytest.raises(ConfigError, match="absent.npz"):
+        load_model(tmp_path / "absent.npz")
     listed = tmp_path / "listed.npz"  # valid JSON, but a list where the architecture object goes
     np.savez(listed, architecture=np.array('[{"type": "dense"}]'), W=np.zeros(3))
     with pytest.raises(ConfigError, match="is not a readable model.npz.*not a JSON object"):

@@ -131,3 +131,9 @@ def test_scores_of_a_class_without_positives_or_negatives_are_sklearns():
     y = np.array([0, 1, 0, 1])
     assert scores.pr_auc(y, p) == pytest.approx(skm.average_precision_score(y, p[:, 1]))  # pos 1
     assert scores.pr_auc(y, p, pos=0) == pytest.approx(skm.average_precision_score(y == 0, p[:, 0]))
+
+
+def test_balanced_accuracy_of_an_empty_confusion_matrix_is_zero():
+    assert scores.balanced_accuracy(np.zeros((3, 3), np.int64)) == 0.0
+    cm = np.array([[3, 1], [0, 0]])  # class 1 absent from y_true: only class 0's recall counts
+    assert scores.balanced_accuracy(cm) == 0.75

@@ -322,3 +322,15 @@ def test_healthy_training_reaches_a_low_loss():
     assert logs.rows[-1]["train_loss"] < 0.3
     assert logs.rows[-1]["accuracy"] > 0.9
     assert all(math.isfinite(r["seconds"]) and r["seconds"] >= 0 for r in logs.rows)
+
+
+def test_epoch_seconds_lie_within_the_wall_time_of_fit():
+    import time
+
+    logs = Logs()
+    trainer = make_trainer(epochs=2, callbacks=[logs])
+    started = time.perf_counter()
+    trainer.fit(blobs(30))
+    elapsed = time.perf_counter() - started
+    assert all(0 < row["seconds"] <= elapsed for row in logs.rows)
+    assert sum(row["seconds"] for row in logs.rows) <= elapsed

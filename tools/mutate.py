@@ -147,6 +147,13 @@ EQUIVALENT = [
      "the trainer always holds a Best here; a new one loads the same saved state"),
     ("data/splits.py", r"exact \+ 1e-9", r"",
      "a rounding guard: 1e-9 and 1e-8 floor the same counts for any realistic size"),
+    ("nn/initializers.py", r"\.astype\(dtype, copy=False\)", r"copy=True",
+     "a copy of the fresh draw: the same values"),
+    ("nn/optimizers.py", r"self\.t % FLUSH_EVERY == 0", r"== 1",
+     "a speed guard: flushing state below 2**24 normal-minimums at other steps changes no update "
+     "measurably (see the module's docstring)"),
+    ("runs/inference.py", r"Model\(layers, .*rng=0,", r"rng=1,",
+     "the initial draws are replaced by the saved weights, and a loaded run never trains"),
     ("nn/initializers.py", r"return shape\[0\], shape\[-1\]", r"shape\[1\]$",
      "the weights drawn here are matrices (dense); conv kernels take the branch above"),
     ("nn/metrics.py", r"_regression_errors\(y_true, scores\)\[[01]\]", r"_regression_errors\(scores, y_true\)",
