@@ -511,3 +511,11 @@ def test_an_npz_without_rows_is_refused_and_one_row_is_read(tmp_path):
         read_table(tmp_path / "empty.npz")
     np.savez(tmp_path / "one.npz", X=np.ones((1, 3)), y=np.zeros(1))
     assert read_table(tmp_path / "one.npz").shape == (1, 4)
+
+
+def test_an_npz_with_two_target_columns_names_them_y0_y1(tmp_path):
+    y = np.arange(10.0).reshape(5, 2)
+    np.savez(tmp_path / "two.npz", X=np.ones((5, 3)), y=y)
+    frame = read_table(tmp_path / "two.npz")
+    assert list(frame.columns) == ["x0", "x1", "x2", "y0", "y1"]
+    np.testing.assert_array_equal(frame[["y0", "y1"]].to_numpy(), y)
