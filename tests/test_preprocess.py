@@ -283,3 +283,23 @@ def test_the_sample_shape_survives_preprocess_json():
     again = Preprocessor.from_json(pre.to_json())
     assert again.sample_shape == (3, 2, 2)
     np.testing.assert_array_equal(again.transform(frame)[0], X.reshape(5, 3, 2, 2))
+
+
+@pytest.mark.parametrize("scale, what", [("standard", "standard deviation"), ("minmax", "range")])
+def test_statistics_that_overflow_float64_are_a_data_error_naming_the_column(scale, what):
+    frame = table()
+    frame["huge"] = np.linspace(-1.0, 1.0, len(frame)) * 1e308
+    values = frame["huge"].to_numpy()
+    with np.errstate(all="ignore"):  # the reference: NumPy's own statistics overflow too
+        assert not np.isfinite(np.std(values) if scale == "standard" else np.ptp(values))
+    with pytest.raises(DataError, match=rf"{what} of column\(s\) 'huge' overflows float64.*"
+                                        r"data\.exclude.*data\.scale: none"):
+        fitted(frame, features=["a", "huge"], categorical=[], scale=scale, dtype="float64")
+
+
+def test_a_target_whose_deviation_overflows_names_scale_target():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=50), "t": rng.normal(size=50) * 1e200})
+    pre = Preprocessor(["x"], ["t"], "regression", scale_target="standard", dtype="float64")
+    with pytest.raises(DataError, match=r"column\(s\) 't' overflows.*data\.scale_target: none"):
+        pre.fit_transform(frame)

@@ -62,8 +62,10 @@ def correlation(feature, target):
     y = np.asarray(target.to_numpy(), dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok] - x[ok].mean(), y[ok] - y[ok].mean()
-    scale = np.sqrt((x * x).sum() * (y * y).sum())
-    return float(abs((x * y).sum()) / scale) if len(x) > 2 and scale > 0 else None
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: no correlation to report
+        scale = np.sqrt((x * x).sum() * (y * y).sum())
+        r = abs((x * y).sum()) / scale if len(x) > 2 and 0 < scale < np.inf else np.nan
+    return float(r) if np.isfinite(r) else None
 
 
 def id_warning(name, span):

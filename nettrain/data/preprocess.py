@@ -19,6 +19,7 @@ def _row_chunks(n):
     return ((i, min(i + CHUNK_ROWS, n)) for i in range(0, max(n, 1), CHUNK_ROWS))
 
 
+@np.errstate(over="ignore", invalid="ignore")  # values near float64's limit: _check_scaling
 def _column_stats(X, pos, kind):
     """Per-column (center, spread) over the finite values of X[:, pos], in float64.
 
@@ -47,6 +48,21 @@ def _column_stats(X, pos, kind):
         squares += ((X[i:j][:, pos].astype(np.float64) - mean) ** 2).sum(axis=0)
     std = np.sqrt(squares / np.maximum(count, 1))
     return np.where(constant, low, mean), np.where(constant | (std == 0), 1.0, std)
+
+
+def _check_scaling(center, spread, names, kind, key="data.scale"):
+    """A DataError when a column's scaling statistics overflow float64 (a standard deviation
+    squares the values: 1e155 is already too large), instead of scaling it to 0 and failing
+    to save the statistics."""
+    bad = np.flatnonzero(~(np.isfinite(center) & np.isfinite(spread)))
+    if not len(bad):
+        return
+    what = "standard deviation" if kind == "standard" else "range"
+    where = (f"column(s) {', '.join(repr(names[i]) for i in bad[:10])}" if names is not None
+             else f"{len(bad)} of the input positions")
+    raise DataError(f"The train split's {what} of {where} overflows float64 (its values are "
+                    f"too large to scale). Rescale the column(s) in the data (e.g. divide by "
+                    f"a power of ten), leave them out with data.exclude, or set {key}: none.")
 
 
 def _feature_stats(X, steps, features, kind):
@@ -262,6 +278,10 @@ class Preprocessor:
                 self.center, self.spread = _feature_stats(X, *self.sample_shape, self.scale)
             elif fit:
                 self.center, self.spread = _column_stats(X, pos, self.scale)
+            if fit:
+                names = self.feature_names
+                _check_scaling(self.center, self.spread, [names[p] for p in pos]
+                               if len(self.center) == len(pos) else None, self.scale)
             center, spread = self.center.astype(self.dtype), self.spread.astype(self.dtype)
             _in_chunks(X, pos, lambda b: (b - center) / spread)
         y = self._encode_target(frame, rows, fit) if with_target else None
@@ -339,6 +359,8 @@ class Preprocessor:
             if fit:
                 self.target_center, self.target_spread = _column_stats(
                     y, np.arange(y.shape[1]), "standard")
+                _check_scaling(self.target_center, self.target_spread, self.targets, "standard",
+                               key="data.scale_target")
             y -= self.target_center.astype(self.dtype)
             y /= self.target_spread.astype(self.dtype)
         return y
