@@ -108,6 +108,8 @@ def test_series_fit_evaluate_and_predict_one_forecast_per_window(tmp_path):
     result = CliRunner().invoke(cli, ["predict", str(run.path), str(tmp_path / "series.csv")])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "t,window_end,predicted_level"
+    # order_by is written as the file has it: the first window ends at t = 7, not 7.0
+    assert result.output.splitlines()[1].startswith("7,")
     pd.read_csv(tmp_path / "series.csv").head(5).to_csv(tmp_path / "short.csv", index=False)
     result = CliRunner().invoke(cli, ["predict", str(run.path), str(tmp_path / "short.csv")])
     assert_usage_error(result, "5 usable rows, fewer than the 8")

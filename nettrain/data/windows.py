@@ -141,6 +141,11 @@ class WindowPreprocessor(Preprocessor, json_key="window"):
         ends = np.asarray(rows)[starts + size - 1]
         return out, (None if y is None else y[starts + size - 1 + horizon]), ends
 
+    def columns_read_as_is(self):
+        """Columns predict reads as the file has them: order_by, which its output repeats (a
+        year stays 1719, not 1719.0)."""
+        return () if self.window["order_by"] is None else (self.window["order_by"],)
+
     def positions_frame(self, frame, ends, keep=()):
         """One row per window: the `keep` columns and the order_by value of the window's last
         row, and that row's position in the file (`window_end`, from 0). The forecast is for
