@@ -132,6 +132,16 @@ def test_history_appends_rows_in_column_order(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(COLUMNS)
     assert lines[2].split(",")[:3] == ["2", "0.25", "0.8"]
+    assert history.rows == [logs(1, 0.9), logs(2, 0.8)]  # kept in memory too
+    written = path.read_text()
+    history.rewrite()  # every row afresh: the same file
+    assert path.read_text() == written
+
+
+def test_history_without_a_path_keeps_its_rows_in_memory(tmp_path):
+    history = History(COLUMNS, rows=[logs(1, 0.9)])
+    history.on_epoch_end(None, logs(2, 0.8))
+    assert history.rows == [logs(1, 0.9), logs(2, 0.8)]
 
 
 def test_early_stopping_built_in_python_has_the_config_references_defaults():
@@ -158,6 +168,17 @@ def test_early_stopping_state_before_any_epoch_and_after_a_resume():
     trainer = Trainer()
     resumed.on_epoch_end(trainer, {"epoch": 5, "val_loss": 0.6})  # the third epoch without a gain
     assert trainer.stopped == "early_stopping"
+
+
+def test_best_in_min_mode_needs_a_strictly_lower_value():
+    """Keras and Lightning: an improvement is value < best - min_delta; a tie keeps the first."""
+    best = Best("val_loss")
+    assert best.update({"epoch": 1, "val_loss": 0.5})
+    assert not best.update({"epoch": 2, "val_loss": 0.5}) and best.epoch == 1
+    best = Best("val_loss", min_delta=0.25)
+    assert best.update({"epoch": 1, "val_loss": 0.5})
+    assert not best.update({"epoch": 2, "val_loss": 0.25})  # exactly min_delta lower: no gain
+    assert best.update({"epoch": 3, "val_loss": 0.125}) and (best.epoch, best.value) == (3, 0.125)
 
 
 def test_best_in_max_mode_needs_more_than_min_delta():

@@ -119,6 +119,32 @@ def test_split_counts_by_hand():
     assert all(sorted((a, b)) == [2, 3] for a, b in zip(halves["train"], halves["val"]))
     with pytest.raises(DataError, match="The data has no usable rows to split"):
         split_indices(0, {"train": 0.7, "val": 0.3}, 0)
+    # leftover rows go to the largest remainders: class 0 (3 rows) wants 1.8 / 1.2, so its
+    # leftover row goes to train; class 1 (2 rows) wants 1.2 / 0.8, so its goes to val
+    assert counts(5, {"train": 0.6, "val": 0.4}, np.array([0, 0, 0, 1, 1])) == {
+        "train": [2, 1], "val": [1, 1]}
+
+
+def test_a_class_with_one_row_per_split_is_stratified_without_a_warning():
+    # as many rows as there are splits is enough: one row each, no warning; the other class
+    # takes 16 / 2 / 2 of its 20
+    strata = np.repeat([0, 1], [20, 3])
+    notes = []
+    parts = split_indices(23, {"train": 0.8, "val": 0.1, "test": 0.1}, 0, strata, ["a", "b"], notes)
+    assert {k: np.bincount(strata[v], minlength=2).tolist() for k, v in parts.items()} == {
+        "train": [16, 1], "val": [2, 1], "test": [2, 1]}
+    assert notes == []
+
+
+def test_every_class_too_small_falls_back_to_an_unstratified_split():
+    # four classes of one row cannot reach two splits: the 4 rows are split 2 / 2 as if
+    # stratify were off, with a warning
+    notes = []
+    parts = split_indices(4, {"train": 0.5, "val": 0.5}, 0, np.arange(4), list("abcd"), notes)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 2, "val": 2}
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == [0, 1, 2, 3]
+    assert len(notes) == 1 and notes[0].startswith(
+        "warning: every class has too few rows to reach every split (a (1), b (1), c (1), d (1))")
 
 
 def test_class_too_small_to_stratify():
@@ -519,3 +545,8 @@ def test_an_npz_with_two_target_columns_names_them_y0_y1(tmp_path):
     frame = read_table(tmp_path / "two.npz")
     assert list(frame.columns) == ["x0", "x1", "x2", "y0", "y1"]
     np.testing.assert_array_equal(frame[["y0", "y1"]].to_numpy(), y)
+    # data.target renames them (docs/data.md), when it names as many columns as y has
+    named = read_table(tmp_path / "two.npz", targets=["low", "high"])
+    assert list(named.columns) == ["x0", "x1", "x2", "low", "high"]
+    np.testing.assert_array_equal(named[["low", "high"]].to_numpy(), y)
+    assert list(read_table(tmp_path / "two.npz", targets=["low"]).columns)[3:] == ["y0", "y1"]

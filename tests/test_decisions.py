@@ -197,6 +197,37 @@ def test_a_class_never_predicted_is_warned_about(tmp_path):
     assert support > 0
     assert f"Warning: the model never predicts 'yes' ({support} row(s)) on the val split" in out.getvalue()
     assert "loss.class_weights: balanced, or a lower threshold (e.g. threshold: 0.3)" in out.getvalue()
+    # --quiet prints the run directory and the final metrics, not the warning
+    out = io.StringIO()
+    quiet = nettrain.fit(config(tmp_path, data, training={"epochs": 3}), quiet=True,
+                         console=Console(file=out, width=300))
+    assert nettrain.evaluate(quiet, split="val")["never_predicted"] == ["yes"]
+    assert str(quiet.path) in out.getvalue() and "never predicts" not in out.getvalue()
+
+
+@pytest.mark.parametrize("n_classes, more", [(11, ""), (12, " and 1 more")])
+def test_the_never_predicted_warning_lists_ten_classes_then_counts_the_rest(tmp_path, n_classes, more):
+    # a constant feature scales to 0, so every row gets the same prediction: one class is
+    # predicted, and each of the others (3 of its 20 rows in val) is never predicted
+    labels = [f"c{i:02d}" for i in range(n_classes)]
+    write(tmp_path, "c.csv", pd.DataFrame({"x": 1.0, "k": np.repeat(labels, 20)}))
+    out = io.StringIO()
+    run = nettrain.fit(config(tmp_path, {"path": str(tmp_path / "c.csv"), "target": "k"},
+                              training={"epochs": 1}), console=Console(file=out, width=2000))
+    missed = nettrain.evaluate(run, split="val")["never_predicted"]
+    assert len(missed) == n_classes - 1
+    listed = ", ".join(f"'{c}' (3 row(s))" for c in missed[:10])
+    assert f"Warning: the model never predicts {listed}{more} on the val split." in out.getvalue()
+
+
+def test_a_regression_run_prints_no_class_warning(tmp_path):
+    write(tmp_path, "r.csv", loans(100).drop(columns="default"))
+    out = io.StringIO()
+    run = nettrain.fit(config(tmp_path, {"path": str(tmp_path / "r.csv"), "target": "rate",
+                                         "exclude": ["loan_id"]}, loss="mse", metrics=["mae"],
+                              training={"epochs": 1}), console=Console(file=out, width=300))
+    assert run.metrics["epochs_run"] == 1
+    assert f"Run directory: {run.path}" in out.getvalue() and "Warning" not in out.getvalue()
 
 
 def test_fit_quiet_prints_nothing(tmp_path, capsys):

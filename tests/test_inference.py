@@ -290,6 +290,15 @@ def test_rows_left_out_for_missing_values_get_empty_predictions(runs):
     assert len(table) == 4 and pd.isna(table.loc[1, "predicted_label"])
 
 
+def test_captured_warnings_keep_data_warnings_only_once_each():
+    with captured_warnings() as messages:
+        warnings.warn("Left out 2 row(s).", DataWarning)
+        warnings.warn("a library's own warning", UserWarning)
+        warnings.warn("a plain warning", Warning)
+        warnings.warn("Left out 2 row(s).", DataWarning)
+    assert messages == ["Left out 2 row(s)."]
+
+
 def test_binary_probability_of_one_half_predicts_the_positive_class(copy_run):
     # Zero output weights give logit 0, p = 0.5: the second sorted label, as the metrics count it.
     run = copy_run("pets")

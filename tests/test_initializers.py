@@ -102,3 +102,9 @@ def test_uniform_defaults_to_plus_minus_0_05():
     """Its documented bounds (the docstring and docs/config.md): U(-0.05, 0.05)."""
     w = initialize("uniform", (400, 200), np.random.default_rng(0), np.float64)
     assert -0.05 <= w.min() < -0.0499 and 0.0499 < w.max() <= 0.05
+
+
+def test_normal_defaults_to_mean_0_std_0_05():
+    """Its documented defaults (the docstring and docs/config.md): N(0, 0.05^2)."""
+    w = initialize("normal", (400, 200), np.random.default_rng(0), np.float64)
+    assert w.std() == pytest.approx(0.05, rel=0.01) and abs(w.mean()) < 0.001

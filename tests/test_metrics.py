@@ -244,10 +244,11 @@ def test_reports_reject_empty_and_foreign_labels():
 
 
 def test_never_predicted_lists_the_true_classes_no_prediction_names():
-    """By hand: 'b' (one row) and 'c' (two rows) are never predicted; 'd' never occurs at all."""
+    """By hand: 'b' (one row) and 'c' (two rows) are never predicted; 'd' never occurs but is
+    predicted once; 'e' neither occurs nor is predicted, so it is not a missed class."""
     y = np.array([0, 0, 1, 2, 2, 0])
-    proba = np.array([[0.7, 0.1, 0.1, 0.1]] * 5 + [[0.1, 0.1, 0.1, 0.7]])  # predicts a, a, ..., d
-    rep = classification_report(y, proba, ["a", "b", "c", "d"])
+    proba = np.array([[0.6, 0.1, 0.1, 0.1, 0.1]] * 5 + [[0.1, 0.1, 0.1, 0.6, 0.1]])  # a, a, ..., d
+    rep = classification_report(y, proba, ["a", "b", "c", "d", "e"])
     assert rep["never_predicted"] == ["b", "c"]
 
 

@@ -1,6 +1,7 @@
 """Preprocessor: statistics from the train rows only, exact reapplication, preprocess.json."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -153,6 +154,18 @@ def test_missing_mean_learns_from_finite_train_values():
     assert np.isfinite(X).all()
 
 
+def test_missing_mean_refuses_a_column_without_train_values_and_warns_nothing():
+    frame = table()
+    frame.loc[:19, "a"] = np.nan  # values only in rows 20-39, outside the train rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy warning (0 / 0) on the way to the message
+        with pytest.raises(DataError, match=r"^Column\(s\) 'a' have no values in the train split, "
+                                            r"so data.missing: mean has nothing to fill them with"):
+            fitted(frame, np.arange(20), missing="mean")
+        pre, _, _ = fitted(frame, np.arange(10, 30), missing="mean", scale="none")
+    assert pre.fill[0] == pytest.approx(frame["a"][20:30].to_numpy(np.float32).mean())
+
+
 def test_missing_drop_leaves_rows_out_and_reports_them():
     pre, _, _ = fitted(missing="drop")
     new = pd.DataFrame({"a": [1.0, np.nan, 2.0], "const": 3.0, "color": "red",
@@ -234,6 +247,18 @@ def test_missing_target_drop_survives_preprocess_json():
     gap = frame.assign(label=[None] + list(frame["label"][1:]))
     X, y, kept = again.transform(gap, require_target=True, return_rows=True)
     assert kept.tolist() == list(range(1, len(frame))) and len(y) == len(frame) - 1
+    assert again.warnings == ["Left out 1 row(s) whose target is missing, as "
+                              "data.missing_target is 'drop'."]
+
+
+def test_missing_mean_with_only_categorical_features():
+    # no numeric column to fill: a missing level encodes as zeros, no train means are needed
+    frame = table().assign(color=[None] + list(table()["color"][1:]))
+    pre, X, _ = fitted(frame, features=["color"], missing="mean")
+    np.testing.assert_array_equal(X[0], 0)
+    np.testing.assert_array_equal(X[1:].sum(axis=1), 1)
+    X2, _ = Preprocessor.from_json(pre.to_json()).transform(frame)
+    np.testing.assert_array_equal(X2, X)
 
 
 def test_regression_target_unscaled_and_non_finite_target():
@@ -303,3 +328,28 @@ def test_a_target_whose_deviation_overflows_names_scale_target():
     pre = Preprocessor(["x"], ["t"], "regression", scale_target="standard", dtype="float64")
     with pytest.raises(DataError, match=r"column\(s\) 't' overflows.*data\.scale_target: none"):
         pre.fit_transform(frame)
+
+
+def test_fit_without_the_target_column_names_it():
+    with pytest.raises(DataError, match=r"Column\(s\) 'label' not found in the data"):
+        fitted(table().drop(columns="label"))
+
+
+def test_missing_target_drop_leaves_out_non_finite_regression_targets():
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "t": [1.0, np.nan, np.inf, 2.0]})
+    pre = Preprocessor(["x"], ["t"], "regression", missing_target="drop")
+    X, y = pre.fit_transform(frame)
+    np.testing.assert_array_equal(X.ravel(), np.array([-1.0, 1.0], np.float32))  # x 1 and 4
+    np.testing.assert_array_equal(y.ravel(), [1.0, 2.0])
+    assert pre.warnings == ["Left out 2 row(s) whose target is missing, as "
+                            "data.missing_target is 'drop'."]
+
+
+def test_date_parts_survive_preprocess_json():
+    frame = table().assign(time=pd.date_range("2023-01-15", periods=40, freq="MS").astype(str))
+    pre, X, _ = fitted(frame, features=["a", "time_year", "time_month"],
+                       categorical=[], dates={"time": ["year", "month"]}, scale="none")
+    np.testing.assert_array_equal(X[:3, 1:], [[2023, 2], [2023, 3], [2023, 4]])
+    again = Preprocessor.from_json(pre.to_json())
+    assert again.dates == {"time": ["year", "month"]}
+    np.testing.assert_array_equal(again.transform(frame.drop(columns="label"))[0], X)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -87,6 +88,38 @@ class PressCtrlC(Callback):
     def on_batch_end(self, trainer, batch):
         if (self.epoch, batch) == self.at:
             trainer.stop_flag.requested, trainer.stop_flag.signal = True, "SIGINT"
+
+
+class KeepCheckpoint(Callback):
+    """Copies checkpoint.npz as it is after a given epoch (extra callbacks run after it is written)."""
+
+    def __init__(self, run_dir, epoch, to):
+        self.source, self.epoch, self.to = run_dir / rundir.CHECKPOINT, epoch, to
+
+    def on_epoch_end(self, trainer, logs):
+        if logs["epoch"] == self.epoch:
+            shutil.copyfile(self.source, self.to)
+
+
+def test_a_run_stopped_in_its_first_epoch_has_the_history_header_only(tmp_path):
+    with pytest.raises(Interrupted) as info:
+        fit(config(tmp_path), callbacks=[PressCtrlC(epoch=1, batch=0)])
+    text = (info.value.run.path / rundir.HISTORY).read_text(encoding="utf-8")
+    assert text == "epoch,train_loss,val_loss,accuracy,val_accuracy,f1,val_f1,lr,seconds\n"
+
+
+def test_resume_drops_history_rows_past_the_checkpoint(tmp_path):
+    # a process killed after writing epoch 3's history row, before writing its checkpoint
+    whole = fit(config(tmp_path, epochs=3))
+    run_dir, kept = tmp_path / "run", tmp_path / "epoch2.npz"
+    fit(config(tmp_path, epochs=3), run_dir=run_dir, callbacks=[KeepCheckpoint(run_dir, 2, kept)])
+    shutil.copyfile(kept, run_dir / rundir.CHECKPOINT)
+    before = (run_dir / rundir.HISTORY).read_text(encoding="utf-8").splitlines()
+    assert len(before) == 4  # the header and epochs 1-3
+    resumed = fit(None, resume=run_dir)
+    after = (run_dir / rundir.HISTORY).read_text(encoding="utf-8").splitlines()
+    assert len(after) == 4 and after[:3] == before[:3]  # epochs 1-2 kept as written, 3 once
+    assert numbers(resumed).equals(numbers(whole))
 
 
 def test_interrupted_mid_epoch_then_resumed_equals_uninterrupted(tmp_path):

@@ -145,6 +145,26 @@ def test_lock_without_flock_uses_the_pid(tmp_path, monkeypatch):
     assert rundir.pid_alive(os.getpid()) and not rundir.pid_alive(holder.pid)
 
 
+def test_a_lock_file_replaced_at_every_try_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    # another process swaps a new .lock in between each open and lock (no timing: the swap
+    # happens inside the reader the lock calls right after opening the file)
+    lock_file, read_pid = tmp_path / rundir.LOCK, rundir._read_pid
+    swaps = []
+
+    def swapped_then_read(fd):
+        other = tmp_path / "other"
+        other.write_text("1\n")
+        os.replace(other, lock_file)
+        swaps.append(1)
+        return read_pid(fd)
+
+    monkeypatch.setattr(rundir, "_read_pid", swapped_then_read)
+    fds = len(os.listdir("/dev/fd"))
+    with pytest.raises(NettrainError, match=r"Could not lock '.*\.lock': it keeps being replaced"):
+        rundir.lock_run_dir(tmp_path)
+    assert len(swaps) == 100 and len(os.listdir("/dev/fd")) == fds  # every try closed
+
+
 # ---------------------------------------------------------------- atomic writes
 
 

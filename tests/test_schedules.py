@@ -127,20 +127,24 @@ def test_plateau_abs_threshold_on_the_boundary_is_torchs(mode):
 
 
 def test_plateau_skips_a_cut_smaller_than_eps_as_torch():
-    """min_lr just under the lr: the cut (1e-9) is below eps (1e-8), so the lr stays; a larger
-    min_lr gap is cut to."""
+    """min_lr just under the lr: a cut of 1e-9 is below the default eps (1e-8), so the lr stays;
+    cuts of 5e-8 and 0.1 are made. A cut of exactly eps (0.25 from 1.0 to 0.75) is not made:
+    torch cuts only when old - new > eps."""
     torch = pytest.importorskip("torch")
-    for min_lr in (1.0 - 1e-9, 0.9):
+    for min_lr, eps, expected in ((1.0 - 1e-9, None, 1.0), (1.0 - 5e-8, None, 1.0 - 5e-8),
+                                  (0.9, None, 0.9), (0.75, 0.25, 1.0)):
         param = torch.nn.Parameter(torch.zeros(1))
         optimizer = torch.optim.SGD([param], lr=1.0)
+        given = {} if eps is None else {"eps": eps}
         reference = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0,
-                                                               min_lr=min_lr)
-        schedule = get_schedule({"name": "plateau", "factor": 0.5, "patience": 0, "min_lr": min_lr}, 1.0)
+                                                               min_lr=min_lr, **given)
+        schedule = get_schedule({"name": "plateau", "factor": 0.5, "patience": 0, "min_lr": min_lr,
+                                 **given}, 1.0)
         for value in (1.0, 1.0, 1.0):
             schedule.step({"val_loss": value})
             reference.step(value)
             assert schedule.lr == optimizer.param_groups[0]["lr"]
-        assert schedule.lr == (1.0 if min_lr > 0.99 else 0.9)
+        assert schedule.lr == expected
 
 
 def test_plateau_without_its_monitor_is_a_clear_error():

@@ -177,6 +177,23 @@ EQUIVALENT = [
      "the diagnosis of a run that has already diverged (its model is not saved): a layer's "
      "output is non-finite in either mode (NaN * 0 is NaN through dropout; batch statistics of "
      "a non-finite input are non-finite)"),
+    ("nn/activations.py", r"xp\.where\(x >= 0, s, e \* s\)", r"x > 0",
+     "at x = 0 both branches are 1/2 (e = 1, s = 1/2)"),
+    ("layers/normalization.py", r"grad_out\.size // len\(", r"grad_out\.size / len\(",
+     "the same count as a float: dividing by it gives the same values"),
+    ("nn/model.py", r'super\(\)\.__init__\(f"\{kind\}: \{detail\}"\)', r"^\s*pass$",
+     "the exception's own text: every caller catches it and words kind and detail itself"),
+    ("data/preprocess.py", r"np\.maximum\(count, 1\)", r"np\.maximum\(count, 0\)",
+     "only a column with no finite train values has count 0: 0 / 0 is NaN under the function's "
+     "errstate, which np.where gives its mean anyway and the constant mask replaces in its spread"),
+    ("data/preprocess.py", r"whole = len\(pos\) == X\.shape\[1\] and", r"len\(pos\) != X",
+     "a speed shortcut: without it the same step writes the same values through X[:, pos]"),
+    ("nn/scores.py", r"xp\.cumsum\(starts, axis=0\) - 1 \+", r"cumsum\(starts, axis=0\) (\+ 1|- 0) \+",
+     "tie-group ids shifted by one or two stay unique over the columns, and each only indexes "
+     "its own bincount entry: the same ranks"),
+    ("data/splits.py", r"if len\(common\) == 0:", r"== 1:",
+     "a rare group means two or more splits, so a common group has two or more rows: common "
+     "holds no rows or at least two, never one"),
 ]
 
 # Calls whose arguments are messages, not behaviour.
