@@ -550,3 +550,16 @@ def test_an_npz_with_two_target_columns_names_them_y0_y1(tmp_path):
     assert list(named.columns) == ["x0", "x1", "x2", "low", "high"]
     np.testing.assert_array_equal(named[["low", "high"]].to_numpy(), y)
     assert list(read_table(tmp_path / "two.npz", targets=["low"]).columns)[3:] == ["y0", "y1"]
+
+
+def test_an_npz_with_a_two_column_y_needs_no_data_target(tmp_path):
+    """docs/data.md: no data.target for an .npz; a 2-D y is the targets y0, y1 (regression)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.stack([X[:, 0] * 2, X[:, 1] - X[:, 2]], axis=1)
+    np.savez(tmp_path / "two.npz", X=X, y=y)
+    ds = prepare_data(make_config(tmp_path, "two.npz", loss="mse", task="regression"))
+    assert ds.preprocessor.targets == ["y0", "y1"]
+    assert ds.preprocessor.feature_names == ["x0", "x1", "x2"]
+    assert sum(len(ds.splits[s][1]) for s in ds.splits) == 40
+    assert all(ds.splits[s][1].shape[1] == 2 for s in ds.splits)

@@ -226,6 +226,7 @@ def _read_npz(path, where, targets):
             ["y"] if y.shape[1] == 1 else [f"y{j}" for j in range(y.shape[1])])
         for j, name in enumerate(names):
             frame[name] = y[:, j]
+        frame.attrs["targets"] = list(names)  # the target without data.target: y, or y0, y1, ...
     return frame
 
 
@@ -276,7 +277,9 @@ def _pick_columns(frames, data, files):
     columns = [str(c) for c in first.columns]
     targets = _as_list(data.get("target"))
     if not targets:
-        if "y" in columns:  # an .npz without a configured target name
+        if first.attrs.get("targets"):  # an .npz's y, without a configured target name
+            targets = list(first.attrs["targets"])
+        elif "y" in columns:
             targets = [c for c in columns if c == "y" or (c[1:].isdigit() and c[0] == "y")]
         else:
             raise DataError(f"data.target is not set. Name the column to predict; the columns "
