@@ -7,7 +7,7 @@ be among the window's features (the default). Run from the repository root:
     python benchmarks/naive_forecast.py configs/sunspots_lstm.yaml
 """
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -30,4 +30,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "configs/sunspots_lstm.yaml")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config", nargs="?", default="configs/sunspots_lstm.yaml",
+                        help="a config with data.window (default: %(default)s)")
+    main(parser.parse_args().config)
