@@ -353,3 +353,8 @@ def test_date_parts_survive_preprocess_json():
     again = Preprocessor.from_json(pre.to_json())
     assert again.dates == {"time": ["year", "month"]}
     np.testing.assert_array_equal(again.transform(frame.drop(columns="label"))[0], X)
+
+
+def test_a_categorical_column_must_be_a_feature():
+    with pytest.raises(ValueError, match=r"categorical column\(s\) \['color'\] are not among"):
+        Preprocessor(["a"], ["label"], "classification", categorical=["color"])

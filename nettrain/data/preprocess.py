@@ -149,6 +149,9 @@ class Preprocessor:
         self.class_counts = None  # train rows per class (classification), set by fit_transform
         self.targets = list(targets)
         self.task = task
+        stray = [name for name in categorical if name not in self.features]
+        if stray:  # a categorical column must be an input, or X would have holes for it
+            raise ValueError(f"categorical column(s) {stray} are not among the features.")
         self.levels = {name: None for name in categorical}  # filled by fit_transform
         self.numeric = [f for f in self.features if f not in self.levels]
         self.classes = None if classes is None else np.array(np.asarray(classes).tolist())
