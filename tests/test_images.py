@@ -141,3 +141,47 @@ def test_image_folder_errors(tmp_path):
 def test_images_and_a_data_file_together_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="data.images.*not both"):
         config(tmp_path, {"images": "pics", "path": "a.csv", "target": "y"})
+
+
+def test_predict_and_evaluate_read_a_folder_of_images_as_training_did(tmp_path):
+    import io
+    import json
+    import shutil
+
+    import pandas as pd
+    from click.testing import CliRunner
+    from rich.console import Console
+
+    import nettrain
+    from nettrain.cli import cli
+
+    write_images(tmp_path / "pics", size=(6, 6))
+    cfg = {"data": {"images": "pics", "split": {"train": 0.5, "test": 0.5}},
+           "model": {"layers": [{"type": "conv2d", "filters": 2, "kernel_size": 3},
+                                {"type": "flatten"}, {"type": "dense", "units": 2}]},
+           "training": {"epochs": 2, "batch_size": 4}, "output": str(tmp_path / "runs")}
+    run = nettrain.fit(config_from_dict(cfg, base_dir=tmp_path), quiet=True,
+                       console=Console(file=io.StringIO()))
+    new = tmp_path / "new"  # unlabelled: files straight in the folder, one resized on the way
+    new.mkdir()
+    shutil.copy(tmp_path / "pics" / "dog" / "3.png", new / "a.png")
+    Image.open(tmp_path / "pics" / "cat" / "1.png").resize((12, 12), Image.BILINEAR).save(new / "b.png")
+    table = nettrain.predict(run, new)
+    assert table.columns.tolist() == ["path", "predicted_y"]
+    assert table["path"].tolist() == ["a.png", "b.png"]
+    # the reference: the same files read with Pillow here, as (n, C, H, W) pixels in [0, 1]
+    pixels = [np.asarray(Image.open(new / "a.png").convert("RGB")),
+              np.asarray(Image.open(new / "b.png").convert("RGB").resize((6, 6), Image.BILINEAR))]
+    X = np.stack(pixels).transpose(0, 3, 1, 2).astype(np.float32) / 255
+    expected = nettrain.load(run.path).predict(pd.DataFrame(X.reshape(2, -1),
+                                                            columns=[f"x{i}" for i in range(108)]))
+    assert table["predicted_y"].tolist() == list(expected)
+    result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--data", str(tmp_path / "pics"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)  # every file of both class subfolders, labelled by them
+    assert report["n_samples"] == 12 and report["confusion_matrix"]["labels"] == ["cat", "dog"]
+    assert np.sum(report["confusion_matrix"]["matrix"], axis=1).tolist() == [6, 6]
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["predict", str(run.path), str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "'" + str(tmp_path / "empty") + "' holds no images" in result.output

@@ -13,8 +13,9 @@ TOP_CONFUSIONS = 10
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
               help="Split to rebuild as fit made it. Default: test, else val.")
-@click.option("--data", "data", type=click.Path(dir_okay=False), default=None,
-              help="A labelled .csv/.tsv/.parquet/.npz file to evaluate instead of a split.")
+@click.option("--data", "data", type=click.Path(), default=None,
+              help="A labelled .csv/.tsv/.parquet/.npz file (or, for an image-folder run, a "
+                   "folder of class subfolders) to evaluate instead of a split.")
 @click.option("--threshold", type=float, default=None, metavar="P",
               help="Binary models: predict the positive class where its probability >= P. "
                    "Default: the run's threshold (0.5 unless set).")

@@ -5,7 +5,7 @@ import click
 
 @click.command("predict")
 @click.argument("run", type=click.Path(file_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
               help="Write the CSV here (atomically) instead of to stdout.")
 @click.option("--proba", is_flag=True, help="Add a proba_<class> column per class.")
@@ -24,7 +24,8 @@ def command(run, data, out, proba, keep, threshold, missing):
     are ignored and the target column may be present or absent. Writes one row per input
     row: the kept columns, then predicted_<target> in the original label form (one column
     per target for multi-output regression), then the probabilities with --proba. A target
-    column in DATA is not read, so gaps or new labels there do no harm.
+    column in DATA is not read, so gaps or new labels there do no harm. A run trained on
+    an image folder also takes a folder of images as DATA (one row per file, with its path).
     """
     from nettrain.runs.inference import captured_warnings, load
 

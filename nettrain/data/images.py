@@ -99,3 +99,38 @@ def read_image_folder(folder, shown, image_size=None, color="rgb", missing="erro
         frame.attrs["notes"] = [f"data.images: skipped {len(skipped)} unreadable file(s), as "
                                 f"data.missing is 'drop' (first: '{skipped[0]}')"]
     return frame
+
+
+def read_images_to_score(folder, shown, size, color="rgb"):
+    """Every image under `folder` for evaluate and predict, as read_image_folder reads them.
+
+    Each image is converted to `color` and resized to the run's `size` (H, W). The table has
+    the pixel columns, `path` (the file, relative to `folder`) and, when the images sit in
+    class subfolders as for training, the label column `y`; `attrs["row_names"]` names `path`.
+    """
+    import pandas as pd
+    from PIL import UnidentifiedImageError
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"'{shown}' holds no images ({', '.join(SUFFIXES)} files, in it or in "
+                        "its subfolders).")
+    mode, _ = MODES[color]
+    pixels = []
+    for path in files:
+        try:
+            pixels.append(read_image(path, mode, tuple(size)))
+        except (OSError, UnidentifiedImageError, ValueError) as err:
+            raise DataError(f"Cannot read '{path}' as an image ({err}). Remove or replace "
+                            "it.") from None
+    X = np.stack(pixels).astype(np.float32)
+    X *= np.float32(1 / 255)
+    frame = pd.DataFrame(X.reshape(len(X), -1), columns=[f"x{i}" for i in range(X[0].size)],
+                         copy=False)
+    relative = [p.relative_to(folder) for p in files]
+    frame.insert(0, "path", [r.as_posix() for r in relative])
+    if all(len(r.parts) > 1 for r in relative):  # class subfolders: their names are the labels
+        frame["y"] = [r.parts[0] for r in relative]
+    frame.attrs["row_names"] = "path"
+    return frame

@@ -256,12 +256,26 @@ class LoadedRun:
         """A DataFrame as given, or a data file path read as fit reads its data."""
         if isinstance(frame, pd.DataFrame):
             return frame
+        if isinstance(frame, (str, Path)) and Path(frame).is_dir():
+            return self._read_images(frame)
         if isinstance(frame, (str, Path)):
             table = read_input(frame, self.preprocessor, keep)
             if str(frame).lower().endswith(".npz"):
                 self._check_npz_width(frame, table)
             return table
         raise DataError(f"Expected a pandas DataFrame or a data file path. Got {type(frame).__name__}.")
+
+    def _read_images(self, folder):
+        """A folder of images, for a run trained on an image folder (data.images)."""
+        from nettrain.data.images import read_images_to_score
+
+        data = self.config["data"]
+        if not data.get("images"):
+            raise DataError(f"'{folder}' is a folder, and this run was not trained on an image "
+                            "folder (data.images). Give a data file like the one it was trained "
+                            "on.")
+        _, height, width = self.preprocessor.sample_shape
+        return read_images_to_score(folder, str(folder), (height, width), data.get("color", "rgb"))
 
     def _check_npz_width(self, path, table):
         """An .npz X has unnamed columns: with every column as features (data.features null)
@@ -342,7 +356,9 @@ class LoadedRun:
             out, n = positions(frame, rows, keep), len(rows)
             rows = np.arange(n)
         else:
-            out = frame[list(keep)].copy() if keep else pd.DataFrame(index=frame.index)
+            named = frame.attrs.get("row_names")  # an image folder: which file each row is
+            columns = ([named] if named and named not in keep else []) + list(keep)
+            out = frame[columns].copy() if columns else pd.DataFrame(index=frame.index)
             n = len(frame)
         preds = self._fill(self._decode(scores, threshold), rows, n)
         if self.task == "classification":
