@@ -52,6 +52,16 @@ def read_image(path, mode, size):
     return pixels.reshape(pixels.shape[0], pixels.shape[1], -1).transpose(2, 0, 1)
 
 
+def _pixel_table(pixels):
+    """(C, H, W) uint8 images as a table of pixel columns x0, x1, ... (C order) in [0, 1]."""
+    import pandas as pd
+
+    X = np.stack(pixels).astype(np.float32)
+    X *= np.float32(1 / 255)
+    return pd.DataFrame(X.reshape(len(X), -1), columns=[f"x{i}" for i in range(X[0].size)],
+                        copy=False)
+
+
 def read_image_folder(folder, shown, image_size=None, color="rgb", missing="error"):
     """The images under `folder` as a table of pixel columns (in [0, 1], float32) and `y`.
 
@@ -61,7 +71,6 @@ def read_image_folder(folder, shown, image_size=None, color="rgb", missing="erro
         color: grayscale (C = 1) or rgb (C = 3).
         missing: "drop" skips unreadable files and says how many; otherwise one is an error.
     """
-    import pandas as pd
     from PIL import UnidentifiedImageError
 
     mode, channels = MODES[color]
@@ -89,10 +98,7 @@ def read_image_folder(folder, shown, image_size=None, color="rgb", missing="erro
             labels.append(label)
     if len(set(labels)) < 2:
         raise DataError(f"data.images: fewer than two classes have a readable image in '{shown}'.")
-    X = np.stack(pixels).astype(np.float32)
-    X *= np.float32(1 / 255)
-    n = len(X)
-    frame = pd.DataFrame(X.reshape(n, -1), columns=[f"x{i}" for i in range(X[0].size)], copy=False)
+    frame = _pixel_table(pixels)
     frame["y"] = labels
     frame.attrs["sample_shape"] = [channels, *size]
     if skipped:
@@ -108,7 +114,6 @@ def read_images_to_score(folder, shown, size, color="rgb"):
     the pixel columns, `path` (the file, relative to `folder`) and, when the images sit in
     class subfolders as for training, the label column `y`; `attrs["row_names"]` names `path`.
     """
-    import pandas as pd
     from PIL import UnidentifiedImageError
 
     folder = Path(folder)
@@ -124,10 +129,7 @@ def read_images_to_score(folder, shown, size, color="rgb"):
         except (OSError, UnidentifiedImageError, ValueError) as err:
             raise DataError(f"Cannot read '{path}' as an image ({err}). Remove or replace "
                             "it.") from None
-    X = np.stack(pixels).astype(np.float32)
-    X *= np.float32(1 / 255)
-    frame = pd.DataFrame(X.reshape(len(X), -1), columns=[f"x{i}" for i in range(X[0].size)],
-                         copy=False)
+    frame = _pixel_table(pixels)
     relative = [p.relative_to(folder) for p in files]
     frame.insert(0, "path", [r.as_posix() for r in relative])
     if all(len(r.parts) > 1 for r in relative):  # class subfolders: their names are the labels

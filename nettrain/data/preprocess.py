@@ -164,6 +164,10 @@ class Preprocessor:
         self.fitted = False
         self.data_facts = {}  # what the model is told, e.g. {"vocab_size": n} for token ids
 
+    def columns_read_as_is(self):
+        """Columns predict reads as the file has them, beyond --keep (none for a table)."""
+        return ()
+
     # ---- what the model sees
     @property
     def feature_names(self):

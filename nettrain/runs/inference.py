@@ -341,9 +341,7 @@ class LoadedRun:
             raise DataError(f"--proba gives class probabilities, but '{self.path}' is a regression "
                             "run: its predictions are numbers. Leave --proba out.")
         threshold = self._threshold(threshold)
-        positions = getattr(self.preprocessor, "positions_frame", None)
-        as_is = self.preprocessor.columns_read_as_is() if positions is not None else ()
-        frame = self.read(frame, (*keep, *as_is))
+        frame = self.read(frame, (*keep, *self.preprocessor.columns_read_as_is()))
         absent = [c for c in keep if c not in frame.columns]
         if absent:
             names = [str(c) for c in frame.columns]
@@ -352,6 +350,7 @@ class LoadedRun:
         with self._missing(missing):
             X, _, rows = self._transform(frame, require_target=False)
         scores = self._scores(X)
+        positions = getattr(self.preprocessor, "positions_frame", None)
         if positions is not None:  # a series: one row per complete window, not per input row
             out, n = positions(frame, rows, keep), len(rows)
             rows = np.arange(n)
