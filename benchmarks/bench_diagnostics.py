@@ -24,10 +24,10 @@ class Contender:
     """A kept model and optimizer; `epoch()` runs one Trainer epoch, diagnosed or not."""
 
     def __init__(self, X, y, batch, diagnose):
-        from nettrain.training.diagnostics import Diagnostics
         from nettrain.nn.losses import CrossEntropy
         from nettrain.nn.model import Model
         from nettrain.nn.optimizers import Adam
+        from nettrain.training.diagnostics import Diagnostics
 
         self.model = Model(MNIST_LAYERS, X.shape[1], dtype="float32", rng=0)
         self.loss, self.optimizer = CrossEntropy(), Adam(lr=1e-3)

@@ -257,7 +257,8 @@ def main(argv=None):
     parser.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[32, 128, 512])
     parser.add_argument("--nets", type=lambda s: s.split(","), default=["mnist", "tabular"])
     parser.add_argument("--samples", type=int, default=60000)
-    parser.add_argument("--random", action="store_true", help="random MNIST-shaped data even when MNIST is present")
+    parser.add_argument("--random", action="store_true",
+                        help="random MNIST-shaped data even when MNIST is present")
     parser.add_argument("--skip", type=lambda s: s.split(","), default=[],
                         help="columns to leave out, e.g. 'scikit-learn,torch default Adam'")
     parser.add_argument("--only", type=lambda s: s.split(","), default=None,

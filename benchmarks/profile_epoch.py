@@ -111,7 +111,8 @@ def main(argv=None):
     parser.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[32, 128, 512])
     parser.add_argument("--net", choices=["mnist", "tabular"], default="mnist")
     parser.add_argument("--epochs", type=int, default=3, help="profiled epochs per batch size (medians)")
-    parser.add_argument("--random", action="store_true", help="random MNIST-shaped data even when MNIST is present")
+    parser.add_argument("--random", action="store_true",
+                        help="random MNIST-shaped data even when MNIST is present")
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: nettrain's choice)")
     parser.add_argument("--cpu-clock", action="store_true",
                         help="count this thread's CPU time, not wall time: steadier on a busy machine, "
@@ -138,7 +139,8 @@ def main(argv=None):
                 profile_epoch(trainer, X, y, totals)
                 runs.append(totals)
         med = {k: float(np.median([r[k] for r in runs])) for k in columns}
-        cells = [f"{med[k]:.3f} ({100 * med[k] / med['total']:.0f}%)" for k in PHASES] + [f"{med['total']:.3f}"]
+        cells = ([f"{med[k]:.3f} ({100 * med[k] / med['total']:.0f}%)" for k in PHASES]
+                 + [f"{med['total']:.3f}"])
         print(f"| {batch} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -7,11 +7,10 @@ suite stays fast; the figures are test-split scores of the saved weights.
 import io
 
 import pytest
+from conftest import ROOT
 from rich.console import Console
 
 import nettrain
-
-from conftest import ROOT
 
 CASES = [
     # config, epochs, metric, threshold (the full runs reach 0.95 / 0.96 / 1.0 / 0.97 / 0.47)

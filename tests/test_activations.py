@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from nettrain.nn.activations import ACTIVATIONS, get_activation, sigmoid
 from nettrain.errors import ConfigError
+from nettrain.nn.activations import ACTIVATIONS, get_activation, sigmoid
 from nettrain.nn.gradcheck import numerical_gradient, relative_error
 
 SPECS = ["identity", "relu", {"name": "leaky_relu", "negative_slope": 0.2}, {"name": "elu", "alpha": 0.7},

@@ -26,7 +26,9 @@ def logs(epoch, val_loss):
 
 def drive(reporter, values):
     trainer = FakeTrainer()
-    hooks = lambda name, *a: getattr(reporter, name, lambda *_: None)(trainer, *a)
+    def hooks(name, *a):
+        return getattr(reporter, name, lambda *_: None)(trainer, *a)
+
     hooks("on_train_begin")
     for epoch, value in enumerate(values, start=1):
         hooks("on_epoch_begin", epoch)

@@ -6,11 +6,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from nettrain.errors import ConfigError, DataError
-from nettrain.data.dataset import prepare_data, read_table, split_indices
-
 from conftest import ROOT, make_config
+
+from nettrain.data.dataset import prepare_data, read_table, split_indices
+from nettrain.errors import ConfigError, DataError
 
 
 def iris(**kwargs):

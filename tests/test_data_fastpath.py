@@ -8,16 +8,16 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT, make_config
 
-from nettrain.data import csvfast
+from nettrain.backend.threads import THREAD_VARIABLES
 from nettrain.commands.validate import import_numpy_with_one_blas_thread
 from nettrain.config.loading import load_config
+from nettrain.data import csvfast
 from nettrain.data.csvfast import Table, index_of, read_simple_csv, unique
 from nettrain.data.dataset import prepare_data, read_table
 from nettrain.errors import NettrainError
-from nettrain.backend.threads import THREAD_VARIABLES
 
-from conftest import ROOT, make_config
 SHIPPED = ["iris", "wine", "penguins", "breast_cancer", "diabetes", "linnerud", "digits"]
 
 

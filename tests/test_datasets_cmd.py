@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nettrain.data import downloads
 from nettrain.cli import cli
+from nettrain.data import downloads
 from nettrain.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import assert_usage_error
 from rich.console import Console
 from sklearn.utils.class_weight import compute_class_weight
+from test_own_table import animals, loans, write
 
 import nettrain
-from conftest import assert_usage_error
 from nettrain.cli import cli
 from nettrain.nn.losses import get_loss
-from test_own_table import animals, loans, write
 
 
 def run_cli(*args):

@@ -7,20 +7,18 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import ROOT
 
 from nettrain import api
-
-from nettrain.training import diagnostics
 from nettrain.cli import cli
 from nettrain.config.loading import load_config
-from nettrain.training.diagnostics import Diagnostics, findings
 from nettrain.errors import ConfigError
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
+from nettrain.training import diagnostics
+from nettrain.training.diagnostics import Diagnostics, findings
 from nettrain.training.trainer import Trainer
-
-from conftest import ROOT
 
 BOUNDS = diagnostics.default_bounds()
 

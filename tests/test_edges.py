@@ -108,10 +108,10 @@ def test_a_layer_type_cannot_be_registered_twice():
 def test_predictions_on_more_rows_than_one_chunk(tmp_path):
     import io
 
+    from conftest import ROOT
     from rich.console import Console
 
     import nettrain
-    from conftest import ROOT
     from nettrain.runs import inference
 
     run = nettrain.fit({"name": "c", "seed": 0, "output": str(tmp_path), "training": {"epochs": 1},
@@ -199,10 +199,10 @@ def test_regression_losses_take_column_targets_as_they_are():
 def test_early_stopping_state_survives_an_interrupt_and_resume(tmp_path):
     import io
 
+    from conftest import ROOT
     from rich.console import Console
 
     import nettrain
-    from conftest import ROOT
     from nettrain.errors import Interrupted
     from nettrain.training.callbacks import Callback
 
@@ -274,10 +274,10 @@ def test_a_decision_threshold_must_be_a_probability_on_a_binary_run(tmp_path_fac
 def test_training_save_best_keeps_the_best_epochs_weights_without_early_stopping(tmp_path):
     import io
 
+    from conftest import ROOT
     from rich.console import Console
 
     import nettrain
-    from conftest import ROOT
 
     out = io.StringIO()
 

@@ -13,11 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-
-from nettrain.runs import rundir
-from nettrain.cli import cli
-
 from conftest import ROOT
+
+from nettrain.cli import cli
+from nettrain.runs import rundir
 
 RUN_FILES = {"config.yaml", "model.npz", "preprocess.json", "history.csv", "metrics.json",
              "checkpoint.npz"}
@@ -93,7 +92,9 @@ def test_refitting_from_the_saved_config_reproduces_the_run(tmp_path):
     result = fit(first / "config.yaml", "--out", tmp_path / "b")
     assert result.exit_code == 0, result.output
     [second] = run_dirs(tmp_path / "b")
-    drop = lambda p: pd.read_csv(p / "history.csv").drop(columns="seconds")
+    def drop(p):
+        return pd.read_csv(p / "history.csv").drop(columns="seconds")
+
     assert drop(first).equals(drop(second))
 
 

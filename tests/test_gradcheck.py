@@ -162,8 +162,8 @@ def test_command_names_the_rows_it_used_on_a_small_train_split(config_file):
 def test_command_exits_1_when_a_gradient_is_wrong(config_file, monkeypatch):
     from click.testing import CliRunner
 
-    from nettrain.training import gradcheck
     from nettrain.cli import cli
+    from nettrain.training import gradcheck
 
     real = gradcheck.check_gradients
 

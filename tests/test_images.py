@@ -96,7 +96,7 @@ def test_image_folder_reads_every_class_as_n_c_h_w_in_zero_one(tmp_path):
     data = prepare_data(cfg)
     assert data.input_shape == (3, 4, 5)  # (C, H, W): 5 wide, 4 high
     assert data.classes == ["cat", "dog"]
-    (X_train, y_train), (X_test, y_test) = data.splits["train"], data.splits["test"]
+    (X_train, y_train), (X_test, _) = data.splits["train"], data.splits["test"]
     assert X_train.shape == (6, 3, 4, 5) and X_test.shape == (6, 3, 4, 5)
     assert np.bincount(y_train).tolist() == [3, 3]  # stratified per file
     assert 0 <= X_train.min() and X_train.max() <= 1

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from nettrain.nn.activations import get_activation
 from nettrain.errors import ConfigError
+from nettrain.nn.activations import get_activation
 from nettrain.nn.initializers import INITIALIZERS, default_init, get_initializer, initialize
 
 FAN_IN, FAN_OUT = 400, 200

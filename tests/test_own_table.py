@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import assert_usage_error, make_config
+
 from nettrain.cli import cli
 from nettrain.data.dataset import prepare_data, read_table
 from nettrain.errors import DataError

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nettrain.errors import DataError
 from nettrain.data.preprocess import Preprocessor
+from nettrain.errors import DataError
 
 
 def table(n=40, seed=0):

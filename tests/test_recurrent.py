@@ -78,7 +78,9 @@ def test_finite_differences_through_time(kind, kw, seq, bi):
     if kw.get("activation") == "relu":
         x += 0.5        # keep pre-activations away from the kink
     R = rng.normal(size=layer.forward(x).shape)
-    loss = lambda: float(np.sum(layer.forward(x) * R))
+    def loss():
+        return float(np.sum(layer.forward(x) * R))
+
     layer.forward(x, training=True)
     dx = layer.backward(R)
     grads = {k: v.copy() for k, v in layer.grads.items()}
@@ -88,8 +90,10 @@ def test_finite_differences_through_time(kind, kw, seq, bi):
         out = np.zeros_like(arr)
         for i in np.ndindex(arr.shape):
             old = arr[i]
-            arr[i] = old + eps; up = loss()
-            arr[i] = old - eps; down = loss()
+            arr[i] = old + eps
+            up = loss()
+            arr[i] = old - eps
+            down = loss()
             arr[i] = old
             out[i] = (up - down) / (2 * eps)
         return out

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 from rich.console import Console
 
 import nettrain
-from conftest import ROOT
 from nettrain.cli import cli
 from nettrain.errors import NettrainError
 from nettrain.nn.losses import get_loss
@@ -239,8 +239,8 @@ def rare_levels_frame(n=200, seed=0):
 
 
 def test_levels_and_scaling_are_learned_from_the_train_split_only(tmp_path):
-    from nettrain.data.dataset import prepare_data
     from nettrain.config.loading import config_from_dict
+    from nettrain.data.dataset import prepare_data
 
     frame = rare_levels_frame()
     frame.to_csv(tmp_path / "d.csv", index=False)
@@ -252,7 +252,7 @@ def test_levels_and_scaling_are_learned_from_the_train_split_only(tmp_path):
                                "loss": "mse"}, tmp_path)
     data = prepare_data(config)
     pre = data.preprocessor
-    (Xt, yt), (Xv, yv) = data.splits["train"], data.splits["val"]
+    Xv, yv = data.splits["val"]
     # every raw target comes back exactly: the rows of each split are known in file terms
     raw = frame["target"].to_numpy()
 

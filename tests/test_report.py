@@ -17,7 +17,7 @@ from trained_runs import trained_runs
 
 import nettrain
 from nettrain.cli import cli
-from nettrain.report import build_report, write_report
+from nettrain.report import build_report
 from nettrain.report.evaluation import pr_curve, roc_curve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ def test_three_runs_side_by_side(runs, pages):
     html = pages["three"]
     assert "3 runs compared" in html and 'alt="learning curves overlaid"' in html
     for name in ("iris-diagnose", "iris-one-epoch"):
-        assert f'href="#run' in html and name in html
+        assert 'href="#run' in html and name in html
     # one comparison table: the config keys that differ are columns
     assert "training.epochs" in html and "training.diagnostics" in html
     assert html.count('alt="confusion matrix"') == 3  # and each run's own report below

@@ -6,14 +6,13 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from rich.console import Console
 
 import nettrain
-from nettrain.runs import rundir
 from nettrain.errors import ConfigError, Interrupted, NettrainError
+from nettrain.runs import rundir
 from nettrain.training.callbacks import Callback
-
-from conftest import ROOT
 
 
 def config(tmp_path, epochs=6, **extra):

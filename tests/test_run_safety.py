@@ -13,16 +13,15 @@ import textwrap
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, assert_usage_error
 from rich.console import Console
 
 import nettrain
-from conftest import ROOT, assert_usage_error
 from nettrain.cli import cli
 from nettrain.errors import DivergenceError, Interrupted, NettrainError
 from nettrain.runs import rundir
 from nettrain.training.callbacks import Callback
 from nettrain.training.trainer import DIVERGED_RATIO, StopFlag, Trainer, stop_on_signals
-from nettrain.training.callbacks import Callback
 
 IRIS = ROOT / "datasets" / "iris.csv"
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from nettrain.runs import rundir
 from nettrain.errors import ConfigError, NettrainError
+from nettrain.runs import rundir
 
 NOW = datetime(2024, 5, 17, 9, 30, 5)
 

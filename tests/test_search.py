@@ -16,12 +16,11 @@ import yaml
 from click.testing import CliRunner
 from rich.console import Console
 
-from nettrain.search import executors
-
-from nettrain.search import grid as search
 from nettrain.cli import cli
 from nettrain.config.loading import load_config
 from nettrain.errors import ConfigError, Interrupted, RunError
+from nettrain.search import executors
+from nettrain.search import grid as search
 
 
 def toy_csv(folder, n=90, seed=0):

@@ -18,9 +18,10 @@ from rich.console import Console
 
 distributed = pytest.importorskip("distributed")
 
-from nettrain.search import grid as search  # noqa: E402
-from nettrain.cli import cli  # noqa: E402
 from test_search import toy_csv  # noqa: E402
+
+from nettrain.cli import cli  # noqa: E402
+from nettrain.search import grid as search  # noqa: E402
 
 START_TIMEOUT_S = 60
 

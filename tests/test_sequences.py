@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import assert_usage_error
 from rich.console import Console
+from test_resume import PressCtrlC, numbers, same_weights
 
 import nettrain
 from nettrain.cli import cli
@@ -21,9 +23,6 @@ from nettrain.data.dataset import prepare_data
 from nettrain.data.text import build_vocabulary, encode, tokenize
 from nettrain.errors import ConfigError, DataError, Interrupted
 from nettrain.runs import rundir
-
-from conftest import assert_usage_error
-from test_resume import PressCtrlC, numbers, same_weights
 
 QUIET = {"console": Console(file=io.StringIO())}
 

@@ -5,14 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from nettrain.training.callbacks import Best, EarlyStopping
 from nettrain.errors import ConfigError, DivergenceError
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
+from nettrain.training.callbacks import Best, Callback, EarlyStopping
 from nettrain.training.trainer import StopFlag, Trainer
-from nettrain.training.callbacks import Callback
 
 LAYERS = [{"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dense", "units": 3}]
 

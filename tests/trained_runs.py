@@ -62,9 +62,11 @@ def _configs(base):
 def trained_runs(base):
     """{name: Run} for the iris (3 classes), pets (binary, categorical) and linnerud
     (3-output regression with target scaling) runs, trained under `base`."""
-    import nettrain
-    from rich.console import Console
     import io
+
+    from rich.console import Console
+
+    import nettrain
 
     base = Path(base) / "trained_runs"
     base.mkdir(exist_ok=True)

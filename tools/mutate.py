@@ -156,7 +156,8 @@ EQUIVALENT = [
      "the initial draws are replaced by the saved weights, and a loaded run never trains"),
     ("nn/initializers.py", r"return shape\[0\], shape\[-1\]", r"shape\[1\]$",
      "the weights drawn here are matrices (dense); conv kernels take the branch above"),
-    ("nn/metrics.py", r"_regression_errors\(y_true, scores\)\[[01]\]", r"_regression_errors\(scores, y_true\)",
+    ("nn/metrics.py", r"_regression_errors\(y_true, scores\)\[[01]\]",
+     r"_regression_errors\(scores, y_true\)",
      "squared and absolute errors are the same either way round"),
     ("training/session.py", r"def __init__\(self, config, dataset, .*resuming=False", r"resuming=True",
      "fit, the one caller, always passes resuming"),
@@ -396,7 +397,8 @@ def mutants_of(rel, source):
                                 for t in getattr(node, "targets", [getattr(node, "target", None)]))))
             if drop and not (isinstance(node, ast.Expr) and _is_message(node.value, parent)):
                 line = lines[node.lineno - 1]
-                if line[node.end_col_offset:].strip() in ("", "\\") or line[node.end_col_offset:].lstrip().startswith("#"):
+                rest = line[node.end_col_offset:]
+                if rest.strip() in ("", "\\") or rest.lstrip().startswith("#"):
                     add(node.lineno, node.col_offset, len(line.rstrip("\n")), "pass",
                         "drop raise" if isinstance(node, ast.Raise) else "drop statement")
     for number, line in enumerate(lines, 1):

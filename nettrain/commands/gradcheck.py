@@ -42,7 +42,8 @@ def command(config, overrides, rows, max_entries):
         entries = f"{checked}" if checked == total else f"{checked} of {total}"
         table.add_row(layer, param, entries, f"{abs_err:.2e}", f"{rel_err:.2e}", style=style)
     Console(highlight=False).print(table)
-    failed = [f"{layer}.{param} ({rel_err:.1e})" for layer, param, _, rel_err in results if rel_err > THRESHOLD]
+    failed = [f"{layer}.{param} ({rel_err:.1e})" for layer, param, _, rel_err in results
+              if rel_err > THRESHOLD]
     if failed:
         raise RunError(f"Gradient check failed: the relative error of {', '.join(failed)} exceeds "
                        f"{THRESHOLD:g}. The backward pass of those layers disagrees with finite differences.")

@@ -13,7 +13,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 def render(template, out_dir, name="config.yaml"):
     """The starter config `template` to be saved as `name` in `out_dir` (the data path is relative to it)."""
     from nettrain.config.locations import flow
-
     from nettrain.data.downloads import shipped_dir
 
     dataset = shipped_dir() / TEMPLATES[template]
@@ -27,8 +26,8 @@ def render(template, out_dir, name="config.yaml"):
 
 def _for_table(template, data, target, output, force, out_dir):
     """`init --data FILE --target COL`: a config for that table (see nettrain.commands.starter)."""
-    from nettrain.commands.starter import profile, render as render_for
-
+    from nettrain.commands.starter import profile
+    from nettrain.commands.starter import render as render_for
     from nettrain.errors import ConfigError
 
     if template is not None:

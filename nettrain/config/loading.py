@@ -5,9 +5,15 @@ from pathlib import Path
 
 import yaml
 
-from nettrain.config.locations import (Places, apply_overrides, config_error, locate_problem,
-                                       overridden, parse_yaml)
 from nettrain.config import schema  # the core's registries are imported only when used
+from nettrain.config.locations import (
+    Places,
+    apply_overrides,
+    config_error,
+    locate_problem,
+    overridden,
+    parse_yaml,
+)
 from nettrain.errors import ConfigError
 
 __all__ = ["Config", "load_config", "config_from_dict", "apply_overrides", "check_against_data"]

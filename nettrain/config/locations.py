@@ -11,6 +11,7 @@ import yaml
 
 from nettrain.errors import ConfigError
 
+
 class Loader(yaml.SafeLoader):
     """yaml.SafeLoader that also reads `1e-3` as a float, as YAML 1.2 does.
 

@@ -1,13 +1,29 @@
-"""The config schema: every key of docs/config.md with its type, range and default, and the checks across keys."""
+"""The config schema: every key of docs/config.md with its type, range and default, and the checks
+across keys."""
 
 from nettrain import registry
+from nettrain.config.fields import (
+    MISSING,
+    Bad,
+    Item,
+    Leaf,
+    Resolver,
+    boolean,
+    choice,
+    columns,
+    integer,
+    is_number,
+    names,
+    nullable,
+    number,
+    run_name,
+    section,
+    show,
+    text,
+)
 from nettrain.config.fit_data import AUTO, resolve_auto_units  # noqa: F401 (used by fit and runs)
 from nettrain.config.locations import Places, flow, keypath, locate_problem, overridden
 from nettrain.errors import ConfigError
-from nettrain.config.fields import (
-    MISSING, Bad, Item, Leaf, Resolver, is_number, boolean, choice, columns, integer, names, nullable,
-    number, run_name, section, show, text,
-)
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".tab", ".parquet", ".npz")
 REGISTRIES = (  # kind, module, table

@@ -6,24 +6,47 @@ from pathlib import Path
 
 import numpy as np
 
-from nettrain.data.columns import (ONEHOT_LIMIT, categorical_columns, check_classes, class_labels,
-                                   infer_task, label_codes)
+from nettrain.config.schema import DEFAULT_SPLIT
+from nettrain.data.columns import (
+    ONEHOT_LIMIT,
+    categorical_columns,
+    check_classes,
+    class_labels,
+    infer_task,
+    label_codes,
+)
+from nettrain.data.csvfast import read_simple_csv
 from nettrain.data.dates import expand_dates, feature_columns, find_date_columns
 from nettrain.data.inspect import suspects
-from nettrain.data.csvfast import read_simple_csv
-from nettrain.config.schema import DEFAULT_SPLIT
-from nettrain.errors import ConfigError, DataError
-from nettrain.data.preprocess import (Preprocessor, check_target, describe_missing, missing_rows,
-                                      numeric_values, shorten, text_values)
-from nettrain.registry import suggest
-from nettrain.data.sequences import (note_token_ids, order_frames, preprocessor_class,
-                                     sequence_categorical, sequence_features, split_parts,
-                                     token_id_input)
+from nettrain.data.preprocess import (
+    Preprocessor,
+    check_target,
+    describe_missing,
+    missing_rows,
+    numeric_values,
+    shorten,
+    text_values,
+)
+from nettrain.data.sequences import (
+    note_token_ids,
+    order_frames,
+    preprocessor_class,
+    sequence_categorical,
+    sequence_features,
+    split_parts,
+    token_id_input,
+)
 from nettrain.data.splits import SPLITS, split_indices
-from nettrain.data.tables import (SAMPLE_ROWS, SUPPORTED, TEXT_SUFFIXES, download_hint,
-                                  read_delimited, read_parquet)
-
-
+from nettrain.data.tables import (
+    SAMPLE_ROWS,
+    SUPPORTED,
+    TEXT_SUFFIXES,
+    download_hint,
+    read_delimited,
+    read_parquet,
+)
+from nettrain.errors import ConfigError, DataError
+from nettrain.registry import suggest
 
 
 @dataclass

@@ -4,10 +4,16 @@ import json
 
 import numpy as np
 
-from nettrain.data.dates import expand_dates
 from nettrain.data.csvfast import index_of, unique
+from nettrain.data.dates import expand_dates
 from nettrain.data.values import (  # noqa: F401 (re-exported: they were defined here)
-    check_target, describe_missing, missing_rows, numeric_values, shorten, text_values)
+    check_target,
+    describe_missing,
+    missing_rows,
+    numeric_values,
+    shorten,
+    text_values,
+)
 from nettrain.errors import DataError
 from nettrain.registry import suggest
 

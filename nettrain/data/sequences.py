@@ -7,8 +7,6 @@ the model must be told (the vocabulary size an embedding defaults to).
 
 import functools
 
-import numpy as np
-
 from nettrain.data.preprocess import Preprocessor
 from nettrain.data.text import TextPreprocessor
 from nettrain.data.windows import WindowPreprocessor, order_frames, window_features, window_parts

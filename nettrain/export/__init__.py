@@ -8,7 +8,7 @@ converter per layer type and activation) and `graph` (the three joined into one 
 
 from pathlib import Path
 
-from .builder import INSTALL, OPSET, ExportError, require_onnx
+from nettrain.export.builder import INSTALL, OPSET, ExportError, require_onnx
 
 FORMATS = ("onnx",)
 DEFAULT_NAME = "model.onnx"
@@ -16,9 +16,8 @@ DEFAULT_NAME = "model.onnx"
 
 def to_onnx(run):
     """The checked ONNX ModelProto of a run (a run directory, a `Run` or a loaded run)."""
+    from nettrain.export.graph import export_run
     from nettrain.runs.inference import LoadedRun, load
-
-    from .graph import export_run
 
     loaded = run if isinstance(run, LoadedRun) else load(getattr(run, "path", run))
     return export_run(loaded)
@@ -32,10 +31,9 @@ def export(run, path=None, format="onnx"):
     """
     import json
 
+    from nettrain.export.graph import export_run, vocabulary
     from nettrain.runs.inference import load
     from nettrain.runs.rundir import atomic_open
-
-    from .graph import export_run, vocabulary
 
     if format not in FORMATS:
         raise ExportError(f"--format {format!r} is not supported; the formats are: "

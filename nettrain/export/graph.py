@@ -4,7 +4,7 @@ The three parts come from `preprocessing` (raw columns in, features out; the net
 to probabilities, labels or values) and `layers` (one converter per layer type).
 """
 
-from .builder import ExportError, GraphBuilder, require_onnx
+from nettrain.export.builder import ExportError, GraphBuilder, require_onnx
 
 
 def loss_name(config):
@@ -21,7 +21,7 @@ def array_data(config):
 
 def build_inputs(b, pre, config, infos):
     """The graph inputs and the preprocessing up to the network's input; (X, missing mask)."""
-    from . import preprocessing
+    from nettrain.export import preprocessing
 
     data = config["data"]
     model_shape = infos[0].input_shape
@@ -68,8 +68,7 @@ def vocabulary(pre):
 def export_run(loaded):
     """The ONNX ModelProto of a loaded run (`nettrain.runs.inference.load`), checked."""
     from nettrain import __version__
-
-    from . import layers, preprocessing
+    from nettrain.export import layers, preprocessing
 
     require_onnx()
     pre, model, config = loaded.preprocessor, loaded.model, loaded.config

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .builder import ExportError, GraphBuilder, elem_type
+from nettrain.export.builder import ExportError, GraphBuilder, elem_type
 
 CONVERTERS = {}
 ACTIVATIONS = {}

@@ -11,7 +11,7 @@ mean; a missing or unseen category encodes as all zeros), one-hot levels, scalin
 
 import numpy as np
 
-from .builder import ExportError, elem_type
+from nettrain.export.builder import ExportError, elem_type
 
 # Cells pandas reads as missing (its default na_values): a category input holding one of
 # these is a missing value, as in predict.

@@ -6,11 +6,11 @@ would overflow or cancel.
 """
 
 from nettrain import registry
-from nettrain.nn.activations import sigmoid
 from nettrain.backend import xp
 from nettrain.checks import check_float
 from nettrain.errors import ConfigError, DataError
 from nettrain.nn import class_weights as class_weights_spec
+from nettrain.nn.activations import sigmoid
 
 
 def softmax(z):

@@ -203,7 +203,8 @@ class ReduceLROnPlateau(Schedule):
         value = logs.get(self.monitor)
         if value is None:
             available = ", ".join(k for k, v in logs.items() if v is not None) or "(none)"
-            hint = " val_loss needs a validation split (data.split.val > 0)." if self.monitor.startswith("val_") else ""
+            hint = (" val_loss needs a validation split (data.split.val > 0)."
+                    if self.monitor.startswith("val_") else "")
             raise ConfigError(f"schedule.monitor is {self.monitor!r}, which the epoch logs do not have. "
                               f"Logged: {available}.{hint}")
         value = float(value)

@@ -8,20 +8,18 @@ The package is also callable: `nettrain.report(paths, out)` is `write_report`.
 
 import sys
 import types
-
 from datetime import datetime
 from pathlib import Path
 
 from nettrain import __version__
-from nettrain.runs import rundir
 from nettrain.errors import DataError, NettrainError
-
-from .collect import RunData
-from .compare import comparison_table, labels, overlay
+from nettrain.report.collect import RunData
+from nettrain.report.compare import comparison_table, labels, overlay
+from nettrain.report.page import document, esc, section
+from nettrain.report.run_page import guarded, run_article
+from nettrain.report.search_page import search_article
+from nettrain.runs import rundir
 from nettrain.runs.listing import find_runs, is_run_dir, is_search_dir
-from .page import document, esc, section
-from .run_page import guarded, run_article
-from .search_page import search_article
 
 REPORT = "report.html"
 

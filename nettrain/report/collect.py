@@ -7,9 +7,8 @@ the page shows that sentence where the piece would have been.
 
 import warnings
 
-from nettrain.runs import rundir
 from nettrain.errors import NettrainError
-
+from nettrain.runs import rundir
 from nettrain.runs.listing import RunRecord
 
 
@@ -134,9 +133,9 @@ class RunData:
     def _model_from_config(self, why):
         from nettrain.config.loading import load_config
         from nettrain.config.schema import resolve_auto_units
+        from nettrain.data.dataset import n_outputs
         from nettrain.data.preprocess import Preprocessor
         from nettrain.nn.model import Model
-        from nettrain.data.dataset import n_outputs
 
         try:
             config = load_config(self.path / rundir.CONFIG)

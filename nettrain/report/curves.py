@@ -2,8 +2,22 @@
 
 import numpy as np
 
-from .figures import (SAVED, TRAIN, VAL, auto_log, epoch_axis, figure, grid, legend_below,
-                      legend_place, mark_epochs, palette, plain, series, styled)
+from nettrain.report.figures import (
+    SAVED,
+    TRAIN,
+    VAL,
+    auto_log,
+    epoch_axis,
+    figure,
+    grid,
+    legend_below,
+    legend_place,
+    mark_epochs,
+    palette,
+    plain,
+    series,
+    styled,
+)
 
 FIXED = ("epoch", "train_loss", "val_loss", "lr", "seconds")
 

@@ -5,7 +5,7 @@ import html
 import math
 import struct
 
-from .figures import DPI
+from nettrain.report.figures import DPI
 
 CSS = """
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1f2328; --muted: #59636e;
@@ -50,7 +50,8 @@ img.plot { max-width: 100%; height: auto; display: block; margin: 0.4rem 0; }
 .badge { display: inline-block; padding: 0.05rem 0.55rem; border-radius: 1rem; font-size: 0.8em;
   font-weight: 600; border: 1px solid var(--line); vertical-align: middle; }
 .badge.finished { color: var(--ok); border-color: var(--ok); }
-.badge.interrupted, .badge.unfinished, .badge.running { color: var(--warn-line); border-color: var(--warn-line); }
+.badge.interrupted, .badge.unfinished, .badge.running {
+  color: var(--warn-line); border-color: var(--warn-line); }
 .badge.damaged { color: var(--bad-line); border-color: var(--bad-line); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1rem; margin: 0.5rem 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }

@@ -6,10 +6,9 @@ becomes a note saying what is missing, and the other parts are still drawn.
 
 import math
 
+from nettrain.report.collect import Missing
+from nettrain.report.page import Raw, badge, esc, facts, image, note, number, section, table
 from nettrain.runs import rundir
-
-from .collect import Missing
-from .page import Raw, badge, esc, facts, image, note, number, section, table
 
 SPLITS = ("train", "val", "test")
 
@@ -107,7 +106,7 @@ def config_text(data):
 
 
 def curves(data):
-    from .curves import constant_lr, learning_curves, quantities
+    from nettrain.report.curves import constant_lr, learning_curves, quantities
 
     history = data.history()
     if not quantities(history.columns):
@@ -143,7 +142,7 @@ def evaluation(data):
 
 
 def _classification(ev):
-    from .evaluation import binary_curves, confusion_matrix
+    from nettrain.report.evaluation import binary_curves, confusion_matrix
 
     rep = ev.report
     cm = rep["confusion_matrix"]
@@ -153,7 +152,8 @@ def _classification(ev):
                      sum(c["support"] for c in rep["per_class"])])
     per_class = table(["class", "precision", "recall", "f1", "support"], rows,
                       numeric={"precision", "recall", "f1", "support"})
-    out = (f"<h4>Confusion matrix</h4>{image(confusion_matrix(cm['matrix'], cm['labels']), 'confusion matrix')}"
+    out = (f"<h4>Confusion matrix</h4>"
+           f"{image(confusion_matrix(cm['matrix'], cm['labels']), 'confusion matrix')}"
            f'<h4>Per class</h4><div class="tall">{per_class}</div>'
            f"<p>accuracy {number(rep['accuracy'])}, log loss {number(rep['log_loss'])}</p>")
     if len(ev.labels) == 2:
@@ -164,7 +164,7 @@ def _classification(ev):
 
 
 def _regression(ev):
-    from .evaluation import MAX_TARGETS, regression_fit
+    from nettrain.report.evaluation import MAX_TARGETS, regression_fit
 
     rep = ev.report
     rows = [[o["target"], o["mse"], o["rmse"], o["mae"], o["r2"]] for o in rep["per_output"]]
@@ -176,7 +176,7 @@ def _regression(ev):
 
 
 def gradient_health(data):
-    from .health import gradient_health as figure
+    from nettrain.report.health import gradient_health as figure
 
     frame = data.diagnostics()
     last = frame[frame["epoch"] == frame["epoch"].max()]

@@ -3,11 +3,11 @@ metric, the trials' curves, and the best trial's full report."""
 
 from pathlib import Path
 
-from .collect import Missing, RunData
-from .compare import overlay
+from nettrain.report.collect import Missing, RunData
+from nettrain.report.compare import overlay
+from nettrain.report.page import esc, image, note, section, table
+from nettrain.report.run_page import guarded, run_article
 from nettrain.runs.listing import RESULTS, is_run_dir
-from .page import esc, image, note, section, table
-from .run_page import guarded, run_article
 
 CURVES = 8  # the best trials whose curves are overlaid
 
@@ -92,7 +92,7 @@ def _empty(value):
 
 
 def parameters(search):
-    from .search_plots import parameters_vs_metric
+    from nettrain.report.search_plots import parameters_vs_metric
 
     ok = search.ok()
     if not search.params:

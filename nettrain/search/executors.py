@@ -21,8 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from nettrain.errors import ConfigError, Interrupted, RunError
 from nettrain.backend.threads import single_thread_blas
+from nettrain.errors import ConfigError, Interrupted, RunError
 
 FAILED = "failed.json"
 CONNECT_TIMEOUT_S = 5
@@ -102,7 +102,8 @@ def read_finished(run_dir):
                     return None  # stopped by Ctrl-C: it trains again, from the start
                 if status == "ok":
                     return {"status": "ok", "metrics": saved, "error": "", "seconds": _run_seconds(run_dir)}
-                return {"status": "failed", "metrics": {}, "error": saved["error"], "seconds": saved["seconds"]}
+                return {"status": "failed", "metrics": {}, "error": saved["error"],
+                        "seconds": saved["seconds"]}
     return None
 
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nettrain.config import loading as config_mod
+from nettrain.config.space import expand, search_spec
 from nettrain.errors import ConfigError, Interrupted, RunError
 from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, Unit, read_finished
 from nettrain.search.refit import refit_best, refit_config
 from nettrain.search.report import SearchProgress, ranked_table
 from nettrain.search.results import BEST, RESULTS, Book, metric_names
-from nettrain.config.space import expand, search_spec
 
 # Keys that say where or under which name a run is written, not what it trains.
 NOT_HASHED = ("name", "output", "search")
@@ -150,8 +150,8 @@ def objective(spec):
 
 def search_dir(cfg, out=None):
     """OUTPUT/NAME-search, OUTPUT as `fit` finds it: the same command always resumes in it."""
-    from nettrain.training.fit import output_dir
     from nettrain.runs.rundir import ensure_writable
+    from nettrain.training.fit import output_dir
 
     return ensure_writable(output_dir(cfg, out) / f"{cfg.data['name']}-search").resolve()
 

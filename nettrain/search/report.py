@@ -98,7 +98,8 @@ class SearchProgress:
         self.best = best
         if self.quiet:
             return
-        outcome = fmt_score(row, self.metric) if row["status"] == "ok" else f"failed: {short_error(row['error'])}"
+        outcome = (fmt_score(row, self.metric) if row["status"] == "ok"
+                   else f"failed: {short_error(row['error'])}")
         line = (f"[{self.done}/{self.n_trials}] {row['id']}  {fmt_params(row['params'])}  "
                 f"{self.metric} {outcome}  {fmt_seconds(row['seconds'])}")
         if self.live is None:
@@ -159,7 +160,8 @@ def ranked_table(rows, params, metric, mode, metric_names, title=None):
         ok = row["status"] == "ok"
         cells = [str(rank), row["id"], *(fmt_value(row["params"][p]) for p in params),
                  fmt_score(row, metric), *(fmt_score(row, m) if ok else "-" for m in others),
-                 fmt_seconds(row["seconds"]), "ok" if ok else Text(f"failed: {short_error(row['error'], 40)}", style="red")]
+                 fmt_seconds(row["seconds"]),
+                 "ok" if ok else Text(f"failed: {short_error(row['error'], 40)}", style="red")]
         table.add_row(*cells)
     if len(rows) > MAX_ROWS:
         table.caption = f"{len(rows) - MAX_ROWS} more trials in results.csv"

@@ -160,7 +160,9 @@ def config_differences(saved, config):
     RESUMABLE_CHANGES), each as 'key: run has X, the config has Y'."""
     ours = _flat(yaml.safe_load(config.to_yaml()))
     theirs = _flat(saved)
-    allowed = lambda key: any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES)
+    def allowed(key):
+        return any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES)
+
     keys = [k for k in dict.fromkeys([*theirs, *ours]) if not allowed(k)]
     missing = object()
     return [f"{k}: the run has {theirs.get(k, missing)!r}, the config has {ours.get(k, missing)!r}"

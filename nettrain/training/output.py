@@ -11,7 +11,6 @@ from rich.table import Table
 
 from nettrain.training.callbacks import Callback
 
-
 # ---------------------------------------------------------------- formatting
 
 

@@ -4,20 +4,18 @@ import math
 
 import numpy as np
 
-from nettrain.training import diagnostics
-
-from nettrain.runs import rundir
-from nettrain.training.callbacks import Checkpoint, EarlyStopping, History, history_columns
-from nettrain.training.output import make_reporter, print_summary
 from nettrain.config.loading import check_against_data
 from nettrain.config.schema import resolve_auto_units
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
 from nettrain.nn.losses import get_loss
-from nettrain.nn.metrics import (confusion_matrix, never_predicted, positive_index,
-                                 predicted_classes)
+from nettrain.nn.metrics import confusion_matrix, never_predicted, positive_index, predicted_classes
 from nettrain.nn.model import Model, UnreadableModel, read_model_file, save_model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
+from nettrain.runs import rundir
+from nettrain.training import diagnostics
+from nettrain.training.callbacks import Checkpoint, EarlyStopping, History, history_columns
+from nettrain.training.output import make_reporter, print_summary
 from nettrain.training.trainer import StopFlag, Trainer, stop_on_signals
 
 

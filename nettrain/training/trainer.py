@@ -8,9 +8,9 @@ import time
 
 from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
 from nettrain.errors import DivergenceError
-from nettrain.training.callbacks import Best, Callback
 from nettrain.nn.metrics import compute_metrics
 from nettrain.nn.optimizers import clip_grad_norm, clip_grad_value
+from nettrain.training.callbacks import Best, Callback
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
 EVAL_CHUNK = 8192

@@ -7,8 +7,16 @@ from nettrain.checks import check_bool, check_int
 from nettrain.nn.activations import get_activation
 from nettrain.nn.initializers import get_initializer
 from nettrain.nn.layers.base import Layer, register_layer
-from nettrain.nn.layers.spatial import (image_shape, output_size, padded, padding_amounts, pair,
-                                        to_nchw, to_nhwc, window)
+from nettrain.nn.layers.spatial import (
+    image_shape,
+    output_size,
+    padded,
+    padding_amounts,
+    pair,
+    to_nchw,
+    to_nhwc,
+    window,
+)
 
 
 @register_layer("conv2d")

@@ -233,7 +233,7 @@ class RNN(Recurrent):
 
     def _back(self, cache, dH, dlast, p, s, order):
         H = cache["H"]
-        steps, n, units = H.shape[0] - 1, H.shape[1], H.shape[2]
+        n, units = H.shape[1], H.shape[2]
         W_hh_T = xp.ascontiguousarray(p["W_hh" + s].T)  # NN products: faster in the loop
         # act'(z) for every step at once, then dZ = dh * act' step by step.
         out = _states(H, cache["reverse"])[1]
@@ -312,7 +312,7 @@ class LSTM(Recurrent):
         return {"H": H, "C": C, "TC": TC, "A": xw}
 
     def _back(self, cache, dH, dlast, p, s, order):
-        A, C, TC, H = cache["A"], cache["C"], cache["TC"], cache["H"]
+        A, C, TC = cache["A"], cache["C"], cache["TC"]
         steps, n, width = A.shape
         u = self.units
         W_hh_T = xp.ascontiguousarray(p["W_hh" + s].T)  # NN products: faster in the loop
