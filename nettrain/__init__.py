@@ -3,11 +3,9 @@
 The public API is imported lazily, so `import nettrain` (and the CLI's start-up) stays fast.
 """
 
-__version__ = "0.1.0"
+from nettrain.version import __version__
 
-_API = {"fit", "evaluate", "predict", "grid_search", "load", "Run"}
-# Sub-packages that are callable API functions too: nettrain.runs(DIR), nettrain.report(RUNS, OUT)
-_CALLABLE_PACKAGES = {"runs", "report"}
+_API = ("fit", "evaluate", "predict", "grid_search", "load", "Run", "runs", "report")
 
 
 def __getattr__(name):
@@ -15,11 +13,7 @@ def __getattr__(name):
         from nettrain import api
 
         return getattr(api, name)
-    if name in _CALLABLE_PACKAGES:
-        import importlib
-
-        return importlib.import_module(f"nettrain.{name}")
     raise AttributeError(f"module 'nettrain' has no attribute {name!r}")
 
 
-__all__ = sorted(_API | _CALLABLE_PACKAGES)
+__all__ = ["__version__", *_API]

@@ -1,13 +1,14 @@
 """The Python API, a thin facade: `fit` a config into a run directory and get its `Run`;
-`load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs."""
+`load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs;
+`runs` lists run directories and `report` writes their HTML page."""
 
 import functools
 
 from nettrain.errors import Interrupted, NettrainError
-from nettrain.runs.run import Run
+from nettrain.inference.run import Run
 from nettrain.training.fit import fit as _train
 
-__all__ = ["Run", "fit", "grid_search", "load", "evaluate", "predict"]
+__all__ = ["Run", "fit", "grid_search", "load", "evaluate", "predict", "runs", "report"]
 
 
 @functools.wraps(_train)
@@ -29,7 +30,7 @@ def _write_report(run, asked, kwargs):
         return
     from rich.console import Console
 
-    from nettrain.report import REPORT, write_report
+    from nettrain.reporting import REPORT, write_report
 
     console = kwargs.get("console") or Console()
     try:
@@ -56,7 +57,7 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
 
 def load(run_dir):
     """A trained run directory, ready to `.predict(df)`, `.predict_proba(df)`, `.evaluate(df)`."""
-    from nettrain.runs.inference import load as load_run
+    from nettrain.inference.loading import load as load_run
 
     return load_run(run_dir)
 
@@ -64,7 +65,7 @@ def load(run_dir):
 def evaluate(run, split=None, data=None, threshold=None):
     """The metrics report of a run (directory or Run) on a split or a labelled file/DataFrame;
     `threshold` overrides a binary model's decision threshold."""
-    from nettrain.runs.inference import evaluate as evaluate_run
+    from nettrain.inference.loading import evaluate as evaluate_run
 
     return evaluate_run(run, split=split, data=data, threshold=threshold)
 
@@ -72,6 +73,23 @@ def evaluate(run, split=None, data=None, threshold=None):
 def predict(run, data, proba=False, keep=(), threshold=None, missing=None):
     """The table `nettrain predict` writes, as a DataFrame, for a DataFrame or a data file
     (`threshold` and `missing` as `nettrain predict --threshold/--missing`)."""
-    from nettrain.runs.inference import predict as predict_run
+    from nettrain.inference.loading import predict as predict_run
 
     return predict_run(run, data, proba=proba, keep=keep, threshold=threshold, missing=missing)
+
+
+def runs(folder="runs", sort=None):
+    """The run directories under `folder` as a DataFrame, one row each, as `nettrain runs`."""
+    from nettrain.store.table import runs as run_table
+
+    return run_table(folder, sort)
+
+
+def report(paths, out=None):
+    """Write the HTML report of runs or searches (one path or several) as `nettrain report`;
+    return the path written."""
+    from pathlib import Path
+
+    from nettrain.reporting import write_report
+
+    return write_report([paths] if isinstance(paths, (str, Path)) else paths, out)

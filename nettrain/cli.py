@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from nettrain import __version__
 from nettrain.errors import NettrainError
+from nettrain.version import __version__
 
 # verb -> (module under nettrain.commands, one-line help shown by `nettrain --help`)
 COMMANDS = {

@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 
 from nettrain.export import to_onnx
-from nettrain.runs.inference import load
+from nettrain.inference.loading import load
 
 KINDS = {"tensor(string)": str, "tensor(float)": np.float32, "tensor(double)": np.float64,
          "tensor(int64)": np.int64}

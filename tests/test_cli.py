@@ -47,12 +47,12 @@ def test_readme_names_every_option_of_the_documented_commands():
 
 
 def test_ctrl_c_in_any_command_exits_130_without_a_traceback(monkeypatch, tmp_path):
-    import nettrain.runs.inference
+    import nettrain.inference.loading
 
     def interrupted(run_dir):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nettrain.runs.inference, "load", interrupted)
+    monkeypatch.setattr(nettrain.inference.loading, "load", interrupted)
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path)])
     assert result.exit_code == 130
     assert result.stderr == "Interrupted.\n" and "Traceback" not in result.output

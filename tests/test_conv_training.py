@@ -15,7 +15,7 @@ from nettrain.errors import Interrupted
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
-from nettrain.runs import rundir
+from nettrain.store import rundir
 from nettrain.training.callbacks import Callback
 
 torch = pytest.importorskip("torch")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from nettrain.nn.model import Model
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 torch = pytest.importorskip("torch")
 
@@ -112,7 +112,7 @@ def test_predictions_on_more_rows_than_one_chunk(tmp_path):
     from rich.console import Console
 
     import nettrain
-    from nettrain.runs import inference
+    from nettrain.inference import loading as inference
 
     run = nettrain.fit({"name": "c", "seed": 0, "output": str(tmp_path), "training": {"epochs": 1},
                         "data": {"path": str(ROOT / "datasets" / "iris.csv"), "target": "species"},

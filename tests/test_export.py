@@ -21,7 +21,7 @@ from trained_runs import ROOT, trained_runs
 import nettrain
 from nettrain.cli import cli
 from nettrain.export import to_onnx
-from nettrain.runs.inference import load as load_run
+from nettrain.inference.loading import load as load_run
 
 PENGUINS = ROOT / "datasets" / "penguins.csv"
 ACTIVATIONS = ["relu", {"name": "leaky_relu", "negative_slope": 0.2}, {"name": "elu", "alpha": 0.7},

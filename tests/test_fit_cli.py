@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 from nettrain.cli import cli
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 RUN_FILES = {"config.yaml", "model.npz", "preprocess.json", "history.csv", "metrics.json",
              "checkpoint.npz"}

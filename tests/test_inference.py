@@ -12,7 +12,7 @@ from trained_runs import ROOT, pets_frame, trained_runs
 
 import nettrain
 from nettrain.errors import DataError
-from nettrain.runs.inference import DataWarning, captured_warnings, load
+from nettrain.inference.loading import DataWarning, captured_warnings, load
 
 IRIS = ROOT / "datasets" / "iris.csv"
 

@@ -82,7 +82,7 @@ def test_the_family_table_counts_each_outcome():
 
     results = [(m("nettrain/nn/losses.py", 1), "caught", 0.1), (m("nettrain/nn/model.py", 2), "survived", 0.1),
                (m("nettrain/nn/model.py", 3), "equivalent", 0.0),
-               (m("nettrain/runs/rundir.py", 4), "caught (timeout)", 9.0)]
+               (m("nettrain/store/rundir.py", 4), "caught (timeout)", 9.0)]
     table = mutate.family_table(results).splitlines()
     assert "| the maths (nn/) | 3 | 1 | 1 | 1 | 50.0% |" in table
     assert "| file handling (rundir.py) | 1 | 1 | 0 | 0 | 100.0% |" in table

@@ -11,7 +11,7 @@ from conftest import assert_usage_error
 from trained_runs import ROOT, pets_frame, trained_runs
 
 from nettrain.cli import cli
-from nettrain.runs.inference import load
+from nettrain.inference.loading import load
 
 IRIS = ROOT / "datasets" / "iris.csv"
 

@@ -21,7 +21,7 @@ from nettrain.errors import NettrainError
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
-from nettrain.runs import rundir
+from nettrain.store import rundir
 from nettrain.training.trainer import Trainer
 
 torch = pytest.importorskip("torch")

@@ -17,8 +17,8 @@ from trained_runs import trained_runs
 
 import nettrain
 from nettrain.cli import cli
-from nettrain.report import build_report
-from nettrain.report.evaluation import pr_curve, roc_curve
+from nettrain.reporting import build_report
+from nettrain.reporting.evaluation import pr_curve, roc_curve
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
@@ -343,8 +343,8 @@ def test_headless_chromium_renders_the_page_light_and_dark(pages, tmp_path):
 def test_labels_from_the_data_are_drawn_and_written_as_they_are():
     """A `$` in a class label is not mathtext (which could fail to parse), and markup in a
     label is escaped in the page."""
-    from nettrain.report.evaluation import binary_curves, confusion_matrix
-    from nettrain.report.page import table
+    from nettrain.reporting.evaluation import binary_curves, confusion_matrix
+    from nettrain.reporting.page import table
 
     for data in (confusion_matrix([[3, 1], [0, 2]], ["$5 off", "a $b"]),
                  binary_curves(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]), "$x")):

@@ -11,7 +11,7 @@ from rich.console import Console
 
 import nettrain
 from nettrain.errors import ConfigError, Interrupted, NettrainError
-from nettrain.runs import rundir
+from nettrain.store import rundir
 from nettrain.training.callbacks import Callback
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 import nettrain
 from nettrain.cli import cli
 from nettrain.errors import DivergenceError, Interrupted, NettrainError
-from nettrain.runs import rundir
+from nettrain.store import rundir
 from nettrain.training.callbacks import Callback
 from nettrain.training.trainer import DIVERGED_RATIO, StopFlag, Trainer, stop_on_signals
 
@@ -48,7 +48,7 @@ def hold_lock(run_dir):
     """A process that takes the run's lock and keeps it until its stdin closes."""
     code = textwrap.dedent("""
         import sys
-        from nettrain.runs.rundir import lock_run_dir
+        from nettrain.store.rundir import lock_run_dir
         lock = lock_run_dir(sys.argv[1])
         print("locked", flush=True)
         sys.stdin.read()
@@ -243,7 +243,7 @@ def test_sigkill_inside_a_write_keeps_the_old_file_and_resume_removes_the_tempor
     before = (run.path / rundir.MODEL).read_bytes()
     code = textwrap.dedent("""
         import os, sys
-        from nettrain.runs import rundir
+        from nettrain.store import rundir
         with rundir.atomic_open(os.path.join(sys.argv[1], rundir.MODEL), "wb") as f:
             f.write(b"half a model")
             f.flush()

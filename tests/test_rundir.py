@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError, NettrainError
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 NOW = datetime(2024, 5, 17, 9, 30, 5)
 

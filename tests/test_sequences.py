@@ -22,7 +22,7 @@ from nettrain.data import downloads
 from nettrain.data.dataset import prepare_data
 from nettrain.data.text import build_vocabulary, encode, tokenize
 from nettrain.errors import ConfigError, DataError, Interrupted
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 QUIET = {"console": Console(file=io.StringIO())}
 

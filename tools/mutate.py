@@ -89,11 +89,11 @@ TARGETS = {
     "nettrain/data/dataset.py": DATA,
     "nettrain/data/splits.py": DATA,
     # inference
-    "nettrain/runs/inference.py": ["tests/test_inference.py", "tests/test_evaluate_cli.py",
+    "nettrain/inference/loading.py": ["tests/test_inference.py", "tests/test_evaluate_cli.py",
                                    "tests/test_predict_cli.py", "tests/test_run_safety.py",
                                    "tests/test_decisions.py", *REF],
     # file handling
-    "nettrain/runs/rundir.py": ["tests/test_rundir.py", "tests/test_run_safety.py",
+    "nettrain/store/rundir.py": ["tests/test_rundir.py", "tests/test_run_safety.py",
                                 "tests/test_resume.py", "tests/test_fit_cli.py", "tests/test_runs.py",
                                 "tests/test_cli.py", *REF],
 }
@@ -855,8 +855,8 @@ def _record(mutant, outcome, done, total):
 
 
 FAMILIES = [("nettrain/nn/", "the maths (nn/)"), ("nettrain/training/", "the training loop (training/)"),
-            ("nettrain/data/", "data preparation (data/)"), ("nettrain/runs/inference.py", "inference"),
-            ("nettrain/runs/rundir.py", "file handling (rundir.py)")]
+            ("nettrain/data/", "data preparation (data/)"), ("nettrain/inference/loading.py", "inference"),
+            ("nettrain/store/rundir.py", "file handling (rundir.py)")]
 
 
 def family_table(results):

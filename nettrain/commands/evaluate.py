@@ -32,7 +32,7 @@ def command(run, split, data, threshold, confusion_csv, as_json):
     also report precision/recall/F1 of the positive class. Regression: mse, rmse, mae and
     R², per output. Every score follows scikit-learn's definition.
     """
-    from nettrain.runs.inference import captured_warnings, load
+    from nettrain.inference.loading import captured_warnings, load
 
     if split is not None and data is not None:
         raise click.UsageError("Give either --split or --data, not both.")

@@ -27,7 +27,7 @@ def command(run, data, out, proba, keep, threshold, missing):
     column in DATA is not read, so gaps or new labels there do no harm. A run trained on
     an image folder also takes a folder of images as DATA (one row per file, with its path).
     """
-    from nettrain.runs.inference import captured_warnings, load
+    from nettrain.inference.loading import captured_warnings, load
 
     keep = [c.strip() for c in keep.split(",") if c.strip()]
     loaded = load(run)
@@ -46,7 +46,7 @@ def command(run, data, out, proba, keep, threshold, missing):
 def write_csv(table, out):
     """Write the table to `out` atomically; an unwritable place is a usage error (exit 2)."""
     from nettrain.errors import DataError
-    from nettrain.runs.rundir import atomic_open
+    from nettrain.store.rundir import atomic_open
 
     try:
         with atomic_open(out, "w") as f:

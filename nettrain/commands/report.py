@@ -25,6 +25,6 @@ def command(paths, out):
       nettrain report runs/iris-mlp/* -o iris.html
       nettrain report runs/iris-mlp-search
     """
-    from nettrain.report import write_report
+    from nettrain.reporting import write_report
 
     click.echo(f"Wrote {write_report(paths, out)}")

@@ -18,7 +18,7 @@ def command(folder, sort, as_csv):
     interrupted, running, unfinished (killed or diverged) or damaged; the note says what is
     missing or unreadable. From Python: nettrain.runs(DIR) returns the same DataFrame.
     """
-    from nettrain.runs.table import print_runs, runs
+    from nettrain.store.table import print_runs, runs
 
     frame = runs(folder, sort)
     if as_csv:

@@ -17,7 +17,7 @@ DEFAULT_NAME = "model.onnx"
 def to_onnx(run):
     """The checked ONNX ModelProto of a run (a run directory, a `Run` or a loaded run)."""
     from nettrain.export.graph import export_run
-    from nettrain.runs.inference import LoadedRun, load
+    from nettrain.inference.loading import LoadedRun, load
 
     loaded = run if isinstance(run, LoadedRun) else load(getattr(run, "path", run))
     return export_run(loaded)
@@ -32,8 +32,8 @@ def export(run, path=None, format="onnx"):
     import json
 
     from nettrain.export.graph import export_run, vocabulary
-    from nettrain.runs.inference import load
-    from nettrain.runs.rundir import atomic_open
+    from nettrain.inference.loading import load
+    from nettrain.store.rundir import atomic_open
 
     if format not in FORMATS:
         raise ExportError(f"--format {format!r} is not supported; the formats are: "

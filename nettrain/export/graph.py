@@ -66,9 +66,9 @@ def vocabulary(pre):
 
 
 def export_run(loaded):
-    """The ONNX ModelProto of a loaded run (`nettrain.runs.inference.load`), checked."""
-    from nettrain import __version__
+    """The ONNX ModelProto of a loaded run (`nettrain.inference.loading.load`), checked."""
     from nettrain.export import layers, preprocessing
+    from nettrain.version import __version__
 
     require_onnx()
     pre, model, config = loaded.preprocessor, loaded.model, loaded.config

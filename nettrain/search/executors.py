@@ -83,14 +83,14 @@ def _describe(err):
 
 
 def _write_failure(run_dir, result):
-    from nettrain.runs.rundir import write_json
+    from nettrain.store.rundir import write_json
 
     write_json(Path(run_dir) / FAILED, {"error": result["error"], "seconds": result["seconds"]})
 
 
 def read_finished(run_dir):
     """The result of a unit that already finished in `run_dir`, or None if it has to run."""
-    from nettrain.runs.rundir import METRICS
+    from nettrain.store.rundir import METRICS
 
     run_dir = Path(run_dir)
     for name, status in ((METRICS, "ok"), (FAILED, "failed")):
@@ -109,7 +109,7 @@ def read_finished(run_dir):
 
 def _run_seconds(run_dir):
     # fit writes config.yaml first and metrics.json last: the time between is the run's.
-    from nettrain.runs.rundir import CONFIG, METRICS
+    from nettrain.store.rundir import CONFIG, METRICS
 
     try:
         start, end = ((run_dir / name).stat().st_mtime for name in (CONFIG, METRICS))
@@ -121,7 +121,7 @@ def _run_seconds(run_dir):
 def store_shipped(run_dir, files):
     """Write the files a remote worker sent back into `run_dir`, each atomically, keeping
     their modification times (a finished run's duration is read from them)."""
-    from nettrain.runs.rundir import write_bytes
+    from nettrain.store.rundir import write_bytes
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

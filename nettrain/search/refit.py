@@ -55,7 +55,7 @@ def refit_best(trial, folder, datasets, console, quiet):
     """
     from rich.console import Console
 
-    from nettrain.runs.run import Run
+    from nettrain.inference.run import Run
     from nettrain.training import fit as fitting
 
     cfg = refit_config(trial)

@@ -46,7 +46,7 @@ def rank(rows, metric, mode):
 
 def write_results(folder, rows, params, metric_names):
     """results.csv, atomically: id, parameters, val metrics (mean, std), status, error, seconds."""
-    from nettrain.runs.rundir import write_csv
+    from nettrain.store.rundir import write_csv
 
     header = ["rank", "id", *params, *metric_names, "status", "error", "seconds"]
     lines = []
@@ -65,7 +65,7 @@ def _csv_value(value):
 
 def write_best(folder, trial):
     """best.yaml: the best trial's full resolved config, file paths absolute, for `nettrain fit`."""
-    from nettrain.runs.rundir import write_text
+    from nettrain.store.rundir import write_text
 
     data = trial.config.absolute_data()
     data.pop("search", None)

@@ -9,7 +9,7 @@ first, so the others see the updated best. Printing lives in `nettrain.training.
 import math
 
 from nettrain.nn.metrics import metric_mode
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 
 class Callback:

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from nettrain.runs import rundir
+from nettrain.store import rundir
 from nettrain.training.callbacks import Callback
 
 COLUMNS = ["epoch", "layer", "description", "batches", "grad_norm", "update_ratio",

@@ -8,8 +8,8 @@ import yaml
 from nettrain.config.loading import Config, config_from_dict, load_config
 from nettrain.config.locations import parse_yaml
 from nettrain.errors import ConfigError, Interrupted, NettrainError
-from nettrain.runs import rundir
-from nettrain.runs.run import Run
+from nettrain.inference.run import Run
+from nettrain.store import rundir
 
 # Keys a resumed run may change: they do not alter the arithmetic of the epochs already run.
 RESUMABLE_CHANGES = ("name", "output", "training.epochs", "training.diagnostics", "training.report",

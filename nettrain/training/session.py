@@ -12,7 +12,7 @@ from nettrain.nn.metrics import confusion_matrix, never_predicted, positive_inde
 from nettrain.nn.model import Model, UnreadableModel, read_model_file, save_model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
-from nettrain.runs import rundir
+from nettrain.store import rundir
 from nettrain.training import diagnostics
 from nettrain.training.callbacks import Checkpoint, EarlyStopping, History, history_columns
 from nettrain.training.output import make_reporter, print_summary

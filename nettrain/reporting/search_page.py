@@ -3,11 +3,11 @@ metric, the trials' curves, and the best trial's full report."""
 
 from pathlib import Path
 
-from nettrain.report.collect import Missing, RunData
-from nettrain.report.compare import overlay
-from nettrain.report.page import esc, image, note, section, table
-from nettrain.report.run_page import guarded, run_article
-from nettrain.runs.listing import RESULTS, is_run_dir
+from nettrain.reporting.collect import Missing, RunData
+from nettrain.reporting.compare import overlay
+from nettrain.reporting.page import esc, image, note, section, table
+from nettrain.reporting.run_page import guarded, run_article
+from nettrain.store.listing import RESULTS, is_run_dir
 
 CURVES = 8  # the best trials whose curves are overlaid
 
@@ -92,7 +92,7 @@ def _empty(value):
 
 
 def parameters(search):
-    from nettrain.report.search_plots import parameters_vs_metric
+    from nettrain.reporting.search_plots import parameters_vs_metric
 
     ok = search.ok()
     if not search.params:

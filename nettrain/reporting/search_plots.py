@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nettrain.report.figures import BEST, TRAIN, auto_log, figure, grid, plain, styled
+from nettrain.reporting.figures import BEST, TRAIN, auto_log, figure, grid, plain, styled
 
 
 def _numeric(values):

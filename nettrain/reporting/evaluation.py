@@ -6,7 +6,7 @@ them with scikit-learn's `roc_curve`, `roc_auc_score` and `average_precision_sco
 
 import numpy as np
 
-from nettrain.report.figures import BEST, TRAIN, VAL, figure, grid, plain, styled
+from nettrain.reporting.figures import BEST, TRAIN, VAL, figure, grid, plain, styled
 
 ANNOTATE_MAX = 15  # confusion matrices up to this many classes get a count in every cell
 MAX_TARGETS = 6  # regression figures show at most this many targets

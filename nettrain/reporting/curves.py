@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nettrain.report.figures import (
+from nettrain.reporting.figures import (
     SAVED,
     TRAIN,
     VAL,

@@ -6,9 +6,9 @@ becomes a note saying what is missing, and the other parts are still drawn.
 
 import math
 
-from nettrain.report.collect import Missing
-from nettrain.report.page import Raw, badge, esc, facts, image, note, number, section, table
-from nettrain.runs import rundir
+from nettrain.reporting.collect import Missing
+from nettrain.reporting.page import Raw, badge, esc, facts, image, note, number, section, table
+from nettrain.store import rundir
 
 SPLITS = ("train", "val", "test")
 
@@ -106,7 +106,7 @@ def config_text(data):
 
 
 def curves(data):
-    from nettrain.report.curves import constant_lr, learning_curves, quantities
+    from nettrain.reporting.curves import constant_lr, learning_curves, quantities
 
     history = data.history()
     if not quantities(history.columns):
@@ -142,7 +142,7 @@ def evaluation(data):
 
 
 def _classification(ev):
-    from nettrain.report.evaluation import binary_curves, confusion_matrix
+    from nettrain.reporting.evaluation import binary_curves, confusion_matrix
 
     rep = ev.report
     cm = rep["confusion_matrix"]
@@ -164,7 +164,7 @@ def _classification(ev):
 
 
 def _regression(ev):
-    from nettrain.report.evaluation import MAX_TARGETS, regression_fit
+    from nettrain.reporting.evaluation import MAX_TARGETS, regression_fit
 
     rep = ev.report
     rows = [[o["target"], o["mse"], o["rmse"], o["mae"], o["r2"]] for o in rep["per_output"]]
@@ -176,7 +176,7 @@ def _regression(ev):
 
 
 def gradient_health(data):
-    from nettrain.report.health import gradient_health as figure
+    from nettrain.reporting.health import gradient_health as figure
 
     frame = data.diagnostics()
     last = frame[frame["epoch"] == frame["epoch"].max()]

@@ -8,8 +8,8 @@ the page shows that sentence where the piece would have been.
 import warnings
 
 from nettrain.errors import NettrainError
-from nettrain.runs import rundir
-from nettrain.runs.listing import RunRecord
+from nettrain.store import rundir
+from nettrain.store.listing import RunRecord
 
 
 class Missing(Exception):
@@ -101,7 +101,7 @@ class RunData:
     def loaded(self):
         """The LoadedRun (weights, preprocessing), or Missing saying why it cannot load."""
         def read():
-            from nettrain.runs.inference import load
+            from nettrain.inference.loading import load
 
             if self.record.state in ("unfinished", "running") and not (self.path / rundir.MODEL).is_file():
                 raise Missing(f"No trained weights: {rundir.MODEL} is written when training "

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from nettrain.config.loading import load_config
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 
 class Run:
@@ -53,8 +53,8 @@ class Run:
         return self._config
 
     def load(self):
-        """The trained model, ready to predict and evaluate (a `nettrain.runs.inference.LoadedRun`)."""
-        from nettrain.runs.inference import load
+        """The trained model, ready to predict and evaluate (a `nettrain.inference.loading.LoadedRun`)."""
+        from nettrain.inference.loading import load
 
         return load(self.path)
 

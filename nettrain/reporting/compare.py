@@ -1,7 +1,7 @@
 """Several runs side by side: their curves overlaid and one comparison table."""
 
-from nettrain.report.collect import Missing
-from nettrain.report.page import Raw, esc, image, note, number, table
+from nettrain.reporting.collect import Missing
+from nettrain.reporting.page import Raw, esc, image, note, number, table
 
 SPLITS = ("train", "val", "test")
 IGNORED = ("name", "output", "search")  # config keys that differ without changing a run
@@ -17,7 +17,7 @@ def labels(datas):
 
 def overlay(datas, names, empty_note=True):
     """The overlaid curves of the runs that have a history, and a note for the others."""
-    from nettrain.report.curves import overlay_curves
+    from nettrain.reporting.curves import overlay_curves
 
     have, missing = [], []
     for name, data in zip(names, datas):

@@ -19,7 +19,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from nettrain.runs import rundir
+from nettrain.store import rundir
 
 RUN_FILES = (rundir.CONFIG, rundir.HISTORY, rundir.METRICS, rundir.MODEL, rundir.CHECKPOINT,
              rundir.PREPROCESS)

@@ -5,7 +5,7 @@ import html
 import math
 import struct
 
-from nettrain.report.figures import DPI
+from nettrain.reporting.figures import DPI
 
 CSS = """
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1f2328; --muted: #59636e;

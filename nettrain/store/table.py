@@ -5,8 +5,7 @@ from pathlib import Path
 
 from nettrain.errors import ConfigError, DataError
 from nettrain.registry import suggest
-
-from nettrain.runs.listing import COLUMNS, records
+from nettrain.store.listing import COLUMNS, records
 
 
 def runs(folder="runs", sort=None):

@@ -2,24 +2,20 @@
 
 The page needs nothing but itself: figures are PNG images inline as data: URIs, the style
 is inline, there is no script and no external URL, so it opens offline in any browser.
-
-The package is also callable: `nettrain.report(paths, out)` is `write_report`.
 """
 
-import sys
-import types
 from datetime import datetime
 from pathlib import Path
 
-from nettrain import __version__
 from nettrain.errors import DataError, NettrainError
-from nettrain.report.collect import RunData
-from nettrain.report.compare import comparison_table, labels, overlay
-from nettrain.report.page import document, esc, section
-from nettrain.report.run_page import guarded, run_article
-from nettrain.report.search_page import search_article
-from nettrain.runs import rundir
-from nettrain.runs.listing import find_runs, is_run_dir, is_search_dir
+from nettrain.reporting.collect import RunData
+from nettrain.reporting.compare import comparison_table, labels, overlay
+from nettrain.reporting.page import document, esc, section
+from nettrain.reporting.run_page import guarded, run_article
+from nettrain.reporting.search_page import search_article
+from nettrain.store import rundir
+from nettrain.store.listing import find_runs, is_run_dir, is_search_dir
+from nettrain.version import __version__
 
 REPORT = "report.html"
 
@@ -105,11 +101,3 @@ def write_report(paths, out=None):
                             "Choose another file with -o FILE.html.") from None
     return out
 
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, paths, out=None):
-        """Write the report of `paths` (see `write_report`) and return the file's path."""
-        return write_report([paths] if isinstance(paths, (str, Path)) else paths, out)
-
-
-sys.modules[__name__].__class__ = _CallableModule

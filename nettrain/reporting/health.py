@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nettrain.report.figures import epoch_axis, figure, grid, legend_place, palette, plain, series, styled
+from nettrain.reporting.figures import epoch_axis, figure, grid, legend_place, palette, plain, series, styled
 
 PANELS = (  # column, title, log scale, the bounds drawn as lines (training.diagnostics keys)
     ("grad_norm", "gradient norm", True, ("exploding_norm",)),

@@ -14,14 +14,18 @@ import numpy as np
 import pandas as pd
 
 from nettrain.config.schema import resolve_auto_units
-from nettrain.runs import rundir
 from nettrain.data.dataset import SPLITS, n_outputs, prepare_data, read_table
-from nettrain.errors import ConfigError, DataError, NettrainError
-from nettrain.nn.metrics import (as_class_columns, classification_report, positive_index,
-                                 predicted_classes,
-                              regression_report)
 from nettrain.data.preprocess import Preprocessor
+from nettrain.errors import ConfigError, DataError, NettrainError
+from nettrain.nn.metrics import (
+    as_class_columns,
+    classification_report,
+    positive_index,
+    predicted_classes,
+    regression_report,
+)
 from nettrain.registry import suggest
+from nettrain.store import rundir
 
 REQUIRED = (rundir.CONFIG, rundir.MODEL, rundir.PREPROCESS)
 CHUNK = 8192  # rows per forward pass, to bound the memory of activations on big files
