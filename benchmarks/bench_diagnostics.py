@@ -24,13 +24,13 @@ class Contender:
     """A kept model and optimizer; `epoch()` runs one Trainer epoch, diagnosed or not."""
 
     def __init__(self, X, y, batch, diagnose):
-        from nettrain.nn.losses import CrossEntropy
+        from nettrain.nn.losses import CrossEntropyLoss
         from nettrain.nn.model import Model
         from nettrain.nn.optimizers import Adam
         from nettrain.training.diagnostics import Diagnostics
 
         self.model = Model(MNIST_LAYERS, X.shape[1], dtype="float32", rng=0)
-        self.loss, self.optimizer = CrossEntropy(), Adam(lr=1e-3)
+        self.loss, self.optimizer = CrossEntropyLoss(), Adam(lr=1e-3)
         self.rng, self.batch, self.data = np.random.default_rng(0), batch, (X, y)
         self.make_callbacks = (lambda: [Diagnostics()]) if diagnose else (lambda: [])
 

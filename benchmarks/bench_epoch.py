@@ -30,12 +30,12 @@ class Nettrain:
     label = "nettrain"
 
     def __init__(self, X, y, layers, batch):
-        from nettrain.nn.losses import CrossEntropy
+        from nettrain.nn.losses import CrossEntropyLoss
         from nettrain.nn.model import Model
         from nettrain.nn.optimizers import Adam
 
         self.model = Model(layers, X.shape[1], dtype="float32", rng=0)
-        self.loss, self.optimizer = CrossEntropy(), Adam(lr=LR)
+        self.loss, self.optimizer = CrossEntropyLoss(), Adam(lr=LR)
         self.rng, self.batch, self.data = np.random.default_rng(0), batch, (X, y)
 
     def epoch(self):

@@ -95,13 +95,13 @@ def threads_for(batch, threads):
 
 
 def make_trainer(X, layers, batch):
-    from nettrain.nn.losses import CrossEntropy
+    from nettrain.nn.losses import CrossEntropyLoss
     from nettrain.nn.model import Model
     from nettrain.nn.optimizers import Adam
     from nettrain.training.trainer import Trainer
 
     model = Model(layers, X.shape[1], dtype="float32", rng=0)
-    trainer = Trainer(model, CrossEntropy(), Adam(lr=1e-3), epochs=1, batch_size=batch,
+    trainer = Trainer(model, CrossEntropyLoss(), Adam(lr=1e-3), epochs=1, batch_size=batch,
                       shuffle=True, rng=np.random.default_rng(0))
     return trainer
 

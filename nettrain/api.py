@@ -6,17 +6,17 @@ import functools
 
 from nettrain.errors import Interrupted, NettrainError
 from nettrain.inference.run import Run
-from nettrain.training.fit import fit as _train
+from nettrain.training.launch import train_run
 
 __all__ = ["Run", "fit", "grid_search", "load", "evaluate", "predict", "runs", "report"]
 
 
-@functools.wraps(_train)
+@functools.wraps(train_run, assigned=("__doc__",))  # nettrain.fit keeps its name
 def fit(config_or_path=None, *, report=False, **kwargs):
     # `report=True` (fit --report) or `training.report: true` also writes RUN/report.html at
     # the end, after Ctrl-C too; a report that cannot be written is a warning, never a failed fit.
     try:
-        run = _train(config_or_path, **kwargs)
+        run = train_run(config_or_path, **kwargs)
     except Interrupted as err:
         if getattr(err, "run", None) is not None:
             _write_report(err.run, report, kwargs)

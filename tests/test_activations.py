@@ -7,7 +7,7 @@ import pytest
 
 from nettrain.errors import ConfigError
 from nettrain.nn.activations import ACTIVATIONS, get_activation, sigmoid
-from nettrain.nn.gradcheck import numerical_gradient, relative_error
+from nettrain.nn.finite_differences import numerical_gradient, relative_error
 
 SPECS = ["identity", "relu", {"name": "leaky_relu", "negative_slope": 0.2}, {"name": "elu", "alpha": 0.7},
          "gelu", "sigmoid", "tanh", "softplus", "silu"]

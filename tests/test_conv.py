@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError, ShapeError
-from nettrain.nn.gradcheck import numerical_gradient
+from nettrain.nn.finite_differences import numerical_gradient
 from nettrain.nn.layers.augment import RandomFlip, RandomShift
 from nettrain.nn.layers.conv import Conv2D
 from nettrain.nn.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D

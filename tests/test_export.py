@@ -135,7 +135,7 @@ def test_a_layer_without_converter_is_an_error_naming_it(tmp_path, monkeypatch):
     run = fit(tmp_path, "bn", data=penguins_data(missing="mean"),
               model={"layers": [{"type": "dense", "units": 4}, {"type": "batchnorm"},
                                 {"type": "dense", "units": 3}]})
-    monkeypatch.delitem(layers.CONVERTERS, "batchnorm")
+    monkeypatch.delitem(layers.LAYER_CONVERTERS, "batchnorm")
     out = tmp_path / "bn.onnx"
     result = CliRunner().invoke(cli, ["export", str(run.path), "-o", str(out)])
     assert_usage_error(result, "model.layers[1] (batchnorm)", "no ONNX converter")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nettrain.errors import RunError
-from nettrain.nn.gradcheck import check_gradients, numerical_gradient, relative_error
+from nettrain.nn.finite_differences import check_gradients, numerical_gradient, relative_error
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
 
@@ -163,15 +163,15 @@ def test_command_exits_1_when_a_gradient_is_wrong(config_file, monkeypatch):
     from click.testing import CliRunner
 
     from nettrain.cli import cli
-    from nettrain.training import gradcheck
+    from nettrain.training import config_gradients
 
-    real = gradcheck.check_gradients
+    real = config_gradients.check_gradients
 
     def one_wrong(*args, **kwargs):
         rows = real(*args, **kwargs)
         return rows[:1] + [(rows[1][0], rows[1][1], 1e-5, 3e-4)] + rows[2:]
 
-    monkeypatch.setattr(gradcheck, "check_gradients", one_wrong)
+    monkeypatch.setattr(config_gradients, "check_gradients", one_wrong)
     result = CliRunner().invoke(cli, ["gradcheck", config_file()])
     assert result.exit_code == 1
     assert "Gradient check failed: the relative error of layers.0.b (3.0e-04) exceeds 1e-06" in result.output

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError
-from nettrain.nn.gradcheck import numerical_gradient, relative_error
+from nettrain.nn.finite_differences import numerical_gradient, relative_error
 from nettrain.nn.layers import BatchNorm, Dense, Dropout
 from nettrain.nn.model import Model
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nettrain.errors import ConfigError, DataError
-from nettrain.nn.gradcheck import numerical_gradient, relative_error
+from nettrain.nn.finite_differences import numerical_gradient, relative_error
 from nettrain.nn.losses import LOSSES, get_loss
 
 RNG = np.random.default_rng(0)

@@ -210,7 +210,7 @@ def test_resume_removes_temporary_files_left_by_a_killed_process(tmp_path):
     stale.write_text("half a row")
     fit(run.path / rundir.CONFIG, resume=run.path, overrides=["training.epochs=2"])
     assert not stale.exists()
-    assert json.loads((run.path / rundir.METRICS).read_text())["epochs_run"] == 2
+    assert json.loads((run.path / rundir.METRICS_FILE).read_text())["epochs_run"] == 2
 
 
 def test_init_from_another_run_and_shape_mismatch(tmp_path):

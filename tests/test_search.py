@@ -398,11 +398,12 @@ def test_refit_appends_a_separate_val_file_to_train(make_config, tmp_path, monke
     for name, rows in (("train", slice(0, 60)), ("val", slice(60, 75)), ("test", slice(75, 90))):
         table.iloc[rows].to_csv(tmp_path / f"{name}.csv", index=False)
     data = {"train": "train.csv", "val": "val.csv", "test": "test.csv", "target": "label"}
-    from nettrain.training import fit as fitting
+    from nettrain.training import launch
 
     datasets = []
-    real_fit = fitting.fit
-    monkeypatch.setattr(fitting, "fit", lambda cfg, **kw: datasets.append(kw["dataset"]) or real_fit(cfg, **kw))
+    real_train_run = launch.train_run
+    monkeypatch.setattr(launch, "train_run",
+                        lambda cfg, **kw: datasets.append(kw["dataset"]) or real_train_run(cfg, **kw))
     result = run_search(make_config({"optimizer.lr": [0.3, 0.1]}, data=data), refit=True)
     refit_data = datasets[-1]
     assert {k: len(v[0]) for k, v in refit_data.splits.items()} == {"train": 75, "test": 15}

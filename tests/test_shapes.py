@@ -11,7 +11,7 @@ from trained_runs import trained_runs
 
 import nettrain
 from nettrain.errors import ConfigError, ShapeError
-from nettrain.nn.gradcheck import numerical_gradient, relative_error
+from nettrain.nn.finite_differences import numerical_gradient, relative_error
 from nettrain.nn.layers import BatchNorm, Dense
 from nettrain.nn.model import Model, load_model, save_model
 

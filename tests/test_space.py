@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nettrain.config.loading import config_from_dict
-from nettrain.config.space import Choice, Int, LogUniform, Uniform, expand, search_spec
+from nettrain.config.space import Choice, IntRange, LogUniformRange, UniformRange, expand, search_spec
 from nettrain.errors import ConfigError
 
 IRIS = str(Path(__file__).resolve().parent.parent / "datasets" / "iris.csv")
@@ -46,9 +46,9 @@ def test_random_draws_from_each_distribution_within_bounds_and_is_seeded():
         },
     }
     spec = parse_search(section)
-    assert isinstance(spec.space["optimizer.lr"], LogUniform)
-    assert isinstance(spec.space["regularization.l2"], Uniform)
-    assert isinstance(spec.space["model.layers.0.units"], Int)
+    assert isinstance(spec.space["optimizer.lr"], LogUniformRange)
+    assert isinstance(spec.space["regularization.l2"], UniformRange)
+    assert isinstance(spec.space["model.layers.0.units"], IntRange)
     combos = expand(spec, seed=3)
     assert len(combos) == 50
     lrs = [c["optimizer.lr"] for c in combos]

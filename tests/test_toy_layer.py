@@ -13,7 +13,7 @@ from nettrain.backend import xp
 from nettrain.config.loading import config_from_dict
 from nettrain.errors import ShapeError
 from nettrain.nn.layers.base import LAYERS, Layer, register_layer
-from nettrain.training.gradcheck import check_config
+from nettrain.training.config_gradients import check_config_gradients
 
 IRIS = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "datasets" / "iris.csv")
 
@@ -96,7 +96,7 @@ def test_the_toy_layer_trains_saves_and_loads(tmp_path):
 
 
 def test_the_toy_layer_gradchecks(tmp_path):
-    rows, sizes, used = check_config(config_from_dict(config(tmp_path)), n_rows=8)
+    rows, sizes, used = check_config_gradients(config_from_dict(config(tmp_path)), n_rows=8)
     toy_rows = [row for row in rows if row[0] == "layers.0"]
     assert [row[1] for row in toy_rows] == ["a", "c"]
     assert max(rel for *_, rel in rows) < 1e-6, rows

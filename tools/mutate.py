@@ -83,7 +83,7 @@ TARGETS = {
     "nettrain/training/trainer.py": LOOP,
     "nettrain/training/callbacks.py": LOOP,
     "nettrain/training/session.py": LOOP,
-    "nettrain/training/fit.py": LOOP,
+    "nettrain/training/launch.py": LOOP,
     # data preparation
     "nettrain/data/preprocess.py": DATA,
     "nettrain/data/dataset.py": DATA,
@@ -172,7 +172,7 @@ EQUIVALENT = [
      "writes the same JSON back (tests/test_preprocess.py: the round trip is exact)"),
     ("runs/rundir.py", r"mask = os\.umask\(0o022\)", r"",
      "the value set for a moment is replaced on the next line; any value reads the old mask"),
-    ("training/fit.py", r"yaml\.safe_load\(config\.to_yaml\(\)\)", r"unsafe_load",
+    ("training/launch.py", r"yaml\.safe_load\(config\.to_yaml\(\)\)", r"unsafe_load",
      "it reads back the plain YAML nettrain has just written from its own config: no tags"),
     ("training/trainer.py", r"x = layer\.forward\(x, training=False\)", r"training=True",
      "the diagnosis of a run that has already diverged (its model is not saved): a layer's "

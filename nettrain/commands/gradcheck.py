@@ -28,11 +28,11 @@ def command(config, overrides, rows, max_entries):
 
     from nettrain.config.loading import load_config
     from nettrain.errors import RunError
-    from nettrain.nn.gradcheck import THRESHOLD
-    from nettrain.training.gradcheck import check_config
+    from nettrain.nn.finite_differences import THRESHOLD
+    from nettrain.training.config_gradients import check_config_gradients
 
     cfg = load_config(config, overrides)
-    results, sizes, used = check_config(cfg, n_rows=rows, max_entries=max_entries or None)
+    results, sizes, used = check_config_gradients(cfg, n_rows=rows, max_entries=max_entries or None)
     table = Table(title=f"Gradient check of {config} (float64, {used} rows)", title_justify="left")
     for name, justify in [("layer", "left"), ("parameter", "left"), ("entries", "right"),
                           ("max abs error", "right"), ("max relative error", "right")]:

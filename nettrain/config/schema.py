@@ -276,7 +276,7 @@ def early_stopping(r, path, raw):
     return r.section(path, raw, fields)
 
 
-DIAGNOSTICS = {  # the bounds of nettrain.training.diagnostics; `true` means these defaults
+DIAGNOSTICS_BOUNDS = {  # the bounds of nettrain.training.diagnostics; `true` means these defaults
     "every": Leaf(10, integer(1)),
     "saturation_bound": Leaf(3.0, number(0, lo_open=True)),
     "dead_fraction": Leaf(0.5, number(0, 1)),
@@ -295,10 +295,10 @@ def diagnostics(r, path, raw):
         r.record(path, raw is not MISSING)
         return False
     if raw is not True and not isinstance(raw, dict):
-        r.error(path, f"expected true, false or a mapping of bounds with keys {', '.join(DIAGNOSTICS)}, "
-                      f"got {show(raw)}.")
+        keys = ", ".join(DIAGNOSTICS_BOUNDS)
+        r.error(path, f"expected true, false or a mapping of bounds with keys {keys}, got {show(raw)}.")
         return raw
-    out = r.section(path, {} if raw is True else raw, DIAGNOSTICS)
+    out = r.section(path, {} if raw is True else raw, DIAGNOSTICS_BOUNDS)
     low, high = out["min_update_ratio"], out["max_update_ratio"]
     if is_number(low) and is_number(high) and low >= high:
         r.error(path + ("min_update_ratio",), f"must be below max_update_ratio ({high:g}), got {low:g}.")

@@ -21,7 +21,7 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Uniform:
+class UniformRange:
     """A float drawn uniformly from [lo, hi)."""
 
     lo: float
@@ -32,7 +32,7 @@ class Uniform:
 
 
 @dataclass(frozen=True)
-class LogUniform(Uniform):
+class LogUniformRange(UniformRange):
     """A float whose logarithm is uniform in [log lo, log hi): for learning rates and decays."""
 
     def sample(self, rng):
@@ -40,14 +40,14 @@ class LogUniform(Uniform):
 
 
 @dataclass(frozen=True)
-class Int(Uniform):
+class IntRange(UniformRange):
     """An integer drawn uniformly from lo..hi, both included."""
 
     def sample(self, rng):
         return int(rng.integers(self.lo, self.hi, endpoint=True))
 
 
-DISTRIBUTIONS = {"uniform": Uniform, "log_uniform": LogUniform, "int": Int}
+DISTRIBUTIONS = {"uniform": UniformRange, "log_uniform": LogUniformRange, "int": IntRange}
 
 
 @dataclass(frozen=True)

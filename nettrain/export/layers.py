@@ -2,8 +2,8 @@
 
 A converter is `fn(b, layer, x) -> y`: `b` the GraphBuilder, `layer` a `LayerInfo` (the
 layer's config arguments, its arrays and its sample shapes), `x` the name of its input
-(a batch). Register a new layer type with `@converter("type")`; a model holding a layer
-type without one cannot be exported, and the error names the layer.
+(a batch). Register a new layer type with `@register_layer_converter("type")`; a model holding
+a layer type without one cannot be exported, and the error names the layer.
 
 The maths is nettrain's (PyTorch's layouts): dense `W` is (in, out); conv2d `W` is
 (filters, C, kh, kw) as ONNX's Conv wants it; recurrent weights are PyTorch's transposed,
@@ -18,24 +18,24 @@ import numpy as np
 
 from nettrain.export.builder import ExportError, GraphBuilder, elem_type
 
-CONVERTERS = {}
-ACTIVATIONS = {}
+LAYER_CONVERTERS = {}
+ACTIVATION_CONVERTERS = {}
 
 
-def converter(*types):
+def register_layer_converter(*types):
     """Register `fn(b, layer, x) -> y` as the ONNX form of these layer types."""
     def register(fn):
         for kind in types:
-            CONVERTERS[kind] = fn
+            LAYER_CONVERTERS[kind] = fn
         return fn
     return register
 
 
-def activation_converter(*names):
+def register_activation_converter(*names):
     """Register `fn(b, x, args) -> y` as the ONNX form of these activations."""
     def register(fn):
         for name in names:
-            ACTIVATIONS[name] = fn
+            ACTIVATION_CONVERTERS[name] = fn
         return fn
     return register
 
@@ -87,13 +87,13 @@ def _sample_shape(shape):
 
 def convert_network(b, infos, x):
     """The network's output for the batch `x`, layer by layer."""
-    missing = [info for info in infos if info.type not in CONVERTERS]
+    missing = [info for info in infos if info.type not in LAYER_CONVERTERS]
     if missing:
         names = ", ".join(info.where for info in missing)
         raise ExportError(f"{names}: this layer type has no ONNX converter, so the run cannot "
-                          f"be exported. Layer types that export: {', '.join(sorted(CONVERTERS))}.")
+                          f"be exported. Layer types that export: {', '.join(sorted(LAYER_CONVERTERS))}.")
     for info in infos:
-        x = CONVERTERS[info.type](b, info, x)
+        x = LAYER_CONVERTERS[info.type](b, info, x)
     return x
 
 
@@ -103,34 +103,34 @@ def activation(b, spec, x, where):
         return x
     name, args = (spec, {}) if isinstance(spec, str) else (spec["name"], {
         k: v for k, v in spec.items() if k != "name"})
-    if name not in ACTIVATIONS:
+    if name not in ACTIVATION_CONVERTERS:
         raise ExportError(f"{where}: the activation {name!r} has no ONNX converter, so the run "
                           f"cannot be exported. Activations that export: "
-                          f"{', '.join(sorted(ACTIVATIONS))}.")
-    return ACTIVATIONS[name](b, x, args)
+                          f"{', '.join(sorted(ACTIVATION_CONVERTERS))}.")
+    return ACTIVATION_CONVERTERS[name](b, x, args)
 
 
 # ---------------------------------------------------------------- activations
 
 
-@activation_converter("identity", "linear")
+@register_activation_converter("identity", "linear")
 def _identity(b, x, args):
     return x
 
 
-@activation_converter("relu")
+@register_activation_converter("relu")
 def _relu(b, x, args):
     return b.op("Relu", [x])
 
 
-@activation_converter("leaky_relu")
+@register_activation_converter("leaky_relu")
 def _leaky_relu(b, x, args):
     # written out: LeakyRelu's alpha attribute is a float32, off by 1e-8 for a float64 model
     slope = b.op("Mul", [x, b.scalar(float(args.get("negative_slope", 0.01)))])
     return b.op("Where", [b.op("Greater", [x, b.scalar(0.0)]), x, slope])
 
 
-@activation_converter("elu")
+@register_activation_converter("elu")
 def _elu(b, x, args):
     # written out: ONNX Runtime's Elu has no float64 kernel
     negative = b.op("Sub", [b.op("Exp", [b.op("Min", [x, b.scalar(0.0)])]), b.scalar(1.0)])
@@ -138,7 +138,7 @@ def _elu(b, x, args):
     return b.op("Where", [b.op("Greater", [x, b.scalar(0.0)]), x, negative])
 
 
-@activation_converter("gelu")
+@register_activation_converter("gelu")
 def _gelu(b, x, args):
     # the tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); opset 17 has no Gelu op
     cube = b.op("Mul", [b.op("Mul", [x, x]), x])
@@ -147,24 +147,24 @@ def _gelu(b, x, args):
     return b.op("Mul", [b.op("Mul", [b.scalar(0.5), x]), b.op("Add", [b.scalar(1.0), t])])
 
 
-@activation_converter("sigmoid")
+@register_activation_converter("sigmoid")
 def _sigmoid(b, x, args):
     return b.op("Sigmoid", [x])
 
 
-@activation_converter("tanh")
+@register_activation_converter("tanh")
 def _tanh(b, x, args):
     return b.op("Tanh", [x])
 
 
-@activation_converter("softplus")
+@register_activation_converter("softplus")
 def _softplus(b, x, args):
     # log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): finite for every x (as logaddexp)
     tail = b.op("Log", [b.op("Add", [b.scalar(1.0), b.op("Exp", [b.op("Neg", [b.op("Abs", [x])])])])])
     return b.op("Add", [b.op("Relu", [x]), tail])
 
 
-@activation_converter("silu", "swish")
+@register_activation_converter("silu", "swish")
 def _silu(b, x, args):
     return b.op("Mul", [x, b.op("Sigmoid", [x])])
 
@@ -172,7 +172,7 @@ def _silu(b, x, args):
 # ---------------------------------------------------------------- layers
 
 
-@converter("dense")
+@register_layer_converter("dense")
 def _dense(b, layer, x):
     p = layer.prefix
     y = b.op("MatMul", [x, b.const(layer.arrays["W"], f"{p}.W")], f"{p}.matmul")
@@ -181,17 +181,17 @@ def _dense(b, layer, x):
     return activation(b, layer.args.get("activation"), y, layer.where)
 
 
-@converter("dropout", "random_flip", "random_shift")
+@register_layer_converter("dropout", "random_flip", "random_shift")
 def _identity_at_inference(b, layer, x):
     return x  # training-only layers: the identity when predicting
 
 
-@converter("activation")
+@register_layer_converter("activation")
 def _activation_layer(b, layer, x):
     return activation(b, layer.args["activation"], x, layer.where)
 
 
-@converter("batchnorm")
+@register_layer_converter("batchnorm")
 def _batchnorm(b, layer, x):
     """Evaluation mode, as nettrain computes it: ((x - mean) * (1 / sqrt(var + eps))) * gamma + beta,
     per channel (the sample's first axis)."""
@@ -214,7 +214,7 @@ def _channel_shape(layer, size):
     return (size,) + (1,) * (len(layer.input_shape) - 1)
 
 
-@converter("flatten")
+@register_layer_converter("flatten")
 def _flatten(b, layer, x):
     return b.op("Flatten", [x], f"{layer.prefix}.flatten", axis=1)
 
@@ -235,7 +235,7 @@ def _conv_pads(padding, kernel, stride):
     return [ph, pw, ph, pw]
 
 
-@converter("conv2d")
+@register_layer_converter("conv2d")
 def _conv2d(b, layer, x):
     a, p = layer.arrays, layer.prefix
     kernel = list(a["W"].shape[2:])
@@ -283,12 +283,12 @@ def _pool_attrs(layer):
             else _pair(padding) * 2}
 
 
-@converter("max_pool2d")
+@register_layer_converter("max_pool2d")
 def _max_pool2d(b, layer, x):
     return b.op("MaxPool", [x], f"{layer.prefix}.maxpool", **_pool_attrs(layer))
 
 
-@converter("avg_pool2d")
+@register_layer_converter("avg_pool2d")
 def _avg_pool2d(b, layer, x):
     attrs = _pool_attrs(layer)
     if b.dtype == np.float32:
@@ -299,12 +299,12 @@ def _avg_pool2d(b, layer, x):
     return b.op("Div", [total, b.scalar(float(len(patches)))], f"{layer.prefix}.avgpool")
 
 
-@converter("global_avg_pool2d")
+@register_layer_converter("global_avg_pool2d")
 def _global_avg_pool2d(b, layer, x):
     return b.op("ReduceMean", [x], f"{layer.prefix}.mean", axes=[2, 3], keepdims=0)
 
 
-@converter("embedding")
+@register_layer_converter("embedding")
 def _embedding(b, layer, x):
     ids = b.op("Cast", [x], to=elem_type("int64"))
     return b.op("Gather", [b.const(layer.arrays["W"], f"{layer.prefix}.W"), ids],
@@ -318,7 +318,7 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 ONNX_GATE_ORDER = {"rnn": [0], "lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}
 
 
-@converter("rnn", "lstm", "gru")
+@register_layer_converter("rnn", "lstm", "gru")
 def _recurrent(b, layer, x):
     """ONNX's RNN/LSTM/GRU op in float32; a Scan of the same cell in float64, which ONNX
     Runtime's recurrent ops do not support."""

@@ -38,7 +38,7 @@ class Run:
 
     @property
     def metrics(self):
-        file = self.path / rundir.METRICS
+        file = self.path / rundir.METRICS_FILE
         return json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
 
     @property

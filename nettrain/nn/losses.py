@@ -55,7 +55,7 @@ def _class_targets(y, n_rows, n_classes, name):
     return y
 
 
-class CrossEntropy(Loss):
+class CrossEntropyLoss(Loss):
     """Softmax cross-entropy on logits of shape (n, C) with class indices y of shape (n,).
 
     As torch's `cross_entropy`: with smoothing e the target of row i is
@@ -152,7 +152,7 @@ def _weight_array(loss, n_classes, dtype):
     return xp.asarray(loss.weight_list, dtype=dtype)
 
 
-class BinaryCrossEntropy(Loss):
+class BinaryCrossEntropyLoss(Loss):
     """Sigmoid binary cross-entropy on logits z of shape (n, 1), y in {0, 1} of shape (n,) or (n, 1).
 
     l_i = max(z, 0) - z y + log(1 + exp(-|z|)), which never exponentiates a positive number,
@@ -209,7 +209,7 @@ class BinaryCrossEntropy(Loss):
         return sigmoid(output)
 
 
-class _Regression(Loss):
+class _RegressionLoss(Loss):
     """Base for elementwise regression losses: means over all elements of (n, k)."""
 
     def _targets(self, output, y):
@@ -226,7 +226,7 @@ class _Regression(Loss):
         return float(self._value(self.diff))
 
 
-class MSE(_Regression):
+class MSELoss(_RegressionLoss):
     """L = mean((output - y)^2) over all elements; dL/doutput = 2 (output - y) / size."""
 
     name = "mse"
@@ -238,7 +238,7 @@ class MSE(_Regression):
         return self.diff * (2 / self.diff.size)
 
 
-class MAE(_Regression):
+class MAELoss(_RegressionLoss):
     """L = mean(|output - y|); dL/doutput = sign(output - y) / size (0 where they are equal)."""
 
     name = "mae"
@@ -250,7 +250,7 @@ class MAE(_Regression):
         return xp.sign(self.diff) / self.diff.size
 
 
-class Huber(_Regression):
+class HuberLoss(_RegressionLoss):
     """As torch's `huber_loss`: per element 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta);
     mean over all elements. dL/doutput = clip(d, -delta, delta) / size.
 
@@ -277,13 +277,13 @@ class Huber(_Regression):
 
 
 LOSSES = {
-    "cross_entropy": CrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "mse": MSE,
-    "mean_squared_error": MSE,
-    "mae": MAE,
-    "mean_absolute_error": MAE,
-    "huber": Huber,
+    "cross_entropy": CrossEntropyLoss,
+    "binary_cross_entropy": BinaryCrossEntropyLoss,
+    "mse": MSELoss,
+    "mean_squared_error": MSELoss,
+    "mae": MAELoss,
+    "mean_absolute_error": MAELoss,
+    "huber": HuberLoss,
 }
 
 

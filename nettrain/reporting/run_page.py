@@ -77,7 +77,7 @@ def _state_notes(data):
         return note(f"This run is still training (process {record.writer()} is writing into "
                     f"it): the parts below show its first {record.epochs} epoch(s).")
     if record.state == "unfinished":
-        return note(f"This run has not finished: it has no {rundir.METRICS} (it was killed, or "
+        return note(f"This run has not finished: it has no {rundir.METRICS_FILE} (it was killed, or "
                     f"diverged). {record.epochs} epoch(s) are in {rundir.HISTORY}; the parts "
                     "below show what exists.")
     if record.state == "damaged":
@@ -126,7 +126,7 @@ def curves(data):
 def final_metrics(data):
     m = data.metrics
     if not m:
-        raise Missing(f"No final metrics: {rundir.METRICS} is missing or unreadable.")
+        raise Missing(f"No final metrics: {rundir.METRICS_FILE} is missing or unreadable.")
     splits = [s for s in SPLITS if isinstance(m.get(s), dict)]
     names = list(dict.fromkeys(k for s in splits for k in m[s]))
     rows = [[s, *[m[s].get(k) for k in names]] for s in splits]

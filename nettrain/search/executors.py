@@ -50,7 +50,7 @@ def run_unit(unit, dataset, ship=False):
     import numpy as np
     from rich.console import Console
 
-    from nettrain.training import fit as fitting
+    from nettrain.training.launch import train_run
 
     target = Path(tempfile.mkdtemp(prefix="nettrain-")) / "run" if ship else Path(unit.run_dir)
     start = time.perf_counter()
@@ -60,7 +60,7 @@ def run_unit(unit, dataset, ship=False):
         # overflow warnings on the way to a divergence) would garble it.
         silent = Console(file=io.StringIO())
         with np.errstate(all="ignore"):
-            run = fitting.fit(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
+            run = train_run(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
         result["metrics"] = run.metrics
     except (Interrupted, KeyboardInterrupt):
         raise
@@ -90,10 +90,10 @@ def _write_failure(run_dir, result):
 
 def read_finished(run_dir):
     """The result of a unit that already finished in `run_dir`, or None if it has to run."""
-    from nettrain.store.rundir import METRICS
+    from nettrain.store.rundir import METRICS_FILE
 
     run_dir = Path(run_dir)
-    for name, status in ((METRICS, "ok"), (FAILED, "failed")):
+    for name, status in ((METRICS_FILE, "ok"), (FAILED, "failed")):
         path = run_dir / name
         if path.is_file():
             with contextlib.suppress(OSError, ValueError):
@@ -109,10 +109,10 @@ def read_finished(run_dir):
 
 def _run_seconds(run_dir):
     # fit writes config.yaml first and metrics.json last: the time between is the run's.
-    from nettrain.store.rundir import CONFIG, METRICS
+    from nettrain.store.rundir import CONFIG, METRICS_FILE
 
     try:
-        start, end = ((run_dir / name).stat().st_mtime for name in (CONFIG, METRICS))
+        start, end = ((run_dir / name).stat().st_mtime for name in (CONFIG, METRICS_FILE))
     except OSError:
         return 0.0
     return round(max(0.0, end - start), 3)

@@ -151,7 +151,7 @@ def objective(spec):
 def search_dir(cfg, out=None):
     """OUTPUT/NAME-search, OUTPUT as `fit` finds it: the same command always resumes in it."""
     from nettrain.store.rundir import ensure_writable
-    from nettrain.training.fit import output_dir
+    from nettrain.training.launch import output_dir
 
     return ensure_writable(output_dir(cfg, out) / f"{cfg.data['name']}-search").resolve()
 

@@ -56,7 +56,7 @@ def refit_best(trial, folder, datasets, console, quiet):
     from rich.console import Console
 
     from nettrain.inference.run import Run
-    from nettrain.training import fit as fitting
+    from nettrain.training.launch import train_run
 
     cfg = refit_config(trial)
     run_dir = folder / f"refit-{trial.id}"
@@ -66,7 +66,7 @@ def refit_best(trial, folder, datasets, console, quiet):
         if trial.config.data["data"].get("val") is not None:
             dataset = merge_val(datasets[trial.units[0].data_key])
         silent = Console(file=io.StringIO())
-        fitting.fit(cfg, dataset=dataset, run_dir=run_dir, quiet=True, console=silent)
+        train_run(cfg, dataset=dataset, run_dir=run_dir, quiet=True, console=silent)
     run = Run(run_dir)
     if not quiet:
         test = run.metrics.get("test")

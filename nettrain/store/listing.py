@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nettrain.store import rundir
 
-RUN_FILES = (rundir.CONFIG, rundir.HISTORY, rundir.METRICS, rundir.MODEL, rundir.CHECKPOINT,
+RUN_FILES = (rundir.CONFIG, rundir.HISTORY, rundir.METRICS_FILE, rundir.MODEL, rundir.CHECKPOINT,
              rundir.PREPROCESS)
 RESULTS = "results.csv"  # a grid-search directory
 STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
@@ -83,7 +83,7 @@ class RunRecord:
         return data
 
     def _read_metrics(self):
-        file = self.path / rundir.METRICS
+        file = self.path / rundir.METRICS_FILE
         if not file.is_file():
             return None
         try:
@@ -91,7 +91,7 @@ class RunRecord:
             if not isinstance(data, dict):
                 raise ValueError("it is not a JSON object")
         except (OSError, UnicodeDecodeError, ValueError) as err:
-            self._problem(f"{rundir.METRICS} cannot be read ({_short(err)})", damaged=True)
+            self._problem(f"{rundir.METRICS_FILE} cannot be read ({_short(err)})", damaged=True)
             return None
         return data
 
@@ -132,7 +132,7 @@ class RunRecord:
         if self.writer() is not None:
             return "running"
         if self.metrics is None:
-            self._problem(f"no {rundir.METRICS} (killed, or diverged)")
+            self._problem(f"no {rundir.METRICS_FILE} (killed, or diverged)")
             return "unfinished"
         return "interrupted" if self.metrics.get("stopped_reason") == "interrupted" else "finished"
 

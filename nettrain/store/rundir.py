@@ -23,7 +23,7 @@ CONFIG = "config.yaml"
 MODEL = "model.npz"
 PREPROCESS = "preprocess.json"
 HISTORY = "history.csv"
-METRICS = "metrics.json"
+METRICS_FILE = "metrics.json"
 CHECKPOINT = "checkpoint.npz"
 DIAGNOSTICS = "diagnostics.csv"
 

@@ -38,9 +38,9 @@ RATIO_STEPS = 32  # update ratios are measured on at most about this many steps 
 
 def default_bounds():
     """The `training.diagnostics` mapping `true` stands for (defaults live in the schema)."""
-    from nettrain.config.schema import DIAGNOSTICS
+    from nettrain.config.schema import DIAGNOSTICS_BOUNDS
 
-    return {key: field.default for key, field in DIAGNOSTICS.items()}
+    return {key: field.default for key, field in DIAGNOSTICS_BOUNDS.items()}
 
 
 # ---------------------------------------------------------------- recording

@@ -216,7 +216,7 @@ class Session:
             weights="best" if restored is not None else "last",
             stopped_reason=trainer.stopped, epochs_run=trainer.epoch,
         )
-        rundir.write_json(path / rundir.METRICS, result)
+        rundir.write_json(path / rundir.METRICS_FILE, result)
         self._warn_never_predicted()
         return result
 

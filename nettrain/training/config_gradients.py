@@ -4,12 +4,12 @@ from nettrain.backend import xp
 from nettrain.config.loading import check_against_data
 from nettrain.config.schema import resolve_auto_units
 from nettrain.data.dataset import prepare_data
-from nettrain.nn.gradcheck import check_gradients
+from nettrain.nn.finite_differences import check_gradients
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
 
 
-def check_config(config, n_rows=8, max_entries=1000, eps=1e-6):
+def check_config_gradients(config, n_rows=8, max_entries=1000, eps=1e-6):
     """Gradient check of a config's model, loss and regularization on its first train rows.
 
     The model is built in float64 from `model.layers` with the config's seed; X and y are

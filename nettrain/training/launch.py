@@ -1,5 +1,5 @@
-"""One home for a fit: resolve the config, pick or reopen the run directory, prepare the data
-and train it (`Session`), as `nettrain fit`, the Python API and grid-search trials do."""
+"""Launching a training run: resolve the config, pick or reopen the run directory, prepare the
+data and train it (`Session`), as `nettrain fit`, the Python API and grid-search trials do."""
 
 from pathlib import Path
 
@@ -16,7 +16,7 @@ RESUMABLE_CHANGES = ("name", "output", "training.epochs", "training.diagnostics"
                      "search")
 
 
-def fit(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,
+def train_run(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,
         diagnose=False, console=None, callbacks=(), dataset=None, run_dir=None, **kwargs):
     """Train a model from a config into a new run directory (or continue one) and return its Run.
 
