@@ -1,10 +1,32 @@
-"""From a config name to an object: one lookup for every registry table."""
+"""From a config name to an object: one way to fill a registry table (`registrar`, a
+decorator) and one lookup for every table."""
 
 import difflib
 import functools
 import inspect
 
 from nettrain.errors import ConfigError
+
+
+def registrar(kind, table, attribute="name"):
+    """The decorator that fills `table`: `@register("name", "alias", ...)` puts the class (or
+    function) under each name and sets its `attribute` to the first, the name it is known by
+    (None: set nothing). A name taken by another object is an error, not a silent swap."""
+
+    def register(*names):
+        def add(obj):
+            for name in names:
+                if table.get(name, obj) is not obj:
+                    raise ValueError(f"{kind} {name!r} is registered twice: "
+                                     f"{table[name].__qualname__} and {obj.__qualname__}.")
+                table[name] = obj
+            if attribute is not None:
+                setattr(obj, attribute, names[0])
+            return obj
+
+        return add
+
+    return register
 
 
 def suggest(name, choices):

@@ -7,6 +7,8 @@ import importlib
 import inspect
 import pkgutil
 
+import pytest
+
 import nettrain
 from nettrain.config.schema import registries
 
@@ -55,3 +57,19 @@ def test_each_table_name_is_defined_once():
             if name in tables:
                 where[name].add(id(value))
     assert {name: len(ids) for name, ids in where.items()} == dict.fromkeys(tables, 1)
+
+
+def test_each_class_is_known_by_the_first_name_it_is_registered_under():
+    for kind, table in registries().items():
+        attribute = "type" if kind == "layer" else "name"
+        for name, cls in table.items():
+            assert table[getattr(cls, attribute)] is cls, (kind, name)
+
+
+def test_a_name_taken_by_another_class_is_refused():
+    from nettrain.nn.metrics import register_metric
+
+    with pytest.raises(ValueError, match="metric .accuracy. is registered twice: Accuracy and .*Copy"):
+        @register_metric("accuracy")
+        class Copy:
+            pass

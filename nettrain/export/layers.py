@@ -16,28 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nettrain import registry
 from nettrain.export.builder import ExportError, GraphBuilder, elem_type
 
-LAYER_CONVERTERS = {}
-ACTIVATION_CONVERTERS = {}
-
-
-def register_layer_converter(*types):
-    """Register `fn(b, layer, x) -> y` as the ONNX form of these layer types."""
-    def register(fn):
-        for kind in types:
-            LAYER_CONVERTERS[kind] = fn
-        return fn
-    return register
-
-
-def register_activation_converter(*names):
-    """Register `fn(b, x, args) -> y` as the ONNX form of these activations."""
-    def register(fn):
-        for name in names:
-            ACTIVATION_CONVERTERS[name] = fn
-        return fn
-    return register
+LAYER_CONVERTERS = {}  # layer type -> fn(b, layer, x) -> y, filled by @register_layer_converter
+ACTIVATION_CONVERTERS = {}  # activation name -> fn(b, x, args) -> y, by @register_activation_converter
+register_layer_converter = registry.registrar("layer converter", LAYER_CONVERTERS, attribute=None)
+register_activation_converter = registry.registrar("activation converter", ACTIVATION_CONVERTERS,
+                                                   attribute=None)
 
 
 @dataclass

@@ -20,6 +20,10 @@ def sigmoid(x):
     return xp.where(x >= 0, s, e * s)
 
 
+ACTIVATIONS = {}  # name -> Activation class, filled by @register_activation
+register_activation = registry.registrar("activation", ACTIVATIONS)
+
+
 class Activation:
     """Base: the identity. Subclasses override `forward` and `backward`.
 
@@ -53,14 +57,15 @@ class Activation:
         return f"{self.name}({args})" if args else self.name
 
 
+@register_activation("identity", "linear")
 class Identity(Activation):
     """y = x."""
 
 
+@register_activation("relu")
 class ReLU(Activation):
     """y = max(x, 0); dy/dx = 1 where x > 0, else 0."""
 
-    name = "relu"
     default_init, diagnostic_kind = "he_normal", "dead"
 
     def forward(self, x, inplace=False):
@@ -73,6 +78,7 @@ class ReLU(Activation):
         return grad_out * self.mask
 
 
+@register_activation("leaky_relu")
 class LeakyReLU(Activation):
     """y = x where x > 0, else negative_slope * x.
 
@@ -80,7 +86,6 @@ class LeakyReLU(Activation):
         negative_slope: the slope for x <= 0 (torch's default 0.01).
     """
 
-    name = "leaky_relu"
     default_init, diagnostic_kind = "he_normal", "dead"
 
     def __init__(self, negative_slope=0.01):
@@ -98,6 +103,7 @@ class LeakyReLU(Activation):
         return {"negative_slope": self.negative_slope}
 
 
+@register_activation("elu")
 class ELU(Activation):
     """y = x where x > 0, else alpha * (exp(x) - 1); dy/dx = 1 or y + alpha.
 
@@ -105,7 +111,6 @@ class ELU(Activation):
         alpha: the value y approaches as x -> -inf is -alpha (default 1.0).
     """
 
-    name = "elu"
     default_init, diagnostic_kind = "he_normal", "dead"
 
     def __init__(self, alpha=1.0):
@@ -124,6 +129,7 @@ class ELU(Activation):
         return {"alpha": self.alpha}
 
 
+@register_activation("gelu")
 class GELU(Activation):
     """The tanh form of GELU (torch's `gelu(approximate='tanh')`):
 
@@ -134,7 +140,6 @@ class GELU(Activation):
     erf that NumPy lacks) and differs from it by less than 1e-3.
     """
 
-    name = "gelu"
     default_init, diagnostic_kind = "he_normal", "dead"
     _C = math.sqrt(2 / math.pi)
     _K = 0.044715
@@ -150,10 +155,10 @@ class GELU(Activation):
         return grad_out * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
 
 
+@register_activation("sigmoid")
 class Sigmoid(Activation):
     """y = 1 / (1 + exp(-x)); dy/dx = y (1 - y), a function of the output, so only y is kept."""
 
-    name = "sigmoid"
     diagnostic_kind = "saturated"
 
     def forward(self, x, inplace=False):
@@ -164,10 +169,10 @@ class Sigmoid(Activation):
         return grad_out * self.y * (1 - self.y)
 
 
+@register_activation("tanh")
 class Tanh(Activation):
     """y = tanh(x); dy/dx = 1 - y^2, a function of the output, so only y is kept."""
 
-    name = "tanh"
     diagnostic_kind = "saturated"
 
     def forward(self, x, inplace=False):
@@ -178,10 +183,10 @@ class Tanh(Activation):
         return grad_out * (1 - self.y * self.y)
 
 
+@register_activation("softplus")
 class Softplus(Activation):
     """y = log(1 + exp(x)) (computed as logaddexp(0, x)); dy/dx = sigmoid(x)."""
 
-    name = "softplus"
     default_init = "he_normal"
 
     def forward(self, x, inplace=False):
@@ -192,10 +197,10 @@ class Softplus(Activation):
         return grad_out * self.slope
 
 
+@register_activation("silu", "swish")
 class SiLU(Activation):
     """y = x sigmoid(x) (swish); dy/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
 
-    name = "silu"
     default_init, diagnostic_kind = "he_normal", "dead"
 
     def forward(self, x, inplace=False):
@@ -205,21 +210,6 @@ class SiLU(Activation):
 
     def backward(self, grad_out):
         return grad_out * self.slope
-
-
-ACTIVATIONS = {
-    "identity": Identity,
-    "linear": Identity,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "gelu": GELU,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "softplus": Softplus,
-    "silu": SiLU,
-    "swish": SiLU,
-}
 
 
 def get_activation(spec, where=None):

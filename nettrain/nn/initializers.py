@@ -10,6 +10,9 @@ from nettrain import registry
 from nettrain.backend import xp
 from nettrain.checks import check_float
 
+INITIALIZERS = {}  # name -> Initializer class, filled by @register_initializer
+register_initializer = registry.registrar("initializer", INITIALIZERS)
+
 
 class Initializer:
     """Base: `init(shape, rng, dtype)` returns a new array; fan_in = shape[0], fan_out = shape[-1].
@@ -40,10 +43,6 @@ class Initializer:
         return shape[0], shape[-1]
 
 
-class Zeros(Initializer):
-    """All zeros (for a layer that must start as a no-op)."""
-
-
 class _Scaled(Initializer):
     """Normal(0, std) or Uniform(-limit, limit) with std = sqrt(gain / fan) (limit = sqrt(3) std)."""
 
@@ -62,47 +61,47 @@ class _Scaled(Initializer):
         return rng.normal(0.0, std, size=shape)
 
 
+@register_initializer("he_normal", "kaiming_normal")
 class HeNormal(_Scaled):
     """He/Kaiming normal: N(0, 2 / fan_in) (torch `kaiming_normal_`, relu gain, fan_in)."""
 
-    name = "he_normal"
 
-
+@register_initializer("he_uniform", "kaiming_uniform")
 class HeUniform(_Scaled):
     """He/Kaiming uniform: U(-sqrt(6 / fan_in), sqrt(6 / fan_in))."""
 
-    name = "he_uniform"
     uniform = True
 
 
+@register_initializer("glorot_normal", "xavier_normal")
 class GlorotNormal(_Scaled):
     """Glorot/Xavier normal: N(0, 2 / (fan_in + fan_out))."""
 
-    name = "glorot_normal"
     gain, fan = 1.0, "avg"
 
 
+@register_initializer("glorot_uniform", "xavier_uniform")
 class GlorotUniform(_Scaled):
     """Glorot/Xavier uniform: U(-sqrt(6 / (fan_in + fan_out)), +sqrt(6 / (fan_in + fan_out)))."""
 
-    name = "glorot_uniform"
     gain, fan, uniform = 1.0, "avg", True
 
 
+@register_initializer("lecun_normal")
 class LecunNormal(_Scaled):
     """LeCun normal: N(0, 1 / fan_in)."""
 
-    name = "lecun_normal"
     gain = 1.0
 
 
+@register_initializer("lecun_uniform")
 class LecunUniform(_Scaled):
     """LeCun uniform: U(-sqrt(3 / fan_in), sqrt(3 / fan_in))."""
 
-    name = "lecun_uniform"
     gain, uniform = 1.0, True
 
 
+@register_initializer("normal")
 class Normal(Initializer):
     """N(mean, std^2).
 
@@ -110,8 +109,6 @@ class Normal(Initializer):
         std: the standard deviation (default 0.05).
         mean: the mean (default 0).
     """
-
-    name = "normal"
 
     def __init__(self, std=0.05, mean=0.0):
         self.std = check_float("std", std, low=0)
@@ -124,6 +121,7 @@ class Normal(Initializer):
         return {"name": self.name, "std": self.std, "mean": self.mean}
 
 
+@register_initializer("uniform")
 class Uniform(Initializer):
     """U(low, high).
 
@@ -131,8 +129,6 @@ class Uniform(Initializer):
         low: the lower bound (default -0.05).
         high: the upper bound (default 0.05).
     """
-
-    name = "uniform"
 
     def __init__(self, low=-0.05, high=0.05):
         self.low = check_float("low", low)
@@ -145,21 +141,10 @@ class Uniform(Initializer):
         return {"name": self.name, "low": self.low, "high": self.high}
 
 
-INITIALIZERS = {
-    "he_normal": HeNormal,
-    "kaiming_normal": HeNormal,
-    "he_uniform": HeUniform,
-    "kaiming_uniform": HeUniform,
-    "glorot_normal": GlorotNormal,
-    "xavier_normal": GlorotNormal,
-    "glorot_uniform": GlorotUniform,
-    "xavier_uniform": GlorotUniform,
-    "lecun_normal": LecunNormal,
-    "lecun_uniform": LecunUniform,
-    "normal": Normal,
-    "uniform": Uniform,
-    "zeros": Zeros,
-}
+@register_initializer("zeros")
+class Zeros(Initializer):
+    """All zeros (for a layer that must start as a no-op)."""
+
 
 def get_initializer(spec, where=None):
     """An initializer from a name (`he_normal`) or a mapping (`{name: normal, std: 0.01}`)."""

@@ -18,6 +18,10 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+LOSSES = {}  # name -> Loss class, filled by @register_loss
+register_loss = registry.registrar("loss", LOSSES)
+
+
 class Loss:
     """Base: `forward(output, y) -> float` caches what `backward() -> dL/doutput` needs."""
 
@@ -55,6 +59,7 @@ def _class_targets(y, n_rows, n_classes, name):
     return y
 
 
+@register_loss("cross_entropy")
 class CrossEntropyLoss(Loss):
     """Softmax cross-entropy on logits of shape (n, C) with class indices y of shape (n,).
 
@@ -70,7 +75,6 @@ class CrossEntropyLoss(Loss):
             to weights, or none (see nettrain.nn.class_weights).
     """
 
-    name = "cross_entropy"
     task = "classification"
 
     def __init__(self, label_smoothing=0.0, class_weights=None):
@@ -152,6 +156,7 @@ def _weight_array(loss, n_classes, dtype):
     return xp.asarray(loss.weight_list, dtype=dtype)
 
 
+@register_loss("binary_cross_entropy")
 class BinaryCrossEntropyLoss(Loss):
     """Sigmoid binary cross-entropy on logits z of shape (n, 1), y in {0, 1} of shape (n,) or (n, 1).
 
@@ -164,7 +169,6 @@ class BinaryCrossEntropyLoss(Loss):
         class_weights: as cross_entropy's (two classes).
     """
 
-    name = "binary_cross_entropy"
     task = "classification"
 
     def __init__(self, class_weights=None):
@@ -226,10 +230,9 @@ class _RegressionLoss(Loss):
         return float(self._value(self.diff))
 
 
+@register_loss("mse", "mean_squared_error")
 class MSELoss(_RegressionLoss):
     """L = mean((output - y)^2) over all elements; dL/doutput = 2 (output - y) / size."""
-
-    name = "mse"
 
     def _value(self, d):
         return xp.vdot(d, d) / d.size
@@ -238,10 +241,9 @@ class MSELoss(_RegressionLoss):
         return self.diff * (2 / self.diff.size)
 
 
+@register_loss("mae", "mean_absolute_error")
 class MAELoss(_RegressionLoss):
     """L = mean(|output - y|); dL/doutput = sign(output - y) / size (0 where they are equal)."""
-
-    name = "mae"
 
     def _value(self, d):
         return xp.abs(d).mean()
@@ -250,6 +252,7 @@ class MAELoss(_RegressionLoss):
         return xp.sign(self.diff) / self.diff.size
 
 
+@register_loss("huber")
 class HuberLoss(_RegressionLoss):
     """As torch's `huber_loss`: per element 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta);
     mean over all elements. dL/doutput = clip(d, -delta, delta) / size.
@@ -257,8 +260,6 @@ class HuberLoss(_RegressionLoss):
     Args:
         delta: where the loss turns from quadratic to linear, > 0 (default 1.0).
     """
-
-    name = "huber"
 
     def __init__(self, delta=1.0):
         self.delta = check_float("delta", delta, low=0, low_open=True)
@@ -276,18 +277,6 @@ class HuberLoss(_RegressionLoss):
         return {"delta": self.delta}
 
 
-LOSSES = {
-    "cross_entropy": CrossEntropyLoss,
-    "binary_cross_entropy": BinaryCrossEntropyLoss,
-    "mse": MSELoss,
-    "mean_squared_error": MSELoss,
-    "mae": MAELoss,
-    "mean_absolute_error": MAELoss,
-    "huber": HuberLoss,
-}
-
-
 def get_loss(spec, where="loss"):
     """A loss from a name (`mse`) or a mapping (`{name: huber, delta: 0.5}`)."""
     return registry.get("loss", LOSSES, spec, where=where)
-

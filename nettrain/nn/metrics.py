@@ -87,6 +87,10 @@ def _regression_errors(y_true, y_pred):
 # ---------------------------------------------------------------- per-epoch metrics
 
 
+METRICS = {}  # name -> Metric class, filled by @register_metric
+register_metric = registry.registrar("metric", METRICS)
+
+
 class Metric:
     """A named score of `(y_true, scores) -> float`.
 
@@ -115,6 +119,7 @@ class Metric:
         return sc.confusion(y_true, pred, proba.shape[1])
 
 
+@register_metric("accuracy")
 class Accuracy(Metric):
     """Share of samples whose predicted class is the true one."""
 
@@ -123,6 +128,7 @@ class Accuracy(Metric):
         return float(xp.mean(y_pred == xp.asarray(y_true)))
 
 
+@register_metric("balanced_accuracy")
 class BalancedAccuracy(Metric):
     """Mean recall over the classes present in y_true."""
 
@@ -130,6 +136,7 @@ class BalancedAccuracy(Metric):
         return sc.balanced_accuracy(self._confusion(y_true, scores))
 
 
+@register_metric("precision")
 class Precision(Metric):
     """TP / (TP + FP): of the positive class (binary), else the macro average."""
 
@@ -137,6 +144,7 @@ class Precision(Metric):
         return sc.averaged(self._confusion(y_true, scores), self._binary_pos(scores))[0]
 
 
+@register_metric("recall")
 class Recall(Metric):
     """TP / (TP + FN): of the positive class (binary), else the macro average."""
 
@@ -144,6 +152,7 @@ class Recall(Metric):
         return sc.averaged(self._confusion(y_true, scores), self._binary_pos(scores))[1]
 
 
+@register_metric("f1")
 class F1(Metric):
     """2 TP / (2 TP + FP + FN): of the positive class (binary), else the macro average."""
 
@@ -151,6 +160,7 @@ class F1(Metric):
         return sc.averaged(self._confusion(y_true, scores), self._binary_pos(scores))[2]
 
 
+@register_metric("roc_auc")
 class RocAuc(Metric):
     """Area under the ROC curve (one-vs-rest macro average with more than two classes)."""
 
@@ -158,6 +168,7 @@ class RocAuc(Metric):
         return sc.roc_auc(y_true, scores, self.pos)
 
 
+@register_metric("pr_auc")
 class PrAuc(Metric):
     """Average precision (one-vs-rest macro average with more than two classes)."""
 
@@ -165,6 +176,7 @@ class PrAuc(Metric):
         return sc.pr_auc(y_true, scores, self.pos)
 
 
+@register_metric("log_loss")
 class LogLoss(Metric):
     """Mean negative log-probability of the true class (probabilities clipped as sklearn)."""
 
@@ -174,6 +186,7 @@ class LogLoss(Metric):
         return sc.log_loss(y_true, scores)
 
 
+@register_metric("mse")
 class MSE(Metric):
     """Mean squared error, averaged over outputs."""
 
@@ -183,6 +196,7 @@ class MSE(Metric):
         return float(_regression_errors(y_true, scores)[0].mean())
 
 
+@register_metric("rmse")
 class RMSE(Metric):
     """Root mean squared error per output, averaged over outputs (as sklearn)."""
 
@@ -192,6 +206,7 @@ class RMSE(Metric):
         return float(xp.sqrt(_regression_errors(y_true, scores)[0]).mean())
 
 
+@register_metric("mae")
 class MAE(Metric):
     """Mean absolute error, averaged over outputs."""
 
@@ -201,6 +216,7 @@ class MAE(Metric):
         return float(_regression_errors(y_true, scores)[1].mean())
 
 
+@register_metric("r2")
 class R2(Metric):
     """Coefficient of determination 1 - SS_res / SS_tot per output, averaged over outputs."""
 
@@ -208,22 +224,6 @@ class R2(Metric):
 
     def __call__(self, y_true, scores):
         return float(_regression_errors(y_true, scores)[2].mean())
-
-
-METRICS = {
-    "accuracy": Accuracy,
-    "balanced_accuracy": BalancedAccuracy,
-    "precision": Precision,
-    "recall": Recall,
-    "f1": F1,
-    "roc_auc": RocAuc,
-    "pr_auc": PrAuc,
-    "log_loss": LogLoss,
-    "mse": MSE,
-    "rmse": RMSE,
-    "mae": MAE,
-    "r2": R2,
-}
 
 
 def metric_mode(name, where=None):

@@ -31,6 +31,10 @@ FLUSH_EVERY = 64
 CHUNK = 1 << 16
 
 
+OPTIMIZERS = {}  # name -> Optimizer class, filled by @register_optimizer
+register_optimizer = registry.registrar("optimizer", OPTIMIZERS)
+
+
 class Optimizer:
     """Base: the state layout, `step`, and state saving. Subclasses define `_update`."""
 
@@ -170,6 +174,7 @@ class Optimizer:
         return {"name": self.name, "lr": self.lr, **self._args()}
 
 
+@register_optimizer("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent, as torch.optim.SGD:
 
@@ -184,7 +189,6 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum; needs momentum > 0 and dampening 0.
     """
 
-    name = "sgd"
     scratch = ("u", "d")
 
     def __init__(self, lr=0.001, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
@@ -230,6 +234,7 @@ def _betas(betas):
     return tuple(check_float(f"betas[{i}]", b, low=0, high=1, high_open=True) for i, b in enumerate(betas))
 
 
+@register_optimizer("adam")
 class Adam(Optimizer):
     """Adam, as torch.optim.Adam (weight decay as an L2 term in the gradient):
 
@@ -249,7 +254,6 @@ class Adam(Optimizer):
         eps: >= 0 (default 1e-8). weight_decay: >= 0 (default 0). amsgrad: default false.
     """
 
-    name = "adam"
     scratch = ("u", "d")
     decoupled = False
 
@@ -309,18 +313,19 @@ class Adam(Optimizer):
                 "amsgrad": self.amsgrad}
 
 
+@register_optimizer("adamw")
 class AdamW(Adam):
     """AdamW, as torch.optim.AdamW: decoupled weight decay, p = p (1 - lr weight_decay), then
     the Adam step on the plain gradient. Defaults as Adam's except weight_decay 0.01.
     """
 
-    name = "adamw"
     decoupled = True
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):
         super().__init__(lr, betas, eps, weight_decay, amsgrad)
 
 
+@register_optimizer("rmsprop")
 class RMSprop(Optimizer):
     """RMSprop, as torch.optim.RMSprop:
 
@@ -336,7 +341,6 @@ class RMSprop(Optimizer):
         weight_decay, momentum: >= 0 (default 0). centered: default false.
     """
 
-    name = "rmsprop"
     scratch = ("u", "d")
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
@@ -382,6 +386,7 @@ class RMSprop(Optimizer):
                 "momentum": self.momentum, "centered": self.centered}
 
 
+@register_optimizer("adagrad")
 class Adagrad(Optimizer):
     """Adagrad, as torch.optim.Adagrad:
 
@@ -395,7 +400,6 @@ class Adagrad(Optimizer):
         (default 0). eps: >= 0 (default 1e-10).
     """
 
-    name = "adagrad"
     scratch = ("u", "d")
 
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
@@ -424,15 +428,6 @@ class Adagrad(Optimizer):
     def _args(self):
         return {"lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
                 "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
-
-
-OPTIMIZERS = {
-    "sgd": SGD,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSprop,
-    "adagrad": Adagrad,
-}
 
 
 def get_optimizer(spec, where="optimizer"):

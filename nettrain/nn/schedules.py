@@ -17,7 +17,11 @@ from nettrain.backend import xp
 from nettrain.checks import check_choice, check_float, check_int
 from nettrain.errors import ConfigError
 
+SCHEDULES = {}  # name -> Schedule class, filled by @register_schedule
+register_schedule = registry.registrar("schedule", SCHEDULES)
 
+
+@register_schedule("constant")
 class Schedule:
     """Base and `constant`: lr = base_lr after the warmup.
 
@@ -25,8 +29,6 @@ class Schedule:
         base_lr: the optimizer's lr (injected by the caller, not a config key).
         warmup_epochs: the length of the linear warmup, an integer >= 0 (default 0).
     """
-
-    name = "constant"
 
     def __init__(self, base_lr, warmup_epochs=0):
         self.base_lr = check_float("lr", base_lr, low=0, low_open=True)
@@ -71,14 +73,13 @@ class Schedule:
         return {}
 
 
+@register_schedule("step")
 class StepLR(Schedule):
     """lr = base_lr * gamma ** (t // step_size).
 
     Args:
         step_size: epochs between decays, an integer >= 1. gamma: the factor, > 0 (default 0.1).
     """
-
-    name = "step"
 
     def __init__(self, base_lr, step_size=None, gamma=0.1, warmup_epochs=0):
         super().__init__(base_lr, warmup_epochs)
@@ -91,6 +92,7 @@ class StepLR(Schedule):
         return self.base_lr * self.gamma ** (t // self.step_size)
 
 
+@register_schedule("multistep")
 class MultiStepLR(Schedule):
     """lr = base_lr * gamma ** (number of milestones <= t).
 
@@ -98,8 +100,6 @@ class MultiStepLR(Schedule):
         milestones: epochs (integers >= 1) at which lr is multiplied by gamma.
         gamma: the factor, > 0 (default 0.1).
     """
-
-    name = "multistep"
 
     def __init__(self, base_lr, milestones=None, gamma=0.1, warmup_epochs=0):
         super().__init__(base_lr, warmup_epochs)
@@ -112,14 +112,13 @@ class MultiStepLR(Schedule):
         return self.base_lr * self.gamma ** bisect.bisect_right(self.milestones, t)
 
 
+@register_schedule("exponential")
 class ExponentialLR(Schedule):
     """lr = base_lr * gamma ** t.
 
     Args:
         gamma: the factor per epoch, > 0.
     """
-
-    name = "exponential"
 
     def __init__(self, base_lr, gamma=None, warmup_epochs=0):
         super().__init__(base_lr, warmup_epochs)
@@ -131,6 +130,7 @@ class ExponentialLR(Schedule):
         return self.base_lr * self.gamma ** t
 
 
+@register_schedule("cosine")
 class CosineAnnealingLR(Schedule):
     """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2.
 
@@ -140,8 +140,6 @@ class CosineAnnealingLR(Schedule):
     Args:
         T_max: the half period in epochs, an integer >= 1. eta_min: the floor, >= 0 (default 0).
     """
-
-    name = "cosine"
 
     def __init__(self, base_lr, T_max=None, eta_min=0.0, warmup_epochs=0):
         super().__init__(base_lr, warmup_epochs)
@@ -154,6 +152,7 @@ class CosineAnnealingLR(Schedule):
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
 
 
+@register_schedule("plateau", "reduce_on_plateau")
 class ReduceLROnPlateau(Schedule):
     """Multiply lr by `factor` when `monitor` has not improved for more than `patience` epochs,
     as torch's ReduceLROnPlateau: an epoch improves on the best value when it is below
@@ -168,8 +167,6 @@ class ReduceLROnPlateau(Schedule):
         threshold: >= 0 (default 1e-4). threshold_mode: rel | abs (default rel).
         min_lr: >= 0 (default 0). eps: >= 0 (default 1e-8).
     """
-
-    name = "plateau"
 
     def __init__(self, base_lr, monitor="val_loss", mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8, warmup_epochs=0):
@@ -225,17 +222,6 @@ class ReduceLROnPlateau(Schedule):
     def _state(self):
         return {"current_lr": self.current_lr, "best": self.best, "num_bad_epochs": self.num_bad_epochs,
                 "cooldown_counter": self.cooldown_counter}
-
-
-SCHEDULES = {
-    "constant": Schedule,
-    "step": StepLR,
-    "multistep": MultiStepLR,
-    "exponential": ExponentialLR,
-    "cosine": CosineAnnealingLR,
-    "plateau": ReduceLROnPlateau,
-    "reduce_on_plateau": ReduceLROnPlateau,
-}
 
 
 def get_schedule(spec, base_lr, where="schedule"):

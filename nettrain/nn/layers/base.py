@@ -13,23 +13,11 @@ A new layer type is one class in one module of this package, registered with
 `@register_layer("name")`.
 """
 
+from nettrain import registry
 from nettrain.backend import xp
 
 LAYERS = {}  # type name -> Layer class, filled by @register_layer
-
-
-def register_layer(name):
-    """Class decorator: make the class the `model.layers` entry `{type: name}`."""
-
-    def register(cls):
-        if name in LAYERS and LAYERS[name] is not cls:
-            raise ValueError(f"layer type {name!r} is registered twice: "
-                             f"{LAYERS[name].__qualname__} and {cls.__qualname__}.")
-        cls.type = name
-        LAYERS[name] = cls
-        return cls
-
-    return register
+register_layer = registry.registrar("layer type", LAYERS, attribute="type")  # @register_layer("dense")
 
 
 class Layer:
