@@ -1,6 +1,6 @@
 """The package's imports run one way: errors/registry -> backend -> nn -> config -> data ->
-store -> inference -> training -> search -> reporting -> export -> api -> cli, with no cycle, imports inside functions
-included.
+store -> build -> inference -> training -> search -> reporting -> export -> api -> cli, with no
+cycle, imports inside functions included.
 
 Every module is parsed with `ast` (nothing is imported), so the test sees the imports a
 function makes when it runs as well as those at the top of a file.
@@ -12,8 +12,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "nettrain"
 
 # The parts, lowest first: a module may import its own part and the parts before it.
-ORDER = ["foundation", "backend", "nn", "config", "data", "store", "inference", "training", "search",
-         "reporting", "export", "api", "cli"]
+ORDER = ["foundation", "backend", "nn", "config", "data", "store", "build", "inference", "training",
+         "search", "reporting", "export", "api", "cli"]
 FOUNDATION = {"nettrain", "nettrain.version", "nettrain.errors", "nettrain.registry", "nettrain.checks"}
 # `nettrain/__init__.py` holds __version__ and the public API, imported lazily by a module
 # __getattr__ (`nettrain.fit` loads nettrain.api on first use): not an import of the package.

@@ -67,12 +67,10 @@ def _print_data(console, config, dataset):
 def _print_model(console, config, dataset):
     from rich.table import Table
 
-    from nettrain.config.schema import resolve_auto_units
-    from nettrain.nn.model import Model, batch_shape
+    from nettrain.build.model import build_model
+    from nettrain.nn.model import batch_shape
 
-    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
-    model = Model(layers, dataset.input_shape, config["dtype"], rng=config["seed"],
-                  data_facts=dataset.preprocessor.data_facts)
+    model = build_model(config, dataset.preprocessor, rng=config["seed"]).model
     table = Table(title="Model", title_justify="left", show_footer=True)
     table.add_column("#", justify="right", footer="")
     table.add_column("layer", footer="total")

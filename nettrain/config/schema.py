@@ -21,7 +21,7 @@ from nettrain.config.fields import (
     show,
     text,
 )
-from nettrain.config.fit_data import AUTO, resolve_auto_units  # noqa: F401 (used by fit and runs)
+from nettrain.config.fit_data import AUTO
 from nettrain.config.locations import Places, flow, keypath, locate_problem, overridden
 from nettrain.errors import ConfigError
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nettrain.config.schema import resolve_auto_units
-from nettrain.data.dataset import SPLITS, n_outputs, prepare_data, read_table
+from nettrain.data.dataset import SPLITS, prepare_data, read_table
 from nettrain.data.preprocess import Preprocessor
 from nettrain.errors import ConfigError, DataError, NettrainError
 from nettrain.nn.metrics import (
@@ -85,14 +84,18 @@ def read_model_arrays(file):
                         "Refit the run to regenerate it.") from None
 
 
-def build_model(config, preprocessor, file):
-    """The run's Model, built from config.yaml and filled with model.npz's checked weights."""
-    from nettrain.nn.model import Model, architecture_input_shape, format_shape
+def trained_model(config, preprocessor, file):
+    """(model, loss): the run's Model, built from config.yaml and preprocess.json and filled
+    with model.npz's checked weights, and its loss bound to the classes."""
+    from nettrain.build.model import OutputCountError, build_model
+    from nettrain.nn.model import architecture_input_shape, format_shape
 
     arch, arrays = read_model_arrays(file)
-    layers = resolve_auto_units(config["model"]["layers"], _expected_outputs(preprocessor, config["loss"]))
-    model = Model(layers, preprocessor.input_shape, dtype=config["dtype"], rng=0,
-                  data_facts=preprocessor.data_facts)
+    try:
+        model, loss = build_model(config, preprocessor, rng=0)
+        wrong_outputs = None
+    except OutputCountError as err:  # said after the checks against model.npz, which say more
+        model, loss, wrong_outputs = err.model, None, err
     expected = model.architecture()
     try:
         saved_shape = architecture_input_shape(arch)
@@ -112,13 +115,16 @@ def build_model(config, preprocessor, file):
                         "the run.") from None
     if not all(np.isfinite(v).all() for v in arrays.values()):
         raise DataError(f"'{file}' holds NaN or infinite weights; refit the run.")
-    return model
+    if wrong_outputs is not None:
+        raise DataError(f"'{file}' has {wrong_outputs.n_out} outputs but the run's task needs "
+                        f"{wrong_outputs.needed}; the run's files do not belong together. Refit "
+                        "the run.")
+    return model, loss
 
 
 def load(run_dir):
     """A `LoadedRun` from a run directory that `nettrain fit` wrote."""
     from nettrain.config.loading import load_config
-    from nettrain.nn.losses import get_loss
 
     path = check_run_dir(run_dir)
     config = load_config(path / rundir.CONFIG)
@@ -127,20 +133,8 @@ def load(run_dir):
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
     preprocessor = Preprocessor.from_json(text, source=path / rundir.PREPROCESS)
-    model = build_model(config, preprocessor, path / rundir.MODEL)
-    loss = get_loss(config["loss"]).bind(
-        None if preprocessor.classes is None else preprocessor.classes.tolist(),
-        getattr(preprocessor, "class_counts", None))
-    want = _expected_outputs(preprocessor, config["loss"])
-    if model.n_out != want:
-        raise DataError(f"'{path / rundir.MODEL}' has {model.n_out} outputs but the run's task "
-                        f"needs {want}; the run's files do not belong together. Refit the run.")
+    model, loss = trained_model(config, preprocessor, path / rundir.MODEL)
     return LoadedRun(path, config, preprocessor, model, loss, text)
-
-
-def _expected_outputs(pre, loss):
-    name = loss.get("name") if isinstance(loss, dict) else loss
-    return n_outputs(pre.task, name, pre.classes, pre.targets)
 
 
 # ---------------------------------------------------------------- using a run

@@ -131,20 +131,18 @@ class RunData:
         return self._once("model", read)
 
     def _model_from_config(self, why):
+        from nettrain.build.model import OutputCountError, build_model
         from nettrain.config.loading import load_config
-        from nettrain.config.schema import resolve_auto_units
-        from nettrain.data.dataset import n_outputs
         from nettrain.data.preprocess import Preprocessor
-        from nettrain.nn.model import Model
 
         try:
             config = load_config(self.path / rundir.CONFIG)
             text = (self.path / rundir.PREPROCESS).read_text(encoding="utf-8")
             pre = Preprocessor.from_json(text, source=self.path / rundir.PREPROCESS)
-            loss = config["loss"].get("name") if isinstance(config["loss"], dict) else config["loss"]
-            n_out = n_outputs(pre.task, loss, pre.classes, pre.targets)
-            layers = resolve_auto_units(config["model"]["layers"], n_out)
-            return Model(layers, pre.input_shape, config["dtype"], rng=0, data_facts=pre.data_facts)
+            try:
+                return build_model(config, pre, rng=0).model
+            except OutputCountError as err:  # its shapes and parameter counts are still shown
+                return err.model
         except (NettrainError, OSError, UnicodeDecodeError, KeyError, ValueError) as err:
             if str(err) in str(why):
                 raise why from None

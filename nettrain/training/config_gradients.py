@@ -1,12 +1,10 @@
 """`nettrain gradcheck`: the gradient check of a config's model, loss and regularization."""
 
 from nettrain.backend import xp
+from nettrain.build.model import build_model
 from nettrain.config.loading import check_against_data
-from nettrain.config.schema import resolve_auto_units
 from nettrain.data.dataset import prepare_data
 from nettrain.nn.finite_differences import check_gradients
-from nettrain.nn.losses import get_loss
-from nettrain.nn.model import Model
 
 
 def check_config_gradients(config, n_rows=8, max_entries=1000, eps=1e-6):
@@ -25,12 +23,8 @@ def check_config_gradients(config, n_rows=8, max_entries=1000, eps=1e-6):
     X, y = dataset.splits["train"]
     X, y = xp.asarray(X[:n_rows], dtype=xp.float64), y[:n_rows]
     rng = xp.random.default_rng(config["seed"])
-    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
-    model = Model(layers, dataset.input_shape, dtype="float64", rng=rng,
-                  data_facts=dataset.preprocessor.data_facts)
+    model, loss = build_model(config, dataset.preprocessor, rng=rng, dtype="float64")
     reg = config["regularization"]
-    loss = get_loss(config["loss"]).bind(dataset.classes,
-                                         getattr(dataset.preprocessor, "class_counts", None))
     rows = check_gradients(model, loss, X, y, l1=reg["l1"], l2=reg["l2"], eps=eps,
                            max_entries=max_entries, rng=rng)
     sizes = [(min(p.size, max_entries or p.size), p.size) for _, p, _ in model.named_params()]

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 
+from nettrain.build.model import build_model
 from nettrain.config.loading import check_against_data
-from nettrain.config.schema import resolve_auto_units
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
-from nettrain.nn.losses import get_loss
 from nettrain.nn.metrics import confusion_matrix, never_predicted, positive_index, predicted_classes
-from nettrain.nn.model import Model, UnreadableModel, read_model_file, save_model
+from nettrain.nn.model import save_model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.store import rundir
@@ -29,41 +28,14 @@ def generators(seed):
     return np.random.default_rng(model_seed), np.random.default_rng(shuffle_seed)
 
 
-def load_init_weights(model, config):
-    """Load `model.init_from` (a run directory or a model.npz) into `model`."""
-    source = config.resolve_path(config["model"]["init_from"])
-    file = source / rundir.MODEL if source.is_dir() else source
-    where = f"model.init_from ({file})"
-    try:
-        _, arrays = read_model_file(file)
-    except UnreadableModel as err:
-        if err.kind == "missing":
-            raise ConfigError(f"{where}: no such file. Give a run directory that holds a "
-                              f"{rundir.MODEL}, or the path of a model.npz.") from None
-        raise ConfigError(f"{where} is not a readable model.npz: {err.detail or err.kind}.") from None
-    model.load_state_dict(arrays, source=where)
-
-
 def build_trainer(config, dataset, callbacks=(), init=True):
-    """A Trainer for `config` on `dataset`, its model initialized (from init_from if set)."""
+    """A Trainer for `config` on `dataset`, its model initialized (from init_from if `init`)."""
     model_rng, shuffle_rng = generators(config["seed"])
-    layers = resolve_auto_units(config["model"]["layers"], dataset.n_outputs)
-    model = Model(layers, dataset.input_shape, config["dtype"], rng=model_rng,
-                  data_facts=dataset.preprocessor.data_facts)
-    if model.n_out != dataset.n_outputs:
-        raise ConfigError(
-            f"model.layers[{len(model.layers) - 1}]: the model has {model.n_out} outputs, but the "
-            f"{dataset.task} target with loss {config['loss']['name']} needs {dataset.n_outputs}. "
-            f"Set the last dense layer's units to {dataset.n_outputs}."
-        )
-    if init and config["model"]["init_from"]:
-        load_init_weights(model, config)
+    model, loss = build_model(config, dataset.preprocessor, rng=model_rng, load_init=init)
     optimizer = get_optimizer(config["optimizer"])
     training = config["training"]
     monitor = "val_loss" if "val" in dataset.splits else "train_loss"
     early = keeper(training["early_stopping"], training.get("save", "auto"), monitor)
-    pre = dataset.preprocessor
-    loss = get_loss(config["loss"]).bind(dataset.classes, getattr(pre, "class_counts", None))
     return Trainer(
         model, loss, optimizer,
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
