@@ -3,3 +3,7 @@
 seeded row splits (`splits`) and the shipped and downloadable datasets (`downloads`).
 `dataset.prepare_data(config)` turns a config's data section into a `Dataset` of arrays.
 """
+
+from nettrain.data.dataset import Dataset, prepare_data, read_table
+
+__all__ = ["Dataset", "prepare_data", "read_table"]
