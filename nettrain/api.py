@@ -26,7 +26,7 @@ def fit(config_or_path=None, *, report=False, **kwargs):
 
 
 def _write_report(run, asked, kwargs):
-    if not (asked or run.config["training"].get("report")):
+    if not (asked or run.config["training"]["report"]):
         return
     from rich.console import Console
 

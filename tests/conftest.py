@@ -1,9 +1,12 @@
 """Shared fixtures: tiny, seeded, fast."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+
+from nettrain.config.loading import Config
+from nettrain.config.locations import Places
+from nettrain.config.schema import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,16 +17,13 @@ def root():
 
 
 def make_config(base, path=None, seed=0, dtype="float32", loss="cross_entropy", **data):
-    """A stand-in for nettrain.config.loading.Config: the resolved dict and resolve_path."""
-    section = {"path": path, "train": None, "val": None, "test": None, "target": None,
-               "features": None, "task": "auto",
-               "split": {"train": 0.7, "val": 0.15, "test": 0.15, "stratify": True},
-               "scale": "standard", "scale_target": "none", "categorical": "onehot",
-               "missing": "error"}
-    section.update(data)
-    return SimpleNamespace(data={"seed": seed, "dtype": dtype, "loss": {"name": loss},
-                                 "data": section},
-                           resolve_path=lambda p: (Path(base) / p).resolve())
+    """A Config of the data keys given, every other key at the schema's default, relative paths
+    under `base`. Unlike `config_from_dict` it keeps a config the schema would refuse (no
+    data.target, say), so that the data layer's own checks can be tested."""
+    raw = {"seed": seed, "dtype": dtype, "loss": loss, "data": {"path": path, **data},
+           "model": {"layers": [{"type": "dense", "units": 1}]}}
+    resolved, sources, _ = resolve(raw, Places())
+    return Config(resolved, sources, None, Path(base).resolve(), Places())
 
 
 def assert_usage_error(result, *phrases):

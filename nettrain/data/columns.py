@@ -2,12 +2,13 @@
 
 import numpy as np
 
+from nettrain.config.schema import DATA
 from nettrain.data.csvfast import Column, index_of, is_number_dtype, to_numeric, unique
 from nettrain.data.values import numeric_values
 from nettrain.errors import DataError
 
 MAX_AUTO_CLASSES = 20  # task: auto calls an integer target with at most this many values classes
-ONEHOT_LIMIT = 100  # data.onehot_limit's default: most inputs one column may one-hot encode into
+ONEHOT_LIMIT = DATA["onehot_limit"].default  # most inputs one column may one-hot encode into
 
 
 def _loss_task(name):

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nettrain.config.schema import DEFAULT_SPLIT
 from nettrain.data.columns import (
-    ONEHOT_LIMIT,
     categorical_columns,
     check_classes,
     class_labels,
@@ -96,10 +94,10 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
             Dataset; `validate` uses it to start fast).
     """
     full, data = config.data, config.data["data"]
-    dtype = np.dtype(full.get("dtype", "float32"))
+    dtype = np.dtype(full["dtype"])
     files = _data_files(config, data)
-    fast_csv = fast_csv and not (data.get("window") or data.get("text"))  # they sort, tokenize
-    frames = {name: _read_file(name, path, shown, _as_list(data.get("target")), dtype, fast_csv,
+    fast_csv = fast_csv and not (data["window"] or data["text"])  # they sort, tokenize
+    frames = {name: _read_file(name, path, shown, _as_list(data["target"]), dtype, fast_csv,
                                data)
               for name, (path, shown) in files.items()}
     frames = order_frames(frames, data)  # data.window.order_by
@@ -108,21 +106,20 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
     shape = sample_shape(config, data, first)
     targets, features = _pick_columns(frames, data, files)
     features = sequence_features(data, first, targets, features)
-    loss = _loss_name(full.get("loss"))
+    loss = full["loss"]["name"]
     notes = list(first.attrs.get("notes", []))  # e.g. unreadable images skipped
     if preprocessor is None:
-        dates = find_date_columns(first, features, data.get("dates"))
+        dates = find_date_columns(first, features, data["dates"])
         frames = {name: expand_dates(df, dates) for name, df in frames.items()}
         first = frames[first_name]
-        task, note = infer_task(first, targets, data.get("task", "auto"), loss)
+        task, note = infer_task(first, targets, data["task"], loss)
         tabular = sequence_categorical(data, features)  # not a text column, not the target
         notes += [f"warning: {w}" for w in suspects(
             first, [f for f in tabular if f not in dates and f not in targets], targets,
             task).values()]
         features = feature_columns(features, dates)
         categorical = categorical_columns(first, sequence_categorical(data, features),
-                                          data.get("categorical", "onehot"),
-                                          data.get("onehot_limit", ONEHOT_LIMIT))
+                                          data["categorical"], data["onehot_limit"])
     else:
         task, note, dates = preprocessor.task, None, preprocessor.dates
         frames = {name: expand_dates(df, dates) for name, df in frames.items()}
@@ -131,9 +128,9 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
     notes += [note] if note else []
     notes += [f"dates: {c!r} -> {', '.join(parts)}" for c, parts in dates.items()]
     numeric = [f for f in sequence_categorical(data, features) if f not in categorical]
-    drop_target = data.get("missing_target", "error") == "drop"
+    drop_target = data["missing_target"] == "drop"
     rows = {name: _usable_rows(df, f"'{files[name][1]}'", numeric, categorical, targets, task,
-                               data.get("missing", "error"), notes, drop_target)
+                               data["missing"], notes, drop_target)
             for name, df in frames.items()}
     classes = None
     if task == "classification":
@@ -142,14 +139,13 @@ def prepare_data(config, preprocessor=None, fast_csv=False):
         check_classes(classes, targets[0], sum(len(r) for r in rows.values()))
         notes.append(f"classes: {_shorten([str(c) for c in classes.tolist()])}")
     parts = split_parts(data, frames, rows, notes, lambda: _split_parts(
-        frames, rows, data, full.get("seed", 0), targets, classes, notes))
+        frames, rows, data, full["seed"], targets, classes, notes))
     token_ids = token_id_input(config)
     if token_ids:
         data["scale"] = "none"  # token ids are never scaled
     pre = preprocessor or preprocessor_class(data)(features, targets, task, categorical, classes,
-                                       data.get("missing", "error"), data.get("scale", "standard"),
-                                       data.get("scale_target", "none"), dtype, dates=dates,
-                                       missing_target=data.get("missing_target", "error"),
+                                       data["missing"], data["scale"], data["scale_target"],
+                                       dtype, dates=dates, missing_target=data["missing_target"],
                                        sample_shape=shape)
     splits = _transform_parts(pre, parts, frames, notes)
     if token_ids:
@@ -171,18 +167,16 @@ def n_outputs(task, loss, classes, targets):
 
 
 # ---- reading
-def _read_file(name, path, shown, targets, dtype, fast, data=None):
+def _read_file(name, path, shown, targets, dtype, fast, data):
     """read_table for the config's data.path (name "all") or data.train/val/test, whose key
     any reading error names."""
-    data = data or {}
-    if data.get("images"):
+    if data["images"]:
         from nettrain.data.images import read_image_folder
 
-        return read_image_folder(path, shown, data.get("image_size"), data.get("color", "rgb"),
-                                 data.get("missing", "error"))
+        return read_image_folder(path, shown, data["image_size"], data["color"], data["missing"])
     try:
         return read_table(path, shown, targets=targets, dtype=dtype, fast=fast,
-                          sep=data.get("sep"), encoding=data.get("encoding") or "utf-8")
+                          sep=data["sep"], encoding=data["encoding"])
     except DataError as err:
         raise DataError(f"data.{'path' if name == 'all' else name}: {err}") from None
 
@@ -258,7 +252,7 @@ def sample_shape(config, data, first):
 
     Images (three axes) default to scale: none; the resolved config records it.
     """
-    shape = data.get("shape") or first.attrs.get("sample_shape")
+    shape = data["shape"] or first.attrs.get("sample_shape")
     if shape is not None and len(shape) == 3 and getattr(config, "sources", {}).get(
             "data.scale", "default") == "default":
         data["scale"] = "none"
@@ -267,13 +261,13 @@ def sample_shape(config, data, first):
 
 def _data_files(config, data):
     """{"all": (resolved, shown)} for path + split, or {"train": ..., "val": ..., "test": ...}."""
-    if data.get("images"):
+    if data["images"]:
         return {"all": (config.resolve_path(data["images"]), str(data["images"]))}
-    named = {k: data[k] for k in SPLITS if data.get(k)}
-    if data.get("path") and named:
+    named = {k: data[k] for k in SPLITS if data[k]}
+    if data["path"] and named:
         raise ConfigError(f"data.path and data.{next(iter(named))} are both set: give either "
                           "one file with data.split, or train/val/test files.")
-    if data.get("path"):
+    if data["path"]:
         return {"all": (config.resolve_path(data["path"]), str(data["path"]))}
     if "train" not in named:
         raise ConfigError("data.path is not set: give the data file (data.path), or "
@@ -288,17 +282,11 @@ def _as_list(value):
     return [value] if isinstance(value, str) else list(value)
 
 
-def _loss_name(loss):
-    if isinstance(loss, dict):
-        return loss.get("name")
-    return loss if isinstance(loss, str) else "cross_entropy"
-
-
 def _pick_columns(frames, data, files):
     """Target and feature column names, checked against every file's columns."""
     first_name, first = next(iter(frames.items()))
     columns = [str(c) for c in first.columns]
-    targets = _as_list(data.get("target"))
+    targets = _as_list(data["target"])
     if not targets:
         if first.attrs.get("targets"):  # an .npz's y, without a configured target name
             targets = list(first.attrs["targets"])
@@ -307,16 +295,16 @@ def _pick_columns(frames, data, files):
         else:
             raise DataError(f"data.target is not set. Name the column to predict; the columns "
                             f"of '{files[first_name][1]}' are: {', '.join(columns)}.")
-    exclude = _as_list(data.get("exclude"))
+    exclude = _as_list(data["exclude"])
     absent = [c for c in exclude if c not in columns]
     if absent:
         raise DataError(f"data.exclude: column(s) {', '.join(map(repr, absent))} not found in "
                         f"'{files[first_name][1]}'.{suggest(absent[0], columns)} Its columns are: "
                         f"{_shorten(columns, 40)}.")
-    features = _as_list(data.get("features")) or [c for c in columns
+    features = _as_list(data["features"]) or [c for c in columns
                                                   if c not in targets and c not in exclude]
     both = [c for c in features if c in targets]
-    if both and not data.get("window"):  # a series' past target values are features
+    if both and not data["window"]:  # a series' past target values are features
         raise DataError(f"Column(s) {', '.join(map(repr, both))} are both in data.target and "
                         "data.features; a target cannot be an input.")
     if not features:
@@ -382,10 +370,10 @@ def _split_parts(frames, rows, data, seed, targets, classes, notes):
     """{split: (frame name, row positions)} from fractions or from separate files."""
     if "all" not in frames:
         return {name: (name, rows[name]) for name in frames}
-    split = data.get("split") or DEFAULT_SPLIT  # fractions left out count as 0
+    split = data["split"]
     frame, kept = frames["all"], rows["all"]
     strata = names = None
-    stratified = bool(split.get("stratify", True)) and classes is not None
+    stratified = split["stratify"] and classes is not None
     if stratified:
         strata = label_codes(frame[targets[0]], kept, classes)
         names = [str(c) for c in classes.tolist()]

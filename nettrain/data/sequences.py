@@ -17,40 +17,39 @@ __all__ = ["order_frames", "sequence_features", "sequence_categorical", "split_p
 
 def sequence_features(data, frame, targets, features):
     """The feature columns: a series keeps its target's past values; a text is its column."""
-    if data.get("window"):
+    if data["window"]:
         return window_features(data, [str(c) for c in frame.columns], targets, features)
-    if data.get("text"):
+    if data["text"]:
         return [data["text"]["column"]]
     return features
 
 
 def sequence_categorical(data, columns):
     """`columns` without a data.text column: it is tokenized, not one-hot encoded or inspected."""
-    text = data.get("text")
+    text = data["text"]
     return [c for c in columns if not text or c != text["column"]]
 
 
 def split_parts(data, frames, rows, notes, default):
     """Chronological blocks for a series; otherwise `default()` (the shuffled split)."""
-    return window_parts(frames, rows, data, notes) if data.get("window") else default()
+    return window_parts(frames, rows, data, notes) if data["window"] else default()
 
 
 def preprocessor_class(data):
     """The Preprocessor (class or factory taking its arguments) for this data section."""
-    if data.get("window"):
+    if data["window"]:
         return functools.partial(WindowPreprocessor, window=data["window"])
-    if data.get("text"):
+    if data["text"]:
         return functools.partial(TextPreprocessor, text=data["text"])
     return Preprocessor
 
 
 def token_id_input(config):
     """True when the first layer takes token ids (it says so: `input_kind`), as an embedding."""
-    layers = (config.data.get("model") or {}).get("layers") or []
-    first = layers[0] if layers and isinstance(layers[0], dict) else {}
     from nettrain.nn.layers import LAYERS
 
-    return getattr(LAYERS.get(first.get("type")), "input_kind", None) == "token_ids"
+    first = config["model"]["layers"][0]
+    return getattr(LAYERS[first["type"]], "input_kind", None) == "token_ids"
 
 
 def note_token_ids(pre, splits, notes):

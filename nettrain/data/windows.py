@@ -12,13 +12,14 @@ import json
 
 import numpy as np
 
-from nettrain.config.schema import DEFAULT_SPLIT
+from nettrain.config.schema import WINDOW
 from nettrain.data.preprocess import Preprocessor
 from nettrain.data.splits import SPLITS
 from nettrain.errors import DataError
 from nettrain.registry import suggest
 
-WINDOW_DEFAULTS = {"size": None, "horizon": 1, "stride": 1, "order_by": None}
+# for a preprocess.json written before a data.window key existed (defaults live in the schema)
+WINDOW_DEFAULTS = {key: field.default for key, field in WINDOW.items()}
 
 
 def time_order(frame, order_by, where="the data"):
@@ -37,8 +38,8 @@ def time_order(frame, order_by, where="the data"):
 
 def order_frames(frames, data):
     """Each frame sorted into time order when data.window.order_by is set."""
-    window = data.get("window")
-    if not window or not window.get("order_by"):
+    window = data["window"]
+    if not window or not window["order_by"]:
         return frames
     out = {}
     for name, frame in frames.items():
@@ -50,21 +51,20 @@ def order_frames(frames, data):
 def window_features(data, columns, targets, features):
     """Default features for a series: every column but order_by and data.exclude, the target's
     own column included (its past values predict its future)."""
-    if data.get("features"):
+    if data["features"]:
         return features
-    order_by = data["window"].get("order_by")
-    exclude = set(data.get("exclude") or ())
+    order_by = data["window"]["order_by"]
+    exclude = set(data["exclude"] or ())
     return [c for c in columns if c != order_by and c not in exclude]
 
 
 def window_parts(frames, rows, data, notes):
     """{split: (frame name, rows)}: chronological blocks of data.path, or the split files."""
-    window = {**WINDOW_DEFAULTS, **data["window"]}
+    window = data["window"]
     need = window["size"] + window["horizon"]
     if "all" in frames:
         kept = rows["all"]
-        split = data.get("split") or DEFAULT_SPLIT
-        fractions = [float(split.get(s) or 0) for s in SPLITS]
+        fractions = [data["split"][s] for s in SPLITS]
         bounds = np.rint(np.cumsum(fractions) * len(kept)).astype(int)
         starts = np.concatenate(([0], bounds[:-1]))
         parts = {s: ("all", kept[a:b]) for s, a, b, f in zip(SPLITS, starts, bounds, fractions) if f > 0}

@@ -8,14 +8,13 @@ from nettrain.export.builder import ExportError, GraphBuilder, require_onnx
 
 
 def loss_name(config):
-    loss = config["loss"]
-    return loss.get("name") if isinstance(loss, dict) else loss
+    return config["loss"]["name"]
 
 
 def array_data(config):
     """Whether the run's data comes as arrays (an .npz file) rather than table columns."""
     data = config["data"]
-    files = [data.get(k) for k in ("path", "train", "val", "test")]
+    files = [data[k] for k in ("path", "train", "val", "test")]
     return any(str(f).lower().endswith(".npz") for f in files if f)
 
 
@@ -36,8 +35,8 @@ def build_inputs(b, pre, config, infos):
         return preprocessing.token_id_input(b, model_shape)
     if getattr(pre, "window", None):
         return preprocessing.table_inputs(b, pre, model_shape, steps=int(pre.window["size"]))
-    if data.get("images") or array_data(config):
-        sample = (pre.n_features,) if data.get("shape") else model_shape
+    if data["images"] or array_data(config):
+        sample = (pre.n_features,) if data["shape"] else model_shape
         return preprocessing.array_input(b, pre, sample, model_shape)
     return preprocessing.table_inputs(b, pre, model_shape)
 
@@ -48,8 +47,7 @@ def decision(pre, config):
 
     if pre.task != "classification":
         return None
-    return (positive_index(pre.classes, config["data"].get("pos_label")),
-            float(config.data.get("threshold", 0.5)))
+    return positive_index(pre.classes, config["data"]["pos_label"]), float(config["threshold"])
 
 
 def vocabulary(pre):

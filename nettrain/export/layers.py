@@ -33,7 +33,7 @@ class LayerInfo:
     Attributes:
         index: the position in model.layers (names the layer in errors and value names).
         type: the layer type, e.g. "dense".
-        args: the config arguments (`layer.config()` without "type").
+        args: every argument of the layer (`layer.config()` without "type"), defaults included.
         arrays: params and buffers by name (`W`, `b`, `running_mean`, ...).
         input_shape, output_shape: sample shapes (without the batch axis).
     """
@@ -112,7 +112,7 @@ def _relu(b, x, args):
 @register_activation_converter("leaky_relu")
 def _leaky_relu(b, x, args):
     # written out: LeakyRelu's alpha attribute is a float32, off by 1e-8 for a float64 model
-    slope = b.op("Mul", [x, b.scalar(float(args.get("negative_slope", 0.01)))])
+    slope = b.op("Mul", [x, b.scalar(float(args["negative_slope"]))])
     return b.op("Where", [b.op("Greater", [x, b.scalar(0.0)]), x, slope])
 
 
@@ -120,7 +120,7 @@ def _leaky_relu(b, x, args):
 def _elu(b, x, args):
     # written out: ONNX Runtime's Elu has no float64 kernel
     negative = b.op("Sub", [b.op("Exp", [b.op("Min", [x, b.scalar(0.0)])]), b.scalar(1.0)])
-    negative = b.op("Mul", [b.scalar(float(args.get("alpha", 1.0))), negative])
+    negative = b.op("Mul", [b.scalar(float(args["alpha"])), negative])
     return b.op("Where", [b.op("Greater", [x, b.scalar(0.0)]), x, negative])
 
 
@@ -164,7 +164,7 @@ def _dense(b, layer, x):
     y = b.op("MatMul", [x, b.const(layer.arrays["W"], f"{p}.W")], f"{p}.matmul")
     if "b" in layer.arrays:
         y = b.op("Add", [y, b.const(layer.arrays["b"], f"{p}.b")], f"{p}.add")
-    return activation(b, layer.args.get("activation"), y, layer.where)
+    return activation(b, layer.args["activation"], y, layer.where)
 
 
 @register_layer_converter("dropout", "random_flip", "random_shift")
@@ -183,7 +183,7 @@ def _batchnorm(b, layer, x):
     per channel (the sample's first axis)."""
     a, p = layer.arrays, layer.prefix
     dtype = a["running_var"].dtype
-    inv_std = 1 / np.sqrt(a["running_var"] + dtype.type(layer.args.get("eps", 1e-5)))
+    inv_std = 1 / np.sqrt(a["running_var"] + dtype.type(layer.args["eps"]))
     shape = _channel_shape(layer, a["gamma"].size)
     consts = {k: b.const(v.reshape(shape), f"{p}.{k}") for k, v in
               (("running_mean", a["running_mean"]), ("inv_std", inv_std),
@@ -225,8 +225,8 @@ def _conv_pads(padding, kernel, stride):
 def _conv2d(b, layer, x):
     a, p = layer.arrays, layer.prefix
     kernel = list(a["W"].shape[2:])
-    stride = _pair(layer.args.get("stride", 1))
-    pads = _conv_pads(layer.args.get("padding", 0), kernel, stride)
+    stride = _pair(layer.args["stride"])
+    pads = _conv_pads(layer.args["padding"], kernel, stride)
     if b.dtype == np.float32:
         inputs = [x, b.const(a["W"], f"{p}.W")] + ([b.const(a["b"], f"{p}.b")] if "b" in a else [])
         y = b.op("Conv", inputs, f"{p}.conv", kernel_shape=kernel, strides=stride, pads=pads)
@@ -242,7 +242,7 @@ def _conv2d(b, layer, x):
         y = b.op("Reshape", [y, b.ints([0, filters, ho, wo])], f"{p}.conv")
         if "b" in a:
             y = b.op("Add", [y, b.const(a["b"].reshape(-1, 1, 1), f"{p}.b")])
-    return activation(b, layer.args.get("activation"), y, layer.where)
+    return activation(b, layer.args["activation"], y, layer.where)
 
 
 def _patches(b, layer, x, kernel, stride, pads):
@@ -261,9 +261,8 @@ def _patches(b, layer, x, kernel, stride, pads):
 
 
 def _pool_attrs(layer):
-    size = _pair(layer.args.get("pool_size", 2))
-    stride = layer.args.get("stride")
-    padding = layer.args.get("padding", 0)
+    size = _pair(layer.args["pool_size"])
+    stride, padding = layer.args["stride"], layer.args["padding"]
     return {"kernel_shape": size, "strides": _pair(size if stride is None else stride),
             "pads": _conv_pads(padding, size, None) if padding in ("same", "valid")
             else _pair(padding) * 2}
@@ -314,7 +313,7 @@ def _recurrent(b, layer, x):
 
 
 def _directions(layer):
-    return [""] + (["_reverse"] if layer.args.get("bidirectional") else [])
+    return [""] + (["_reverse"] if layer.args["bidirectional"] else [])
 
 
 def _units(layer):
@@ -346,7 +345,7 @@ def _recurrent_op(b, layer, x):
         attrs["activations"] = [_rnn_activation(layer).capitalize()] * len(dirs)
     outs = b.op(kind.upper(), inputs, f"{p}.{kind}", outputs=2, **attrs)
     seq, last = outs  # Y (T, dirs, n, units), Y_h (dirs, n, units)
-    if layer.args.get("return_sequences"):
+    if layer.args["return_sequences"]:
         y = b.op("Transpose", [seq], perm=[2, 0, 1, 3])
         return b.op("Reshape", [y, b.ints([0, 0, len(dirs) * units])], f"{p}.sequences")
     y = b.op("Transpose", [last], perm=[1, 0, 2])
@@ -354,8 +353,8 @@ def _recurrent_op(b, layer, x):
 
 
 def _rnn_activation(layer):
-    act = layer.args.get("activation", "tanh")
-    name = act if isinstance(act, str) else act.get("name")
+    act = layer.args["activation"]
+    name = act if isinstance(act, str) else act["name"]
     if name not in ("tanh", "relu"):
         raise ExportError(f"{layer.where}: activation {name!r} has no ONNX form for rnn "
                           "(tanh or relu).")
@@ -385,7 +384,7 @@ def _recurrent_scan(b, layer, x):
                     scan_output_directions=[reverse])
         lasts.append(outs[0])
         seqs.append(b.op("Transpose", [outs[-1]], perm=[1, 0, 2]))
-    if layer.args.get("return_sequences"):
+    if layer.args["return_sequences"]:
         return seqs[0] if len(seqs) == 1 else b.op("Concat", seqs, f"{p}.sequences", axis=2)
     return lasts[0] if len(lasts) == 1 else b.op("Concat", lasts, f"{p}.last", axis=1)
 

@@ -158,8 +158,8 @@ class LoadedRun:
         self.preprocessor, self.model, self.loss = preprocessor, model, loss
         self._preprocess_text = preprocess_text or preprocessor.to_json()
         # a binary model's decision: the positive class index and its probability threshold
-        self.pos = positive_index(preprocessor.classes, config["data"].get("pos_label"))
-        self.threshold = config.data.get("threshold", 0.5)
+        self.pos = positive_index(preprocessor.classes, config["data"]["pos_label"])
+        self.threshold = config["threshold"]
 
     def _threshold(self, threshold):
         """The decision threshold to use: the run's, or `threshold` when given."""
@@ -207,10 +207,9 @@ class LoadedRun:
     def splits(self):
         """The splits fit made, in order ("train", "val", "test"), from the config."""
         data = self.config["data"]
-        if data.get("path"):
-            fractions = data.get("split") or {}
-            return [s for s in SPLITS if float(fractions.get(s) or 0) > 0]
-        return [s for s in SPLITS if data.get(s)]
+        if data["path"]:
+            return [s for s in SPLITS if data["split"][s] > 0]
+        return [s for s in SPLITS if data[s]]
 
     def outputs(self, X):
         """The model's raw outputs for preprocessed inputs X, in evaluation mode."""
@@ -268,17 +267,17 @@ class LoadedRun:
         from nettrain.data.images import read_images_to_score
 
         data = self.config["data"]
-        if not data.get("images"):
+        if not data["images"]:
             raise DataError(f"'{folder}' is a folder, and this run was not trained on an image "
                             "folder (data.images). Give a data file like the one it was trained "
                             "on.")
         _, height, width = self.preprocessor.sample_shape
-        return read_images_to_score(folder, str(folder), (height, width), data.get("color", "rgb"))
+        return read_images_to_score(folder, str(folder), (height, width), data["color"])
 
     def _check_npz_width(self, path, table):
         """An .npz X has unnamed columns: with every column as features (data.features null)
         it must be exactly as wide as the train X, or its values would be read out of place."""
-        if self.config["data"].get("features") is not None:
+        if self.config["data"]["features"] is not None:
             return
         width = sum(1 for c in table.columns if c not in self.preprocessor.targets)
         if width != len(self.preprocessor.features):

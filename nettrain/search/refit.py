@@ -16,18 +16,19 @@ def refit_config(trial):
     """
     data = trial.config.data
     overrides = []
-    if data["data"].get("val") is not None:
+    if data["data"]["val"] is not None:
         overrides.append(("data.val", None))  # the val file is appended to train (merge_val)
-    elif (data["data"].get("split") or {}).get("val"):
+    elif data["data"]["split"] and data["data"]["split"]["val"]:
         split = data["data"]["split"]
         overrides += [("data.split.train", round(split["train"] + split["val"], 12)), ("data.split.val", 0.0)]
-    if data["training"].get("early_stopping"):
+    if data["training"]["early_stopping"]:
         overrides.append(("training.early_stopping", None))
         kept = [res["metrics"].get("weights_epoch") for res in trial.results.values()]
         kept = [e for e in kept if e]
         if kept:
             overrides.append(("training.epochs", max(1, int(round(sum(kept) / len(kept))))))
-    monitor = (data.get("schedule") or {}).get("monitor")
+    schedule = data["schedule"] or {}  # a monitor is a key of the plateau schedule only
+    monitor = schedule["monitor"] if "monitor" in schedule else None
     if isinstance(monitor, str) and monitor.startswith("val_"):
         overrides.append(("schedule.monitor", monitor[4:]))
     return config_mod.config_from_dict(trial.config.absolute_data(), trial.config.base_dir, overrides)
@@ -63,7 +64,7 @@ def refit_best(trial, folder, datasets, console, quiet):
     if read_finished(run_dir) is None or read_finished(run_dir)["status"] != "ok":
         shutil.rmtree(run_dir, ignore_errors=True)
         dataset = None
-        if trial.config.data["data"].get("val") is not None:
+        if trial.config["data"]["val"] is not None:
             dataset = merge_val(datasets[trial.units[0].data_key])
         silent = Console(file=io.StringIO())
         train_run(cfg, dataset=dataset, run_dir=run_dir, quiet=True, console=silent)

@@ -35,7 +35,7 @@ def build_trainer(config, dataset, callbacks=(), init=True):
     optimizer = get_optimizer(config["optimizer"])
     training = config["training"]
     monitor = "val_loss" if "val" in dataset.splits else "train_loss"
-    early = keeper(training["early_stopping"], training.get("save", "auto"), monitor)
+    early = keeper(training["early_stopping"], training["save"], monitor)
     return Trainer(
         model, loss, optimizer,
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
@@ -46,8 +46,8 @@ def build_trainer(config, dataset, callbacks=(), init=True):
         monitor=monitor, callbacks=callbacks,
         inverse_target=(dataset.preprocessor.inverse_target
                         if dataset.task == "regression" else None),
-        stop_flag=StopFlag(), pos=positive_index(dataset.classes, config["data"].get("pos_label")),
-        threshold=config.data.get("threshold", 0.5),
+        stop_flag=StopFlag(), pos=positive_index(dataset.classes, config["data"]["pos_label"]),
+        threshold=config["threshold"],
     )
 
 
