@@ -4,7 +4,7 @@ import copy
 import math
 import re
 
-from nettrain import registry
+from nettrain import checks, registry
 from nettrain.config.locations import flow, keypath, locate_problem
 from nettrain.errors import ConfigError
 
@@ -12,7 +12,8 @@ MISSING = object()
 
 
 # ---------------------------------------------------------------- value checks
-# Each check returns the value (numbers as float where a float is meant) or raises Bad.
+# Each check returns the value (numbers as float where a float is meant) or raises Bad, saying
+# what it expected in the words of nettrain.checks, which constructors' checks use too.
 
 
 class Bad(Exception):
@@ -45,22 +46,16 @@ def _unquote_hint(v):
 
 def integer(lo):
     def check(v):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise Bad(f"an integer >= {lo}", _unquote_hint(v))
+        if isinstance(v, bool) or not isinstance(v, int) or not checks.inside(v, lo):
+            raise Bad(checks.an_integer(lo), _unquote_hint(v))
         return v
     return check
 
 
 def number(lo=None, hi=None, lo_open=False, hi_open=False):
-    if hi is None:
-        expected = f"a number {'>' if lo_open else '>='} {lo}"
-    else:
-        expected = f"a number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-
     def check(v):
-        ok = is_number(v) and (lo is None or (v > lo if lo_open else v >= lo))
-        if not (ok and (hi is None or (v < hi if hi_open else v <= hi))):
-            raise Bad(expected, _unquote_hint(v))
+        if not (is_number(v) and checks.inside(v, lo, hi, lo_open, hi_open)):
+            raise Bad(checks.a_number(lo, hi, lo_open, hi_open), _unquote_hint(v))
         return float(v)
     return check
 
@@ -68,14 +63,14 @@ def number(lo=None, hi=None, lo_open=False, hi_open=False):
 def choice(*options):
     def check(v):
         if not isinstance(v, str) or v not in options:
-            raise Bad(f"one of {', '.join(options)}", registry.suggest(v, options))
+            raise Bad(checks.one_of(options), registry.suggest(v, options))
         return v
     return check
 
 
 def boolean(v):
     if not isinstance(v, bool):
-        raise Bad("true or false")
+        raise Bad(checks.TRUE_OR_FALSE)
     return v
 
 
