@@ -123,7 +123,7 @@ def test_trial_ids_hash_the_resolved_config_not_its_name_or_output(make_config):
     def ids(path, overrides=()):
         cfg, raw, base_dir = search.load_base(path, overrides)
         spec = search.search_spec(cfg.data["search"])
-        return [t.id for t in search.plan_trials(raw, base_dir, spec, cfg.data["seed"])]
+        return [t.id for t in search.plan_trials(raw, base_dir, spec, cfg.data["seed"], cfg.data["search"])]
 
     first = ids(make_config({"optimizer.lr": [0.3, 0.01]}))
     assert len(set(first)) == 2 and all(len(i) == 8 for i in first)

@@ -10,6 +10,7 @@ from nettrain.reporting.run_page import guarded, run_article
 from nettrain.store.listing import RESULTS, is_run_dir
 
 CURVES = 8  # the best trials whose curves are overlaid
+REFIT = "refit-"  # the folder prefix of a refit of the best trial
 
 
 class Search:
@@ -18,12 +19,14 @@ class Search:
     def __init__(self, path):
         self.path = Path(path)
         self.results = self._read()
-        self.trials = {p.name: p for p in sorted(self.path.iterdir()) if is_run_dir(p)}
-        first = RunData(next(iter(self.trials.values()))) if self.trials else None
-        search = ((first.config if first else {}) or {}).get("search") or {}
+        runs = [p for p in sorted(self.path.iterdir()) if is_run_dir(p)]
+        # --refit trains the best config into refit-ID: a run of the search, not a trial.
+        self.refits = {p.name: p for p in runs if p.name.startswith(REFIT)}
+        self.trials = {p.name: p for p in runs if p.name not in self.refits}
         val = [c for c in self.results.columns if c.startswith("val_")]
-        self.metric = search.get("metric") if search.get("metric") in val else (val[0] if val else None)
-        self.mode = search.get("mode") or "min"
+        # results.csv lists the search metric first of the metrics, in every version.
+        self.metric = val[0] if val else None
+        self.mode = self._mode()
         ids = list(self.results.columns).index("id") + 1 if "id" in self.results else 0
         end = list(self.results.columns).index(val[0]) if val else ids
         self.params = list(self.results.columns[ids:end])
@@ -35,6 +38,22 @@ class Search:
             return pd.read_csv(self.path / RESULTS, dtype={"id": str})
         except (OSError, UnicodeDecodeError, ValueError) as err:
             raise Missing(f"{RESULTS} cannot be read ({err}).") from None
+
+    def _mode(self):
+        """The search's mode: its trials' config says it (older searches' trial configs hold
+        the default search section: then the metric's own direction)."""
+        from nettrain.errors import ConfigError
+        from nettrain.nn.metrics import metric_mode
+
+        first = RunData(next(iter(self.trials.values()))) if self.trials else None
+        search = ((first.config if first else {}) or {}).get("search") or {}
+        named = search.get("metric")
+        if named is not None and self.metric in (named, f"val_{named}") and search.get("mode"):
+            return search["mode"]
+        try:
+            return metric_mode(self.metric) if self.metric else "min"
+        except ConfigError:
+            return "min"
 
     def ok(self):
         frame = self.results
@@ -54,6 +73,7 @@ def search_article(path, anchor):
              (f"{anchor}-curves", "Trial curves", trial_curves)]
     intro = (f'<p class="mono">{esc(search.path)}</p><p>{len(search.results)} trial(s) in '
              f"{RESULTS}; search metric {esc(search.metric)} ({esc(search.mode)}).</p>")
+    intro += "".join(_refit_note(name, path) for name, path in search.refits.items())
     body = [section(anchor, f"Grid search {search.path.name}", intro + guarded(_gaps, search))]
     body += [section(a, t, guarded(draw, search), 3) for a, t, draw in parts]
     nav = [(a, t) for a, t, _ in parts]
@@ -65,6 +85,13 @@ def search_article(path, anchor):
         body.append(html)
         nav.append((f"{anchor}-best", f"Best trial {trial}"))
     return "".join(body), nav
+
+
+def _refit_note(name, path):
+    test = RunData(path).metrics.get("test") or {}
+    scores = ", ".join(f"test_{k} {v:.4g}" for k, v in test.items() if isinstance(v, (int, float)))
+    return (f"<p>{esc(name)}: the best trial refitted on train+val"
+            f"{': ' + esc(scores) if scores else ' (unfinished)'}.</p>")
 
 
 def _gaps(search):

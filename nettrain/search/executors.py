@@ -6,6 +6,7 @@ instead of an exception. The dataset is prepared once by the caller and handed t
 worker once: through the pool initializer locally, `client.scatter(broadcast=True)` on Dask.
 """
 
+import ast
 import concurrent.futures as cf
 import contextlib
 import io
@@ -15,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -183,10 +185,65 @@ def _run_in_worker(unit):
     return run_unit(unit, _WORKER_DATASETS[unit.data_key])
 
 
+GUARD = 'if __name__ == "__main__":'
+
+
+def unguarded_script_call():
+    """(script, line) when this call comes from a script's top-level code outside
+    `if __name__ == "__main__":`, else None.
+
+    Spawned workers import the main script again as they start; a search started by its
+    top-level code would start again in every worker, which then dies. A script that cannot
+    be read back is given the benefit of the doubt.
+    """
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if script is None:  # an interactive session or a notebook: nothing is imported again
+        return None
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    line = frame.f_lineno
+    try:
+        tree = ast.parse(Path(script).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    guarded = any(isinstance(node, ast.If) and _is_main_test(node.test)
+                  and node.body[0].lineno <= line <= node.body[-1].end_lineno
+                  for node in ast.walk(tree))
+    return None if guarded else (script, line)
+
+
+def _is_main_test(test):
+    """Whether `test` is `__name__ == "__main__"` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, *test.comparators]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    texts = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and texts == ["__main__"]
+
+
+def check_script_guard():
+    """A ConfigError naming the guard when worker processes would run the calling script again."""
+    found = unguarded_script_call()
+    if found is not None:
+        script, line = found
+        raise ConfigError(
+            f"{script}, line {line}: the search starts worker processes, and each one runs the "
+            f"script's top-level code again as it starts, which would start the search again. "
+            f"Put the call under `{GUARD}` (see docs/grid-search.md), or pass workers=1 to "
+            "train the trials in this process."
+        )
+
+
 class LocalPool:
     """`workers` spawned processes, each training one unit at a time with one BLAS thread."""
 
     def __init__(self, workers, datasets):
+        check_script_guard()
         self.slots = workers
         self.where = f"{workers} local worker processes"
         self.datasets = datasets
@@ -214,9 +271,10 @@ class LocalPool:
             return self.pool.submit(_run_in_worker, unit)
         except BrokenProcessPool as err:
             raise RunError(
-                f"A worker process stopped abruptly ({err}); a trial may have run out of memory. "
-                "The results so far are in results.csv: run the same command again to resume, "
-                "with fewer --workers if memory is short."
+                f"A worker process stopped abruptly ({err}); a trial may have run out of memory, "
+                f"or a script started the search outside `{GUARD}` (each worker runs the "
+                "script again). The results so far are in results.csv: run the same command "
+                "again to resume, with fewer --workers if memory is short."
             ) from None
 
     def wait(self, futures, timeout):

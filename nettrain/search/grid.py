@@ -97,18 +97,30 @@ def load_base(config_or_path, overrides=()):
     return cfg, config_mod.apply_overrides(raw, overrides), path.parent.resolve()
 
 
-def plan_trials(raw, base_dir, spec, seed):
+def with_search(raw, base_dir, overrides, search):
+    """A trial's Config: `raw` (without its search section) with `overrides`, validated, and
+    the search's resolved `search` section put back.
+
+    A trial's config.yaml carries the real search section (its metric and mode tell the report
+    what was searched); validating it again for every trial would check the whole space again.
+    """
+    raw = {k: v for k, v in raw.items() if k != "search"}
+    cfg = config_mod.config_from_dict(raw, base_dir, overrides)
+    data = {**cfg.data, "search": copy.deepcopy(search)}
+    return config_mod.Config(data, cfg.sources, cfg.path, cfg.base_dir, cfg.places)
+
+
+def plan_trials(raw, base_dir, spec, seed, search):
     """The trials of the space, each config validated; every invalid combination in one error.
 
     Parameters are applied to the user's raw mapping, not the resolved one, so defaults that
     depend on a searched value (an initializer that follows the activation) follow it.
+    `search` is the resolved search section every trial's config carries.
     """
-    # The search section itself is not part of a trial: it would only be checked again.
-    raw = {k: v for k, v in raw.items() if k != "search"}
     trials, problems = {}, []
     for params in expand(spec, seed):
         try:
-            cfg = config_mod.config_from_dict(raw, base_dir, list(params.items()))
+            cfg = with_search(raw, base_dir, list(params.items()), search)
         except ConfigError as err:
             problems += _trial_problems(params, err)
             continue
@@ -161,8 +173,9 @@ def attach_units(trials, spec, folder):
     for trial in trials:
         base_seed = trial.config.data["seed"]
         for r in range(spec.repeats):
-            cfg = trial.config if r == 0 else config_mod.config_from_dict(
-                trial.config.absolute_data(), trial.config.base_dir, [("seed", base_seed + r)])
+            cfg = trial.config if r == 0 else with_search(
+                trial.config.absolute_data(), trial.config.base_dir, [("seed", base_seed + r)],
+                trial.config.data["search"])
             run_dir = folder / (trial.id if r == 0 else f"{trial.id}-r{r}")
             trial.units.append(Unit(trial.id, r, cfg, str(run_dir), _data_key(trial.config)))
 
@@ -296,7 +309,7 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
     cfg, raw, base_dir = load_base(config_or_path, overrides)
     spec = search_spec(cfg.data["search"])
     metric, mode = objective(spec)
-    trials = plan_trials(raw, base_dir, spec, cfg.data["seed"])
+    trials = plan_trials(raw, base_dir, spec, cfg.data["seed"], cfg.data["search"])
     folder = search_dir(cfg, out)
     attach_units(trials, spec, folder)
     if refit:

@@ -31,7 +31,9 @@ def refit_config(trial):
     monitor = schedule["monitor"] if "monitor" in schedule else None
     if isinstance(monitor, str) and monitor.startswith("val_"):
         overrides.append(("schedule.monitor", monitor[4:]))
-    return config_mod.config_from_dict(trial.config.absolute_data(), trial.config.base_dir, overrides)
+    # The refit is no trial: its config keeps no search section (whose metric needs val).
+    data = {k: v for k, v in trial.config.absolute_data().items() if k != "search"}
+    return config_mod.config_from_dict(data, trial.config.base_dir, overrides)
 
 
 def merge_val(dataset):

@@ -33,13 +33,20 @@ def trial_row(trial, metric, repeats):
     return row
 
 
+TIE_BREAK = "val_loss"  # lower is better: ranks trials that tie on the search metric
+
+
 def rank(rows, metric, mode):
-    """ok trials best first (NaN last), then failed ones, each group in trial order."""
+    """ok trials best first (NaN last), then failed ones; trials that tie on `metric` (four
+    at val_accuracy 1.0 on a small val split) by the lower val_loss, then in trial order."""
     sign = 1 if mode == "min" else -1
 
+    def score(row, name, sign):
+        value = row["metrics"].get(name, math.nan) if row["status"] == "ok" else math.nan
+        return (math.isnan(value), sign * value if not math.isnan(value) else 0)
+
     def key(row):
-        value = row["metrics"].get(metric, math.nan) if row["status"] == "ok" else math.nan
-        return (row["status"] != "ok", math.isnan(value), sign * value if not math.isnan(value) else 0)
+        return (row["status"] != "ok", *score(row, metric, sign), *score(row, TIE_BREAK, 1))
 
     return sorted(rows, key=key)
 
