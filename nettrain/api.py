@@ -2,19 +2,56 @@
 `load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs;
 `runs` lists run directories and `report` writes their HTML page."""
 
-import functools
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nettrain.errors import Interrupted, NettrainError
 from nettrain.inference.run import Run
 from nettrain.training.launch import train_run
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import pandas as pd
+    from rich.console import Console
+
+    from nettrain.config.loading import Config
+    from nettrain.inference.loading import DataSource, LoadedRun
+    from nettrain.search.grid import SearchResult
+
+    # a YAML file, a config mapping (paths relative to the working directory) or a Config
+    ConfigSource: TypeAlias = str | os.PathLike | Mapping[str, Any] | Config
+    # "KEY=VALUE" strings as --set takes them, or (key, value) pairs
+    Overrides: TypeAlias = Sequence[str | tuple[str, Any]]
+    # a run directory or a Run
+    RunSource: TypeAlias = str | os.PathLike | Run
+
 __all__ = ["Run", "fit", "grid_search", "load", "evaluate", "predict", "runs", "report"]
 
 
-@functools.wraps(train_run, assigned=("__doc__",))  # nettrain.fit keeps its name
-def fit(config_or_path=None, *, report=False, **kwargs):
-    # `report=True` (fit --report) or `training.report: true` also writes RUN/report.html at
-    # the end, after Ctrl-C too; a report that cannot be written is a warning, never a failed fit.
+def fit(config_or_path: ConfigSource | None = None, *, report: bool = False, **kwargs: Any) -> Run:
+    """Train a model from a config into a new run directory (or continue one); return its Run.
+
+    Args:
+        config_or_path: a YAML file, a config dict or a Config; None with `resume=RUN`
+            continues the run with the config it holds.
+        report: also write RUN/report.html at the end (after Ctrl-C too), as
+            `nettrain fit --report` or `training.report: true`; a report that cannot be
+            written is a warning, never a failed fit.
+        **kwargs: `overrides`, `out`, `init_from`, `resume`, `quiet`, `diagnose`, `console`,
+            `callbacks`, `dataset`, `run_dir`, and config values as keywords
+            (`fit(cfg, seed=1, optimizer__lr=0.01)`): see `nettrain.training.launch.train_run`.
+
+    Raises:
+        ConfigError, DataError: bad config or data (exit code 2), before any training.
+        DivergenceError: a non-finite loss or gradient (1); the last good checkpoint is kept.
+        Interrupted: SIGINT or SIGTERM (130), after the checkpoint and files are written;
+            its `run` attribute is the Run.
+    """
     try:
         run = train_run(config_or_path, **kwargs)
     except Interrupted as err:
@@ -42,8 +79,10 @@ def _write_report(run, asked, kwargs):
         console.print(f"Report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
-def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, refit=False,
-                out=None, quiet=False, console=None):
+def grid_search(config_or_path: ConfigSource, *, overrides: Overrides = (),
+                workers: int | None = None, scheduler: str | None = None, refit: bool = False,
+                out: str | os.PathLike | None = None, quiet: bool = False,
+                console: Console | None = None) -> SearchResult:
     """Train every trial of the config's `search` space in parallel and rank them.
 
     Returns a `nettrain.search.grid.SearchResult` (`path`, `results` DataFrame, `best`,
@@ -55,41 +94,41 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
                       refit=refit, out=out, quiet=quiet, console=console)
 
 
-def load(run_dir):
-    """A trained run directory, ready to `.predict(df)`, `.predict_proba(df)`, `.evaluate(df)`."""
+def load(run: RunSource) -> LoadedRun:
+    """A trained run (a run directory or a `Run`), ready to `.predict(data)`,
+    `.predict_array(data)`, `.predict_proba(data)` and `.evaluate(data)`."""
     from nettrain.inference.loading import load as load_run
 
-    return load_run(run_dir)
+    return load_run(getattr(run, "path", run))
 
 
-def evaluate(run, split=None, data=None, threshold=None):
-    """The metrics report of a run (directory or Run) on a split or a labelled file/DataFrame;
+def evaluate(run: RunSource, data: DataSource | None = None, *, split: str | None = None,
+             threshold: float | None = None) -> dict:
+    """The metrics report of a run (directory or Run) on labelled data (a DataFrame or a
+    file) or on one of its splits, as `nettrain evaluate --json` prints it;
     `threshold` overrides a binary model's decision threshold."""
-    from nettrain.inference.loading import evaluate as evaluate_run
-
-    return evaluate_run(run, split=split, data=data, threshold=threshold)
+    return load(run).evaluate(data, split=split, threshold=threshold)
 
 
-def predict(run, data, proba=False, keep=(), threshold=None, missing=None):
+def predict(run: RunSource, data: DataSource, *, proba: bool = False, keep: Sequence[str] = (),
+            threshold: float | None = None, missing: str | None = None) -> pd.DataFrame:
     """The table `nettrain predict` writes, as a DataFrame, for a DataFrame or a data file
-    (`threshold` and `missing` as `nettrain predict --threshold/--missing`)."""
-    from nettrain.inference.loading import predict as predict_run
+    (`proba`, `keep`, `threshold` and `missing` as `nettrain predict --proba/--keep/
+    --threshold/--missing`)."""
+    return load(run).predict(data, proba=proba, keep=keep, threshold=threshold, missing=missing)
 
-    return predict_run(run, data, proba=proba, keep=keep, threshold=threshold, missing=missing)
 
-
-def runs(folder="runs", sort=None):
+def runs(folder: str | os.PathLike = "runs", sort: str | None = None) -> pd.DataFrame:
     """The run directories under `folder` as a DataFrame, one row each, as `nettrain runs`."""
     from nettrain.store.table import runs as run_table
 
     return run_table(folder, sort)
 
 
-def report(paths, out=None):
+def report(paths: str | os.PathLike | Iterable[str | os.PathLike],
+           out: str | os.PathLike | None = None) -> Path:
     """Write the HTML report of runs or searches (one path or several) as `nettrain report`;
     return the path written."""
-    from pathlib import Path
-
     from nettrain.reporting import write_report
 
-    return write_report([paths] if isinstance(paths, (str, Path)) else paths, out)
+    return write_report([paths] if isinstance(paths, (str, os.PathLike)) else paths, out)

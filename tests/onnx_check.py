@@ -46,7 +46,7 @@ def assert_agrees(run, data, model=None, X=None):
     classify = loaded.task == "classification"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unseen levels, left-out rows: predict warns
-        table = loaded.prediction_frame(frame, proba=classify)
+        table = loaded.predict(frame, proba=classify)
     sess = session(model or to_onnx(loaded))
     window = getattr(loaded.preprocessor, "window", None)
     if window:  # one sample per window; predict's table has a row per input row

@@ -83,7 +83,7 @@ def test_predict_missing_drop_or_mean(runs, tmp_path):
     run = nettrain.load(runs["binary"])
     mean = run.preprocessor.fill[run.preprocessor.numeric.index("rate")]
     same = frame.fillna({"rate": mean})
-    assert run.predict(same).tolist() == pd.read_csv(io.StringIO(filled.stdout))[
+    assert run.predict_array(same).tolist() == pd.read_csv(io.StringIO(filled.stdout))[
         "predicted_default"].tolist()
 
 
@@ -93,7 +93,7 @@ def test_threshold_moves_the_binary_decision(runs, tmp_path):
     p_yes = run.predict_proba(frame)[:, 1]
     for threshold in (0.2, 0.5, 0.8):
         expected = np.where(p_yes >= threshold, "yes", "no")
-        assert run.predict(frame, threshold=threshold).tolist() == expected.tolist()
+        assert run.predict_array(frame, threshold=threshold).tolist() == expected.tolist()
         table = nettrain.predict(runs["binary"], frame, threshold=threshold)
         assert table["predicted_default"].tolist() == expected.tolist()
     low = json.loads(run_cli("evaluate", runs["binary"], "--threshold", "0.2", "--json").stdout)

@@ -260,15 +260,15 @@ def test_a_decision_threshold_must_be_a_probability_on_a_binary_run(tmp_path_fac
     runs = trained_runs(tmp_path_factory.getbasetemp())
     pets = nettrain.load(runs["pets"].path)
     frame = pd.read_csv(runs["pets"].path.parent.parent.parent / "pets.csv")
-    low, high = pets.predict(frame, threshold=0.01), pets.predict(frame, threshold=0.99)
+    low, high = pets.predict_array(frame, threshold=0.01), pets.predict_array(frame, threshold=0.99)
     assert (low == pets.classes[1]).mean() > (high == pets.classes[1]).mean()
-    assert list(pets.predict(frame)) == list(pets.predict(frame, threshold=0.5))
+    assert list(pets.predict_array(frame)) == list(pets.predict_array(frame, threshold=0.5))
     for bad in (0, 1, 1.5, True, "0.3"):
         with pytest.raises(DataError, match="strictly between 0 and 1"):
-            pets.predict(frame, threshold=bad)
+            pets.predict_array(frame, threshold=bad)
     iris = nettrain.load(runs["iris"].path)
     with pytest.raises(DataError, match="applies to binary classification"):
-        iris.predict(pd.read_csv(iris.config.resolve_path(iris.config["data"]["path"])), threshold=0.3)
+        iris.predict_array(pd.read_csv(iris.config.resolve_path(iris.config["data"]["path"])), threshold=0.3)
 
 
 def test_training_save_best_keeps_the_best_epochs_weights_without_early_stopping(tmp_path):

@@ -215,7 +215,7 @@ def test_text_model_takes_token_ids_with_its_vocabulary_beside(tmp_path):
                                                                           text.lower())][-T:]
         ids[row, T - len(found):] = found
     label_out, proba = session(out).run(None, {"X": ids})
-    table = load_run(run.path).prediction_frame(pd.DataFrame({"review": new}), proba=True)
+    table = load_run(run.path).predict(pd.DataFrame({"review": new}), proba=True)
     assert label_out.tolist() == table["predicted_label"].tolist()
     np.testing.assert_allclose(proba, table[["proba_neg", "proba_pos"]].to_numpy(), atol=1e-5)
 

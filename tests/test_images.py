@@ -173,7 +173,7 @@ def test_predict_and_evaluate_read_a_folder_of_images_as_training_did(tmp_path):
     pixels = [np.asarray(Image.open(new / "a.png").convert("RGB")),
               np.asarray(Image.open(new / "b.png").convert("RGB").resize((6, 6), Image.BILINEAR))]
     X = np.stack(pixels).transpose(0, 3, 1, 2).astype(np.float32) / 255
-    expected = nettrain.load(run.path).predict(pd.DataFrame(X.reshape(2, -1),
+    expected = nettrain.load(run.path).predict_array(pd.DataFrame(X.reshape(2, -1),
                                                             columns=[f"x{i}" for i in range(108)]))
     assert table["predicted_y"].tolist() == list(expected)
     result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--data", str(tmp_path / "pics"),

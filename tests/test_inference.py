@@ -44,7 +44,8 @@ def test_api_functions_and_run_methods(runs):
     frame = pd.read_csv(IRIS)
     assert nettrain.evaluate(run, split="val")["accuracy"] == run.evaluate(split="val")["accuracy"]
     assert run.evaluate(frame)["n_samples"] == 150
-    assert run.predict(frame).tolist() == load(run.path).predict(frame).tolist()
+    assert run.predict_array(frame).tolist() == load(run.path).predict_array(frame).tolist()
+    assert run.predict_proba(frame).tolist() == load(run.path).predict_proba(frame).tolist()
     table = nettrain.predict(run.path, IRIS, proba=True, keep=["species"])
     assert list(table.columns) == ["species", "predicted_species", "proba_setosa",
                                    "proba_versicolor", "proba_virginica"]
@@ -70,7 +71,7 @@ def test_evaluate_on_a_labelled_frame_matches_predictions(runs):
     loaded = load(runs["iris"].path)
     frame = pd.read_csv(IRIS)
     report = loaded.evaluate(frame)
-    predicted = loaded.predict(frame)
+    predicted = loaded.predict_array(frame)
     assert report["accuracy"] == pytest.approx(np.mean(predicted == frame["species"].to_numpy()))
     assert report["n_samples"] == 150
     assert sum(map(sum, report["confusion_matrix"]["matrix"])) == 150
@@ -83,7 +84,7 @@ def test_predict_gives_labels_and_probabilities(runs):
     proba = loaded.predict_proba(frame)
     assert proba.shape == (150, 3)
     assert np.allclose(proba.sum(axis=1), 1, atol=1e-5)
-    labels = loaded.predict(frame)
+    labels = loaded.predict_array(frame)
     assert labels.tolist() == loaded.classes[proba.argmax(axis=1)].tolist()
     assert np.mean(labels == frame["species"].to_numpy()) > 0.8  # it learned something
 
@@ -93,7 +94,7 @@ def test_columns_in_any_order_extra_and_no_target(runs):
     frame = pd.read_csv(IRIS)
     shuffled = frame[["petal_width", "species", "sepal_width", "petal_length", "sepal_length"]]
     shuffled = shuffled.drop(columns="species").assign(note="x")
-    assert loaded.predict(shuffled).tolist() == loaded.predict(frame).tolist()
+    assert loaded.predict_array(shuffled).tolist() == loaded.predict_array(frame).tolist()
 
 
 def test_binary_run_uses_threshold_and_two_columns(runs):
@@ -103,7 +104,7 @@ def test_binary_run_uses_threshold_and_two_columns(runs):
     assert proba.shape == (len(frame), 2)
     assert np.allclose(proba.sum(axis=1), 1)
     expected = np.where(proba[:, 1] >= 0.5, "yes", "no")
-    assert loaded.predict(frame).tolist() == expected.tolist()
+    assert loaded.predict_array(frame).tolist() == expected.tolist()
     assert loaded.evaluate(frame)["accuracy"] > 0.7
 
 
@@ -124,7 +125,7 @@ def test_unseen_level_encodes_as_zeros_with_one_warning(runs):
 def test_regression_maps_back_through_target_scaling(runs):
     loaded = load(runs["linnerud"].path)
     frame = pd.read_csv(ROOT / "datasets" / "linnerud.csv")
-    pred = loaded.predict(frame)
+    pred = loaded.predict_array(frame)
     assert pred.shape == (20, 3)
     pre = loaded.preprocessor
     X, _ = pre.transform(frame)
@@ -141,10 +142,10 @@ def test_regression_maps_back_through_target_scaling(runs):
 
 def test_prediction_frame_columns(runs):
     loaded = load(runs["pets"].path)
-    table = loaded.prediction_frame(pets_frame().head(3), proba=True, keep=["id"])
+    table = loaded.predict(pets_frame().head(3), proba=True, keep=["id"])
     assert list(table.columns) == ["id", "predicted_label", "proba_no", "proba_yes"]
     assert table["id"].tolist() == [9_007_199_254_740_993 + i for i in range(3)]
-    multi = load(runs["linnerud"].path).prediction_frame(pd.read_csv(ROOT / "datasets" / "linnerud.csv"))
+    multi = load(runs["linnerud"].path).predict(pd.read_csv(ROOT / "datasets" / "linnerud.csv"))
     assert list(multi.columns) == ["predicted_weight", "predicted_waist", "predicted_pulse"]
 
 
@@ -234,14 +235,14 @@ def test_non_finite_weights(copy_run):
 def test_missing_feature_columns_are_listed(runs):
     frame = pd.read_csv(IRIS).drop(columns=["petal_length", "sepal_width"])
     with pytest.raises(DataError, match=r"'sepal_width', 'petal_length' not found"):
-        load(runs["iris"].path).predict(frame)
+        load(runs["iris"].path).predict_array(frame)
 
 
 def test_non_numeric_value_names_column_and_row(runs):
     frame = pd.read_csv(IRIS).astype({"petal_width": object})
     frame.loc[6, "petal_width"] = "wide"
     with pytest.raises(DataError, match=r"Column 'petal_width' must be numeric, but row 7 holds 'wide'"):
-        load(runs["iris"].path).predict(frame)
+        load(runs["iris"].path).predict_array(frame)
 
 
 def test_split_the_run_does_not_have(runs):
@@ -280,13 +281,13 @@ def test_rows_left_out_for_missing_values_get_empty_predictions(runs):
     loaded.preprocessor.missing = "drop"  # as a run trained with data.missing: drop
     frame = pets_frame().head(4).assign(size=[0.1, np.nan, 2.0, -1.0])
     with captured_warnings() as messages:
-        labels = loaded.predict(frame)
+        labels = loaded.predict_array(frame)
         proba = loaded.predict_proba(frame)
     assert labels[1] is None and set(labels[[0, 2, 3]]) <= {"yes", "no"}
     assert np.isnan(proba[1]).all() and np.isfinite(proba[[0, 2, 3]]).all()
     assert len(messages) == 1 and "Left out 1 of 4 row(s)" in messages[0]
     with captured_warnings():
-        table = loaded.prediction_frame(frame, proba=True, keep=["id"])
+        table = loaded.predict(frame, proba=True, keep=["id"])
     assert len(table) == 4 and pd.isna(table.loc[1, "predicted_label"])
 
 
@@ -305,7 +306,7 @@ def test_binary_probability_of_one_half_predicts_the_positive_class(copy_run):
     _rewrite_model(run, lambda a: (a["layers.1.W"].fill(0), a["layers.1.b"].fill(0)))
     loaded = load(run)
     frame = pets_frame()
-    assert set(loaded.predict(frame)) == {"yes"}
+    assert set(loaded.predict_array(frame)) == {"yes"}
     assert loaded.evaluate(frame)["accuracy"] == pytest.approx(np.mean(frame["label"] == "yes"))
 
 
@@ -318,10 +319,10 @@ def test_npz_with_a_different_width_is_refused(tmp_path):
                         "training": {"epochs": 1}, "output": str(tmp_path / "runs")}, quiet=True)
     model = load(run.path)
     np.savez(tmp_path / "same.npz", X=X[:5])
-    assert model.predict(tmp_path / "same.npz").shape == (5, 1)
+    assert model.predict_array(tmp_path / "same.npz").shape == (5, 1)
     np.savez(tmp_path / "wide.npz", X=rng.normal(size=(5, 4)))
     with pytest.raises(DataError, match="X has 4 values per row, but the run was trained on 3"):
-        model.predict(tmp_path / "wide.npz")
+        model.predict_array(tmp_path / "wide.npz")
 
 
 def test_every_row_left_out_gives_empty_predictions(runs):
@@ -329,7 +330,7 @@ def test_every_row_left_out_gives_empty_predictions(runs):
     frame = pd.read_csv(IRIS).head(3).assign(sepal_length=np.nan)
     loaded = load(runs["iris"].path)
     with pytest.warns(DataWarning, match="Left out 3 of 3 row"):
-        predicted = loaded.predict(frame, missing="drop")
+        predicted = loaded.predict_array(frame, missing="drop")
     assert predicted.tolist() == [None, None, None]
     assert loaded.outputs(np.zeros((0, 4))).shape == (0, 3)
 
@@ -339,11 +340,11 @@ def test_only_predict_suggests_missing_drop_and_only_for_gaps(runs):
     frame = pd.read_csv(IRIS).head(3)
     text = frame.assign(sepal_length=["x", 1.0, 2.0])
     with pytest.raises(DataError, match="Column 'sepal_length' must be numeric") as err:
-        loaded.predict(text)
+        loaded.predict_array(text)
     assert "--missing" not in str(err.value)  # not a gap: the hint would not help
     gaps = frame.assign(sepal_width=np.nan)
     with pytest.raises(DataError, match="Predict them anyway with --missing drop"):
-        loaded.predict(gaps)
+        loaded.predict_array(gaps)
     with pytest.raises(DataError, match="Missing or non-finite values.*set data.missing") as err:
         loaded.evaluate(gaps)  # evaluate keeps the data's own advice
     assert "Predict them anyway" not in str(err.value)
@@ -353,6 +354,6 @@ def test_missing_given_for_one_call_does_not_stay(runs):
     loaded = load(runs["iris"].path)
     gaps = pd.read_csv(IRIS).head(3).assign(sepal_width=np.nan)
     with pytest.warns(DataWarning):
-        loaded.predict(gaps, missing="drop")
+        loaded.predict_array(gaps, missing="drop")
     with pytest.raises(DataError, match="Predict them anyway with --missing drop"):
-        loaded.predict(gaps)  # the run's own data.missing (error) again
+        loaded.predict_array(gaps)  # the run's own data.missing (error) again

@@ -43,7 +43,7 @@ def test_csv_to_stdout_in_label_form(runs):
     assert list(table.columns) == ["predicted_species"]
     assert len(table) == 150
     assert set(table["predicted_species"]) <= {"setosa", "versicolor", "virginica"}
-    expected = load(runs["iris"].path).predict(pd.read_csv(IRIS))
+    expected = load(runs["iris"].path).predict_array(pd.read_csv(IRIS))
     assert table["predicted_species"].tolist() == expected.tolist()
 
 
@@ -67,7 +67,7 @@ def test_output_file_and_target_absent_in_any_order(runs, tmp_path):
     assert result.stdout == ""
     table = pd.read_csv(out)
     assert list(table.columns) == ["predicted_species", "proba_setosa", "proba_versicolor", "proba_virginica"]
-    assert table["predicted_species"].tolist() == load(runs["iris"].path).predict(frame).tolist()
+    assert table["predicted_species"].tolist() == load(runs["iris"].path).predict_array(frame).tolist()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
@@ -76,7 +76,7 @@ def test_multi_output_regression_in_target_units(runs):
     assert result.exit_code == 0, result.output
     table = read(result.stdout)
     assert list(table.columns) == ["predicted_weight", "predicted_waist", "predicted_pulse"]
-    expected = load(runs["linnerud"].path).predict(pd.read_csv(ROOT / "datasets" / "linnerud.csv"))
+    expected = load(runs["linnerud"].path).predict_array(pd.read_csv(ROOT / "datasets" / "linnerud.csv"))
     assert table.to_numpy() == pytest.approx(expected, rel=1e-6)
 
 

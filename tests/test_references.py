@@ -210,7 +210,7 @@ def test_predict_and_evaluate_run_in_evaluation_mode(dropout_run):
     expected = softmax(manual_forward(arrays, X.astype(np.float64)))
     np.testing.assert_allclose(loaded.predict_proba(frame), expected, rtol=1e-10, atol=1e-12)
     classes = np.array(sorted(frame["species"].unique()))
-    assert list(loaded.predict(frame)) == list(classes[expected.argmax(axis=1)])
+    assert list(loaded.predict_array(frame)) == list(classes[expected.argmax(axis=1)])
     report = loaded.evaluate(frame)
     want_loss = -np.mean(np.log(expected[np.arange(len(y)), y]))
     assert report["loss"] == pytest.approx(want_loss, rel=1e-10)

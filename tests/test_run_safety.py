@@ -258,7 +258,7 @@ def test_sigkill_inside_a_write_keeps_the_old_file_and_resume_removes_the_tempor
     assert (run.path / rundir.MODEL).read_bytes() == before
     [temp] = run.path.glob(".*.tmp")
     assert temp.name.startswith(f".{rundir.MODEL}.")
-    assert nettrain.load(run.path).predict(IRIS).shape == (150,)  # still a usable run
+    assert nettrain.load(run.path).predict_array(IRIS).shape == (150,)  # still a usable run
     fit(None, resume=run.path, overrides=["training.epochs=3"])
     assert not list(run.path.glob(".*.tmp"))
 

@@ -93,7 +93,7 @@ def test_window_config_errors(tmp_path):
 def test_series_fit_evaluate_and_predict_one_forecast_per_window(tmp_path):
     run = nettrain.fit(series_config(tmp_path), **QUIET)
     assert run.metrics["test"]["mae"] > 0
-    aligned = run.predict(tmp_path / "series.csv")  # one per input row: where a window ends
+    aligned = run.predict_array(tmp_path / "series.csv")  # one per input row: where a window ends
     assert aligned.shape == (120, 1) and np.isnan(aligned).sum() == 7
     table = nettrain.predict(run, tmp_path / "series.csv")
     assert len(table) == 120 - 8 + 1                  # every complete window, the last forecasts
@@ -161,7 +161,7 @@ def test_text_route_fit_predict_and_saved_vocabulary(tmp_path):
         assert not npz["layers.0.W"][0].any()          # padding never learns
     assert run.metrics["test"]["accuracy"] >= 0.8
     new = pd.DataFrame({"text": ["great wonderful loved", "awful boring bad", "zzz unknown"]})
-    assert run.predict(new).tolist()[:2] == ["pos", "neg"]
+    assert run.predict_array(new).tolist()[:2] == ["pos", "neg"]
 
 
 def test_text_column_that_holds_numbers(tmp_path):

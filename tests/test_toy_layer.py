@@ -88,7 +88,7 @@ def test_the_toy_layer_trains_saves_and_loads(tmp_path):
     assert isinstance(toy, ToyScale) and toy.start == 0.5
     assert not np.allclose(toy.params["a"], 0.5)  # it learned
     assert model.architecture()["layers"][0] == {"type": "toy_scale", "start": 0.5}
-    predictions = nettrain.load(run.path).predict(IRIS)
+    predictions = nettrain.load(run.path).predict_array(IRIS)
     assert len(predictions) == 150
     # the saved weights reproduce the trained model's test metrics
     report = nettrain.load(run.path).evaluate(split="test")

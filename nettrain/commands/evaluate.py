@@ -37,7 +37,7 @@ def command(run, split, data, threshold, confusion_csv, as_json):
     if split is not None and data is not None:
         raise click.UsageError("Give either --split or --data, not both.")
     with captured_warnings() as messages:
-        report = load(run).evaluate(data, split, threshold)
+        report = load(run).evaluate(data, split=split, threshold=threshold)
     for text in messages:
         click.echo(f"Warning: {text}", err=True)
     if confusion_csv and report["task"] == "classification":

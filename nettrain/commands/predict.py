@@ -32,8 +32,7 @@ def command(run, data, out, proba, keep, threshold, missing):
     keep = [c.strip() for c in keep.split(",") if c.strip()]
     loaded = load(run)
     with captured_warnings() as messages:
-        table = loaded.prediction_frame(data, proba=proba, keep=keep, threshold=threshold,
-                                        missing=missing)
+        table = loaded.predict(data, proba=proba, keep=keep, threshold=threshold, missing=missing)
     for text in messages:
         click.echo(f"Warning: {text}", err=True)
     if out is None:

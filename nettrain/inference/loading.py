@@ -7,6 +7,7 @@ architecture in config.yaml before they are used.
 
 import contextlib
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from nettrain.registry import suggest
 from nettrain.store import rundir
 
 REQUIRED = (rundir.CONFIG, rundir.MODEL, rundir.PREPROCESS)
+# what predict and evaluate read: a DataFrame, or a data file (or an image folder) by its path
+DataSource = pd.DataFrame | str | os.PathLike
 CHUNK = 8192  # rows per forward pass, to bound the memory of activations on big files
 
 
@@ -285,23 +288,23 @@ class LoadedRun:
                             f"trained on {len(self.preprocessor.features)}. Give X the layout "
                             "of the training data.")
 
-    def predict_proba(self, frame, missing=None):
-        """Class probabilities, one row per input row and one column per class.
+    def predict_proba(self, data, *, missing=None):
+        """Class probabilities, an array with one row per input row and one column per class.
 
         Rows left out for missing values (data.missing or `missing`: drop) get NaN.
         """
         if self.task != "classification":
             raise DataError(f"predict_proba needs a classification run; '{self.path}' is a "
                             "regression run. Use predict.")
-        frame = self.read(frame)
+        frame = self.read(data)
         with self._missing(missing):
             X, _, rows = self._transform(frame, require_target=False)
         proba = np.full((len(frame), len(self.classes)), np.nan)
         proba[rows] = as_class_columns(self._scores(X))
         return proba
 
-    def predict(self, frame, threshold=None, missing=None):
-        """Predictions in the original label form, one per input row.
+    def predict_array(self, data, *, threshold=None, missing=None):
+        """Predictions in the original label form as an array, one per input row.
 
         Classification: labels (n,) as in the training data (strings stay strings); a binary
         model predicts its positive class where that probability >= `threshold` (default:
@@ -310,7 +313,7 @@ class LoadedRun:
         missing values (data.missing or `missing`: drop) get None / NaN.
         """
         threshold = self._threshold(threshold)
-        frame = self.read(frame)
+        frame = self.read(data)
         with self._missing(missing):
             X, _, rows = self._transform(frame, require_target=False)
         return self._fill(self._decode(self._scores(X), threshold), rows, len(frame))
@@ -330,15 +333,17 @@ class LoadedRun:
         full[rows] = values
         return full
 
-    def prediction_frame(self, frame, proba=False, keep=(), threshold=None, missing=None):
-        """The table `nettrain predict` writes: kept columns, `predicted_<target>`, `proba_<class>`.
+    def predict(self, data, *, proba=False, keep=(), threshold=None, missing=None):
+        """The table `nettrain predict` writes, as a DataFrame: the `keep` columns,
+        `predicted_<target>` (as `predict_array` gives them), and `proba_<class>` with `proba`.
 
-        `threshold` and `missing` are as in `predict`."""
+        One row per input row (per complete window for a series); `threshold` and `missing`
+        are as in `predict_array`."""
         if proba and self.task != "classification":
             raise DataError(f"--proba gives class probabilities, but '{self.path}' is a regression "
                             "run: its predictions are numbers. Leave --proba out.")
         threshold = self._threshold(threshold)
-        frame = self.read(frame, (*keep, *self.preprocessor.columns_read_as_is()))
+        frame = self.read(data, (*keep, *self.preprocessor.columns_read_as_is()))
         absent = [c for c in keep if c not in frame.columns]
         if absent:
             names = [str(c) for c in frame.columns]
@@ -370,22 +375,23 @@ class LoadedRun:
                 out[f"predicted_{name}"] = preds[:, j]
         return out.reset_index(drop=True)
 
-    def evaluate(self, frame=None, split=None, threshold=None):
-        """The full metrics report, on a labelled DataFrame or on one of fit's splits.
+    def evaluate(self, data=None, *, split=None, threshold=None):
+        """The full metrics report (the dict `nettrain evaluate --json` prints), on labelled
+        data or on one of fit's splits.
 
         Args:
-            frame: labelled data (a DataFrame or a file path) read through the saved
+            data: labelled data (a DataFrame or a file path) read through the saved
                 preprocessing; it must hold the target column(s).
             split: "train", "val" or "test": rebuilt exactly as fit made it. Default (no
-                frame): test if the run has one, else val, else train.
+                data): test if the run has one, else val, else train.
             threshold: a binary model's decision threshold (default: the run's).
         """
         threshold = self._threshold(threshold)
-        if frame is not None and split is not None:
+        if data is not None and split is not None:
             raise DataError("Evaluate either a split (--split) or a file (--data), not both.")
-        if frame is not None:
-            X, y, _ = self._transform(self.read(frame), require_target=True)
-            source = {"split": None, "data": str(frame) if isinstance(frame, (str, Path)) else None}
+        if data is not None:
+            X, y, _ = self._transform(self.read(data), require_target=True)
+            source = {"split": None, "data": str(data) if isinstance(data, (str, Path)) else None}
         else:
             split = split or self.default_split()
             X, y = self.split_arrays(split)
@@ -437,17 +443,6 @@ class LoadedRun:
             raise DataError(f"The {split} split of '{self.path}' cannot be rebuilt from the data "
                             f"its config.yaml names: {err} Evaluate a labelled file with --data "
                             "FILE instead.") from None
-
-
-def evaluate(run, split=None, data=None, threshold=None):
-    """The metrics report of a run (a directory or a `Run`) on a split or a labelled file."""
-    return load(getattr(run, "path", run)).evaluate(data, split, threshold)
-
-
-def predict(run, data, proba=False, keep=(), threshold=None, missing=None):
-    """The prediction table of a run on a DataFrame or a data file (see `prediction_frame`)."""
-    return load(getattr(run, "path", run)).prediction_frame(data, proba=proba, keep=keep,
-                                                            threshold=threshold, missing=missing)
 
 
 def read_input(path, preprocessor, keep=()):
