@@ -5,7 +5,7 @@ The public API is imported lazily, so `import nettrain` (and the CLI's start-up)
 
 from nettrain.version import __version__
 
-_API = ("fit", "evaluate", "predict", "grid_search", "load", "Run", "runs", "report")
+_API = ("fit", "evaluate", "predict", "grid_search", "cv", "load", "Run", "runs", "report")
 
 
 def __getattr__(name):

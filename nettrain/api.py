@@ -1,6 +1,6 @@
 """The Python API, a thin facade: `fit` a config into a run directory and get its `Run`;
-`load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs;
-`runs` lists run directories and `report` writes their HTML page."""
+`load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs; `cv`
+cross-validates one; `runs` lists run directories and `report` writes their HTML page."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from nettrain.config.loading import Config
     from nettrain.inference.loading import DataSource, LoadedRun
+    from nettrain.search.cv import CVResult
     from nettrain.search.grid import SearchResult
 
     # a YAML file, a config mapping (paths relative to the working directory) or a Config
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     # a run directory or a Run
     RunSource: TypeAlias = str | os.PathLike | Run
 
-__all__ = ["Run", "fit", "grid_search", "load", "evaluate", "predict", "runs", "report"]
+__all__ = ["Run", "fit", "grid_search", "cv", "load", "evaluate", "predict", "runs", "report"]
 
 
 def fit(config_or_path: ConfigSource | None = None, *, report: bool = False, **kwargs: Any) -> Run:
@@ -92,6 +93,21 @@ def grid_search(config_or_path: ConfigSource, *, overrides: Overrides = (),
 
     return run_search(config_or_path, overrides=overrides, workers=workers, scheduler=scheduler,
                       refit=refit, out=out, quiet=quiet, console=console)
+
+
+def cv(config_or_path: ConfigSource, *, folds: int | None = None, overrides: Overrides = (),
+       out: str | os.PathLike | None = None, quiet: bool = False,
+       console: Console | None = None) -> CVResult:
+    """k-fold cross-validation of a config, as `nettrain cv`: a run per fold, cv.csv, oof.csv.
+
+    `folds` defaults to the config's search.folds, else 5. Returns a
+    `nettrain.search.cv.CVResult` (`path`, `scores` (cv.csv), `oof` (oof.csv), `runs`,
+    `mean("test_accuracy")`); see `nettrain.search.cv.cross_validate`.
+    """
+    from nettrain.search.cv import cross_validate
+
+    return cross_validate(config_or_path, folds=folds, overrides=overrides, out=out, quiet=quiet,
+                          console=console)
 
 
 def load(run: RunSource) -> LoadedRun:

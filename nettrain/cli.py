@@ -27,6 +27,7 @@ COMMANDS = {
     "export": ("export", "Write a trained run as an ONNX model that scores raw input columns."),
     "report": ("report", "Write one self-contained HTML page of plots and tables for runs."),
     "runs": ("runs", "List the run directories under a folder, newest first."),
+    "cv": ("cv", "Cross-validate a config: a run per fold, cv.csv and oof.csv."),
 }
 
 

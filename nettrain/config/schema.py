@@ -191,6 +191,7 @@ DATA = {
     "pos_label": Leaf(None, nullable(label)),
     "sep": Leaf(None, nullable(text)),
     "encoding": Leaf("utf-8", text),
+    "group": Leaf(None, nullable(text)),  # cv: the column whose rows stay in one fold
 }
 
 
@@ -338,6 +339,7 @@ SEARCH = {
     "metric": Leaf("val_loss", text),
     "mode": Leaf(None, nullable(choice("min", "max"))),
     "repeats": Leaf(1, integer(1)),
+    "folds": Leaf(None, nullable(integer(2))),  # k: trials scored by k-fold cross-validation
     "space": space,
 }
 

@@ -163,7 +163,11 @@ def config_differences(saved, config):
     def allowed(key):
         return any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES)
 
-    keys = [k for k in dict.fromkeys([*theirs, *ours]) if not allowed(k)]
+    def added_since(key):
+        # A key newer than the run's version, left at its default, changes nothing it trained.
+        return key not in theirs and config.sources.get(key) == "default"
+
+    keys = [k for k in dict.fromkeys([*theirs, *ours]) if not allowed(k) and not added_since(k)]
     missing = object()
     return [f"{k}: the run has {theirs.get(k, missing)!r}, the config has {ours.get(k, missing)!r}"
             .replace(repr(missing), "(absent)")
