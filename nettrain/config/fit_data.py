@@ -28,7 +28,7 @@ def _loss_problems(cfg, dataset, tables):
     """Problems with the loss for this task: (key path, message)."""
     loss = cfg["loss"]
     name, task = loss["name"], dataset.task
-    loss_task = getattr(tables["loss"].get(name), "task", task)
+    loss_task = tables["loss"][name].task
     target = _target_text(cfg["data"])
     classes = list(dataset.classes or [])
     if loss_task == "classification" and task != "classification":
@@ -88,9 +88,9 @@ def _output_problems(cfg, dataset, tables):
 def _metric_problems(cfg, dataset, tables):
     problems = []
     for i, name in enumerate(cfg["metrics"]):
-        metric_task = getattr(tables["metric"].get(name), "task", dataset.task)
+        metric_task = tables["metric"][name].task
         if metric_task != dataset.task:
-            fitting = [m for m, cls in tables["metric"].items() if getattr(cls, "task", None) == dataset.task]
+            fitting = [m for m, cls in tables["metric"].items() if cls.task == dataset.task]
             problems.append((("metrics", i), f"{name!r} is a {metric_task} metric, but the task is "
                                              f"{dataset.task}. Use one of: {', '.join(fitting)}."))
     return problems

@@ -172,7 +172,8 @@ def parse_override(text):
     try:
         value = yaml.load(raw, Loader=Loader)
     except yaml.YAMLError as err:
-        detail = str(getattr(err, "problem", None) or err)
+        marked = isinstance(err, yaml.MarkedYAMLError) and err.problem
+        detail = str(err.problem if marked else err)
         raise ConfigError(f"--set {text}: the value is not valid YAML ({detail}). "
                           "Quote it if it is a string.") from None
     return split_dotted(key.strip()), value

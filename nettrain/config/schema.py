@@ -389,9 +389,7 @@ def monitored(r, path, name, metrics, has_val, needs_val=True, mode=None):
         r.error(path, f"{name!r} needs a validation split, but there is none (data.split.val is 0 and "
                       f"there is no data.val file). Give data.split.val > 0 or monitor {base!r}.")
     if mode is None:
-        mode = "min" if base == "loss" else getattr(r.tables["metric"].get(base), "mode", None)
-        if mode is None:
-            r.error(path, f"cannot infer whether {name!r} is better low or high: set mode: min or max.")
+        mode = "min" if base == "loss" else r.tables["metric"][base].mode
     return mode
 
 

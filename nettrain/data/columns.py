@@ -14,7 +14,7 @@ ONEHOT_LIMIT = DATA["onehot_limit"].default  # most inputs one column may one-ho
 def _loss_task(name):
     from nettrain.nn.losses import LOSSES
 
-    return getattr(LOSSES.get(name), "task", None)
+    return LOSSES[name].task
 
 
 def infer_task(frame, targets, task="auto", loss="cross_entropy"):

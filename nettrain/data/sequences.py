@@ -49,7 +49,7 @@ def token_id_input(config):
     from nettrain.nn.layers import LAYERS
 
     first = config["model"]["layers"][0]
-    return getattr(LAYERS[first["type"]], "input_kind", None) == "token_ids"
+    return LAYERS[first["type"]].input_kind == "token_ids"
 
 
 def note_token_ids(pre, splits, notes):

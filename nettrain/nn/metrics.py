@@ -286,7 +286,7 @@ def compute_metrics(names, y_true, output, link, inverse_target=None, pos=1, thr
 
 def _plain(value):
     """A JSON-friendly Python scalar from a NumPy one (labels may be numpy ints or strs)."""
-    return value.item() if hasattr(value, "item") else value
+    return value.item() if isinstance(value, xp.generic) else value
 
 
 def _check_nonempty(n):

@@ -16,6 +16,7 @@ from nettrain import registry
 from nettrain.backend import xp
 from nettrain.checks import check_choice, check_float, check_int
 from nettrain.errors import ConfigError
+from nettrain.nn.optimizers import Optimizer
 
 SCHEDULES = {}  # name -> Schedule class, filled by @register_schedule
 register_schedule = registry.registrar("schedule", SCHEDULES)
@@ -231,6 +232,7 @@ def get_schedule(spec, base_lr, where="schedule"):
     Args:
         base_lr: the optimizer's initial lr, or the optimizer itself (its `lr` is read).
     """
-    base_lr = getattr(base_lr, "lr", base_lr)
+    if isinstance(base_lr, Optimizer):
+        base_lr = base_lr.lr
     return registry.get("schedule", SCHEDULES, "constant" if spec is None else spec, where=where,
                         base_lr=base_lr)

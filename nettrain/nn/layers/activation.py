@@ -12,8 +12,6 @@ class ActivationLayer(Layer):
         activation: an activation name or mapping, e.g. `{name: leaky_relu, negative_slope: 0.2}`.
     """
 
-    type = "activation"
-
     def __init__(self, activation=None):
         super().__init__()
         if activation is None:

@@ -22,8 +22,6 @@ class RandomFlip(Layer):
         mode: horizontal (default), vertical or both.
     """
 
-    type = "random_flip"
-
     def __init__(self, mode="horizontal"):
         super().__init__()
         self.mode = check_choice("mode", mode, FLIP_MODES)
@@ -69,8 +67,6 @@ class RandomShift(Layer):
     Args:
         max_pixels: the largest shift per axis, an integer >= 0 (default 2).
     """
-
-    type = "random_shift"
 
     def __init__(self, max_pixels=2):
         super().__init__()

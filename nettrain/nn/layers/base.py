@@ -26,7 +26,8 @@ class Layer:
     What the rest of nettrain asks a layer, so that no other module needs its type name:
     `weight_keys`, the params regularization.l1/l2 apply to; `sets_output_width`, whether
     the `units` argument is the output's width (the config check finds the output layer by
-    it); `normalizes`, whether it normalizes with batch statistics; `diagnosed_activation()`
+    it); `normalizes`, whether it normalizes with batch statistics; `input_kind`, what its
+    input is ("token_ids": the data side leaves them unscaled); `diagnosed_activation()`
     and `weight_initializer()`, what gradient diagnostics look at.
     """
 
@@ -34,6 +35,7 @@ class Layer:
     weight_keys = ()  # params that regularization.l1/l2 apply to
     sets_output_width = False
     normalizes = False
+    input_kind = "values"
 
     def __init__(self):
         self.params, self.grads, self.buffers = {}, {}, {}

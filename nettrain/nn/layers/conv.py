@@ -40,7 +40,6 @@ class Conv2D(Layer):
         use_bias: whether to add b.
     """
 
-    type = "conv2d"
     weight_keys = ("W",)
 
     def __init__(self, filters=None, kernel_size=None, stride=1, padding=0, activation=None,

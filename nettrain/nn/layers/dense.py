@@ -23,7 +23,6 @@ class Dense(Layer):
         use_bias: whether to add b.
     """
 
-    type = "dense"
     weight_keys = ("W",)
     sets_output_width = True
 

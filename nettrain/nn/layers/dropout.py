@@ -15,8 +15,6 @@ class Dropout(Layer):
         rate: the probability of zeroing a unit, in [0, 1).
     """
 
-    type = "dropout"
-
     def __init__(self, rate=0.5):
         super().__init__()
         self.rate = check_float("rate", rate, low=0, high=1, high_open=True)

@@ -23,7 +23,6 @@ class Embedding(Layer):
             default: the data's vocabulary size.
     """
 
-    type = "embedding"
     weight_keys = ("W",)
     input_kind = "token_ids"  # the data side leaves such inputs unscaled
 

@@ -23,7 +23,6 @@ class BatchNorm(Layer):
         eps: added to the variance, > 0.
     """
 
-    type = "batchnorm"
     normalizes = True
 
     def __init__(self, momentum=0.1, eps=1e-5):

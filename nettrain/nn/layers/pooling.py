@@ -73,8 +73,6 @@ class MaxPool2D(_Pool2D):
         padding: an int or pair, at most half the pool_size (default 0).
     """
 
-    type = "max_pool2d"
-
     def forward(self, x, training=False):
         self.x_shape = x.shape
         xpad = padded(to_nhwc(x), self.pads, -xp.inf)
@@ -115,8 +113,6 @@ class AvgPool2D(_Pool2D):
         padding: an int or pair, at most half the pool_size (default 0).
     """
 
-    type = "avg_pool2d"
-
     def forward(self, x, training=False):
         self.x_shape = x.shape
         xpad = padded(to_nhwc(x), self.pads, 0)
@@ -142,8 +138,6 @@ class AvgPool2D(_Pool2D):
 @register_layer("global_avg_pool2d")
 class GlobalAvgPool2D(Layer):
     """y[n, c] = mean over H and W of x[n, c]: (n, C, H, W) -> (n, C)."""
-
-    type = "global_avg_pool2d"
 
     def build(self, input_shape, rng, dtype):
         c, h, w = image_shape(input_shape, self.type)

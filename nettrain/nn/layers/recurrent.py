@@ -41,6 +41,8 @@ class Recurrent(Layer):
 
     gates = 1
     gated = True  # gates that keep gradients alive through time (lstm, gru; not rnn)
+    activation = "tanh"  # of the hidden state: lstm's and gru's; rnn's is an argument
+    time_ratio = None  # set by each backward pass (see time_gradient)
 
     def __init__(self, units=None, return_sequences=False, bidirectional=False):
         super().__init__()
@@ -132,7 +134,7 @@ class Recurrent(Layer):
         self.time_ratio = ratio if self.time_ratio is None else min(self.time_ratio, ratio)
 
     def time_gradient(self):
-        return getattr(self, "time_ratio", None)
+        return self.time_ratio
 
     def time_fixes(self, kind):
         steps = self.input_shape[0]
@@ -143,7 +145,7 @@ class Recurrent(Layer):
             return (["use {type: lstm} or {type: gru}, whose gates keep gradients alive"]
                     if not self.gated else []) + fixes
         return ["lower optimizer.lr", shorter] + (
-            ["use activation: tanh"] if getattr(self, "activation", None) == "relu" else [])
+            ["use activation: tanh"] if self.activation == "relu" else [])
 
     def _input_weights(self, p, s):
         """W_ih and the bias added to x @ W_ih before the loop (both biases by default)."""
@@ -208,7 +210,6 @@ class RNN(Recurrent):
         activation: tanh or relu.
     """
 
-    type = "rnn"
     gates = 1
     gated = False
 
@@ -280,7 +281,6 @@ class LSTM(Recurrent):
         bidirectional: add a second direction that reads the sequence backwards.
     """
 
-    type = "lstm"
     gates = 4
 
     def _scale(self):
@@ -366,7 +366,6 @@ class GRU(Recurrent):
         bidirectional: add a second direction that reads the sequence backwards.
     """
 
-    type = "gru"
     gates = 3
 
     def _scale(self):

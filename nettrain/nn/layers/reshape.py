@@ -10,8 +10,6 @@ class Flatten(Layer):
     """y = x.reshape(n, -1) in C order over (C, H, W), so a dense layer after it sees
     PyTorch's feature order. Backward reshapes the gradient back."""
 
-    type = "flatten"
-
     def build(self, input_shape, rng, dtype):
         super().build(input_shape, rng, dtype)
         self.output_shape = (math.prod(input_shape),)
