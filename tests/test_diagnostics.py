@@ -15,6 +15,7 @@ from nettrain.config.loading import load_config
 from nettrain.errors import ConfigError
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
+from nettrain.nn.optimizer_hooks import ClipNorm
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.training import diagnostics
 from nettrain.training.diagnostics import Diagnostics, findings
@@ -109,8 +110,10 @@ def test_update_ratios_of_long_epochs_are_averaged_over_evenly_spaced_steps():
 def test_gradient_norms_are_taken_before_clipping_and_validation_is_not_counted():
     X, y, model = tiny_problem()
     recorder = Diagnostics()
-    trainer = Trainer(model, get_loss("cross_entropy"), get_optimizer({"name": "sgd", "lr": 0.1}),
-                      epochs=1, batch_size=5, shuffle=False, clip_norm=1e-6, callbacks=[recorder])
+    optimizer = get_optimizer({"name": "sgd", "lr": 0.1})
+    optimizer.add_hook(ClipNorm(1e-6))
+    trainer = Trainer(model, get_loss("cross_entropy"), optimizer, epochs=1, batch_size=5,
+                      shuffle=False, callbacks=[recorder])
     trainer.fit((X, y), (X * 100, y))
     assert recorder.rows[0]["grad_norm"] > 1e-3  # far above the clipping bound
     assert recorder.rows[0]["dead_fraction"] == 0.25  # the val inputs (x100) would wake unit 0

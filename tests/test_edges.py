@@ -46,14 +46,18 @@ def test_decision_threshold_defaults_to_one_half():
     assert list(np.asarray(decide(proba)).ravel().astype(int)) == [0, 1, 1, 0]
 
 
-def test_model_penalty_and_regularize_default_to_nothing():
+def test_penalties_default_to_nothing():
+    from nettrain.nn.optimizer_hooks import L1Penalty, gradient_hooks, penalty_term
+
     model = Model([{"type": "dense", "units": 3}], 4, dtype="float64", rng=0)
     for _, _, g in model.named_params():
         g[...] = 0.0
-    assert model.penalty() == 0.0
-    assert model.regularize() == 0.0
+    hooks = gradient_hooks()
+    assert hooks == [] and penalty_term(hooks, model.named_params()) == 0.0
+    for hook in gradient_hooks(l1=0.0, l2=0.0):
+        hook(model.named_params())
     assert all(not g.any() for _, _, g in model.named_params())
-    assert model.penalty(l1=1.0) == pytest.approx(np.abs(model.layers[0].params["W"]).sum())
+    assert L1Penalty(1.0).term(model.named_params()) == pytest.approx(np.abs(model.layers[0].params["W"]).sum())
 
 
 def test_early_stopping_counts_any_improvement_by_default():

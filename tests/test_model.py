@@ -53,24 +53,6 @@ def test_backward_fills_grads_in_place_and_returns_input_grad_on_request():
     assert model.backward(loss.backward(), input_grad=True).shape == X.shape
 
 
-def test_regularize_adds_to_weight_grads_only():
-    model = make()
-    for _, _, g in model.named_params():
-        g[...] = 0
-    l1, l2 = 0.01, 0.1
-    w0, w4 = model.layers[0].params["W"], model.layers[4].params["W"]
-    w0[0, 0] = 0.0  # |w|'s gradient at 0 is sign(0) = 0, as torch's autograd gives
-    term = model.regularize(l1, l2)
-    expected = sum(l1 * np.abs(w).sum() + l2 / 2 * (w ** 2).sum() for w in (w0, w4))
-    assert term == pytest.approx(expected, rel=1e-12)
-    np.testing.assert_allclose(model.layers[0].grads["W"], l1 * np.sign(w0) + l2 * w0)
-    np.testing.assert_allclose(model.layers[4].grads["W"], l1 * np.sign(w4) + l2 * w4)
-    for key in ("b",):
-        assert not model.layers[0].grads[key].any()
-    assert not model.layers[2].grads["gamma"].any() and not model.layers[2].grads["beta"].any()
-    assert model.regularize(0, 0) == 0.0
-
-
 def test_state_dict_holds_params_and_buffers_and_loads_back():
     model = make()
     train_steps(model)

@@ -1,4 +1,4 @@
-"""Optimizers against torch.optim's documented update rules; state saving; clipping."""
+"""Optimizers against torch.optim's documented update rules; state saving."""
 
 import io
 import math
@@ -9,7 +9,7 @@ import pytest
 from nettrain.errors import ConfigError
 from nettrain.nn import optimizers
 from nettrain.nn.model import Model
-from nettrain.nn.optimizers import FLUSH_EVERY, OPTIMIZERS, clip_grad_norm, clip_grad_value, get_optimizer
+from nettrain.nn.optimizers import FLUSH_EVERY, OPTIMIZERS, get_optimizer
 
 GRADS = [0.5, 0.2, -0.3]  # the gradient sequence of the hand derivations, p0 = 1
 
@@ -277,31 +277,6 @@ def test_loading_a_mismatched_state_is_a_config_error():
     with pytest.raises(ConfigError, match=r"adam.exp_avg.layers.0.W has shape \(4, 3\), but the model's "
                                           r"parameter has \(4, 5\)"):
         opt.step(other.named_params())
-
-
-def test_clip_grad_norm_scales_to_the_max_norm():
-    g1, g2 = np.array([3.0]), np.array([[4.0]])
-    params = [("a", np.zeros(1), g1), ("b", np.zeros((1, 1)), g2)]
-    assert clip_grad_norm(params, 1.0) == pytest.approx(5.0)
-    # torch: factor max_norm / (norm + 1e-6)
-    np.testing.assert_allclose([g1[0], g2[0, 0]], [3 / (5 + 1e-6), 4 / (5 + 1e-6)])
-    assert clip_grad_norm(params, 10.0) == pytest.approx(1.0, abs=1e-6)
-    np.testing.assert_allclose([g1[0], g2[0, 0]], [3 / (5 + 1e-6), 4 / (5 + 1e-6)])
-
-
-def test_clip_grad_norm_on_a_model_clips_every_layer():
-    model, grads = model_and_grads()
-    for (_, _, g), value in zip(model.named_params(), grads[0]):
-        g[...] = value
-    norm = math.sqrt(sum((v ** 2).sum() for v in grads[0]))
-    assert clip_grad_norm(model.named_params(), 0.5) == pytest.approx(norm)
-    assert math.sqrt(sum((g ** 2).sum() for _, _, g in model.named_params())) == pytest.approx(0.5, rel=1e-5)
-
-
-def test_clip_grad_value():
-    g = np.array([-3.0, 0.5, 2.0])
-    clip_grad_value([("a", np.zeros(3), g)], 1.0)
-    np.testing.assert_array_equal(g, [-1.0, 0.5, 1.0])
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -20,6 +20,7 @@ from nettrain.cli import cli
 from nettrain.errors import NettrainError
 from nettrain.nn.losses import get_loss
 from nettrain.nn.model import Model
+from nettrain.nn.optimizer_hooks import gradient_hooks
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.store import rundir
 from nettrain.training.trainer import Trainer
@@ -141,9 +142,10 @@ def test_clipping_inside_the_training_loop_is_torchs(clip):
             if "clip_value" in clip:
                 torch.nn.utils.clip_grad_value_(net.parameters(), clip["clip_value"])
             opt.step()
-    trainer = Trainer(model, get_loss("cross_entropy"), get_optimizer({"name": "sgd", "lr": 0.5,
-                                                                       "momentum": 0.9}),
-                      epochs=3, batch_size=8, shuffle=False, **clip)
+    optimizer = get_optimizer({"name": "sgd", "lr": 0.5, "momentum": 0.9})
+    for hook in gradient_hooks(**clip):
+        optimizer.add_hook(hook)
+    trainer = Trainer(model, get_loss("cross_entropy"), optimizer, epochs=3, batch_size=8, shuffle=False)
     trainer.fit((X, y))
     np.testing.assert_allclose(model.layers[0].params["W"], net[0].weight.detach().numpy().T,
                                rtol=1e-9, atol=1e-12)

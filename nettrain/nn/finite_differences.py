@@ -2,6 +2,7 @@
 
 from nettrain.backend import xp
 from nettrain.errors import RunError
+from nettrain.nn.optimizer_hooks import gradient_hooks, penalty_term
 
 THRESHOLD = 1e-6  # the largest relative error `nettrain gradcheck` accepts
 
@@ -55,14 +56,17 @@ def check_gradients(model, loss, X, y, l1=0.0, l2=0.0, eps=1e-6, max_entries=Non
     if model.dtype != xp.float64:
         raise RunError(f"Gradient checks need a float64 model; this one is {model.dtype}.")
     rng_state, saved = model.rng_state(), model.state_dict()
+    penalties = gradient_hooks(l1, l2)  # the optimizer's L1/L2 hooks, which training runs
 
     def objective():
         model.set_rng_state(rng_state)
-        return loss.forward(model.forward(X, training=True), y) + model.penalty(l1, l2)
+        data_loss = loss.forward(model.forward(X, training=True), y)
+        return data_loss + penalty_term(penalties, model.named_params())
 
     objective()
     model.backward(loss.backward())
-    model.regularize(l1, l2)
+    for penalty in penalties:
+        penalty(model.named_params())
     analytic = {key: grad.copy() for key, _, grad in model.named_params()}
     rows = []
     for key, param, _ in model.named_params():

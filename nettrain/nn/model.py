@@ -20,12 +20,14 @@ class ParamList(list):
     """`(key, param, grad)` triples whose arrays are views, in order, into two flat buffers.
 
     `flat` is `(params, grads)`: optimizers and clipping update all parameters with a few
-    whole-buffer operations instead of a few per parameter.
+    whole-buffer operations instead of a few per parameter. `weights` are the triples the
+    L1/L2 penalties apply to (each layer's `weight_keys`: no biases, no batchnorm).
     """
 
-    def __init__(self, items, flat_params, flat_grads):
+    def __init__(self, items, flat_params, flat_grads, weights=()):
         super().__init__(items)
         self.flat = (flat_params, flat_grads)
+        self.weights = list(weights)
 
 
 def _dtype(dtype):
@@ -103,7 +105,7 @@ class Model:
                    for i, layer in enumerate(self.layers) for name in layer.params]
         total = sum(layer.params[name].size for _, layer, name in entries)
         flat_params, flat_grads = xp.empty(total, self.dtype), xp.zeros(total, self.dtype)
-        items, offset = [], 0
+        items, weights, offset = [], [], 0
         for key, layer, name in entries:
             shape = layer.params[name].shape
             size = layer.params[name].size
@@ -112,8 +114,10 @@ class Model:
             layer.params[name] = view
             layer.grads[name] = flat_grads[offset:offset + size].reshape(shape)
             items.append((key, view, layer.grads[name]))
+            if name in layer.weight_keys:
+                weights.append(items[-1])
             offset += size
-        return ParamList(items, flat_params, flat_grads)
+        return ParamList(items, flat_params, flat_grads, weights)
 
     def forward(self, x, training=False):
         """The output for a batch x of shape (n_samples, *input_shape)."""
@@ -134,30 +138,6 @@ class Model:
 
     def n_params(self):
         return int(self._params.flat[0].size)
-
-    def weights(self):
-        """The `(key, W, dW)` triples regularization applies to (dense W; no biases, no batchnorm)."""
-        return [(f"layers.{i}.{k}", layer.params[k], layer.grads[k])
-                for i, layer in enumerate(self.layers) for k in layer.weight_keys]
-
-    def penalty(self, l1=0.0, l2=0.0):
-        """The regularization term l1 * sum|W| + l2 / 2 * sum W^2 over the weights."""
-        total = 0.0
-        for _, w, _ in self.weights() if (l1 or l2) else ():
-            if l1:
-                total += l1 * float(xp.abs(w).sum())
-            if l2:
-                total += 0.5 * l2 * float(xp.vdot(w, w))
-        return total
-
-    def regularize(self, l1=0.0, l2=0.0):
-        """Add the regularization gradient (l1 sign(W) + l2 W) to the grads; return the term."""
-        for _, w, grad in self.weights() if (l1 or l2) else ():
-            if l1:
-                grad += l1 * xp.sign(w)
-            if l2:
-                grad += l2 * w
-        return self.penalty(l1, l2)
 
     def state_dict(self):
         """Params and buffers by key (`layers.0.W`, `layers.2.running_mean`); copies."""

@@ -1,6 +1,8 @@
-"""Optimizers with torch.optim's update rules, and gradient clipping by norm or value.
+"""Optimizers with torch.optim's update rules, and the gradient hooks they run before them.
 
-`step(named_params)` takes `(key, param, grad)` triples and updates the params in place.
+`step(named_params)` takes `(key, param, grad)` triples, runs the optimizer's gradient hooks
+(the L1/L2 penalties and clipping: see nettrain.nn.optimizer_hooks) and updates the params in
+place.
 The state of all parameters lives in one flat array per slot (torch's state names:
 `exp_avg`, `momentum_buffer`, ...). When the triples come from `Model.named_params()`
 (views into one flat buffer), the whole update is about ten ufunc calls with `out=` scratch
@@ -48,6 +50,7 @@ class Optimizer:
         self._bound = None  # the named_params object the layout was made for
         self._keys = None
         self._pending = None  # arrays from load_state_dict before the first step
+        self.hooks = []  # gradient hooks, in the order `step` runs them
 
     @property
     def lr(self):
@@ -57,8 +60,28 @@ class Optimizer:
     def lr(self, value):
         self._lr = float(value)
 
-    def step(self, named_params):
-        """Update every param in place from its grad (one optimization step)."""
+    def add_hook(self, hook):
+        """Add a gradient hook (nettrain.nn.optimizer_hooks); `step` runs the hooks by their
+        `order`, not the order they were added in. One hook of each kind."""
+        if any(type(other) is type(hook) for other in self.hooks):
+            raise ValueError(f"this optimizer already has a {type(hook).__name__} hook.")
+        self.hooks = sorted([*self.hooks, hook], key=lambda h: h.order)
+
+    def step(self, named_params, inspect=None):
+        """One optimization step: the penalty hooks add their gradients; `inspect(named_params)`,
+        when given, sees the complete gradient; the clipping hooks bound it; then every param
+        is updated in place from its grad."""
+        for hook in self.hooks:
+            if hook.penalty:
+                hook(named_params)
+        if inspect is not None:
+            inspect(named_params)
+        for hook in self.hooks:
+            if not hook.penalty:
+                hook(named_params)
+        self._update_all(named_params)
+
+    def _update_all(self, named_params):
         flat = getattr(named_params, "flat", None)
         if named_params is not self._bound:
             self._setup(named_params)
@@ -434,26 +457,3 @@ def get_optimizer(spec, where="optimizer"):
     """An optimizer from a name (`adam`) or a mapping (`{name: sgd, lr: 0.1, momentum: 0.9}`)."""
     return registry.get("optimizer", OPTIMIZERS, spec, where=where)
 
-
-def _grads(named_params):
-    flat = getattr(named_params, "flat", None)
-    return [flat[1]] if flat is not None else [grad for _, _, grad in named_params]
-
-
-def clip_grad_norm(named_params, max_norm):
-    """Scale all grads in place so their global L2 norm is at most `max_norm`, as torch's
-    `clip_grad_norm_` (factor max_norm / (norm + 1e-6) when that is < 1). Returns the norm
-    before clipping."""
-    grads = _grads(named_params)
-    total = math.sqrt(sum(float(xp.vdot(g, g)) for g in grads))
-    factor = max_norm / (total + 1e-6)
-    if factor < 1:
-        for g in grads:
-            g *= factor
-    return total
-
-
-def clip_grad_value(named_params, value):
-    """Clip every grad entry in place to [-value, value], as torch's `clip_grad_value_`."""
-    for g in _grads(named_params):
-        xp.clip(g, -value, value, out=g)

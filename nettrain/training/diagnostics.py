@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from nettrain.nn.optimizer_hooks import ClipNorm
 from nettrain.store import rundir
 from nettrain.training.callbacks import Callback
 
@@ -447,7 +448,8 @@ class DiagnosticsReport(Callback):
         self.shown_epoch, self.warned = None, {}  # (kind, layer) -> the epoch it was printed for
 
     def _settings(self, trainer):
-        return {"lr": trainer.optimizer.lr, "clip_norm": trainer.clip_norm}
+        clip = next((h.max_norm for h in trainer.optimizer.hooks if isinstance(h, ClipNorm)), None)
+        return {"lr": trainer.optimizer.lr, "clip_norm": clip}
 
     def _show(self, trainer, final):
         epochs = self.recorder.epochs()

@@ -9,6 +9,7 @@ from nettrain.config.loading import check_against_data
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
 from nettrain.nn.metrics import confusion_matrix, never_predicted, positive_index, predicted_classes
 from nettrain.nn.model import save_model
+from nettrain.nn.optimizer_hooks import gradient_hooks
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.store import rundir
@@ -33,16 +34,17 @@ def build_trainer(config, dataset, callbacks=(), init=True):
     model_rng, shuffle_rng = generators(config["seed"])
     model, loss = build_model(config, dataset.preprocessor, rng=model_rng, load_init=init)
     optimizer = get_optimizer(config["optimizer"])
-    training = config["training"]
+    training, regularization = config["training"], config["regularization"]
+    for hook in gradient_hooks(regularization["l1"], regularization["l2"], training["clip_norm"],
+                               training["clip_value"]):
+        optimizer.add_hook(hook)
     monitor = "val_loss" if "val" in dataset.splits else "train_loss"
     early = keeper(training["early_stopping"], training["save"], monitor)
     return Trainer(
         model, loss, optimizer,
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
         schedule=get_schedule(config["schedule"], optimizer.lr),
-        metrics=config["metrics"], clip_norm=training["clip_norm"],
-        clip_value=training["clip_value"], l1=config["regularization"]["l1"],
-        l2=config["regularization"]["l2"], rng=shuffle_rng, early_stopping=early,
+        metrics=config["metrics"], rng=shuffle_rng, early_stopping=early,
         monitor=monitor, callbacks=callbacks,
         inverse_target=(dataset.preprocessor.inverse_target
                         if dataset.task == "regression" else None),

@@ -9,7 +9,6 @@ import time
 from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
 from nettrain.errors import DivergenceError
 from nettrain.nn.metrics import compute_metrics
-from nettrain.nn.optimizers import clip_grad_norm, clip_grad_value
 from nettrain.training.callbacks import Best, Callback
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
@@ -102,8 +101,6 @@ class Trainer:
         epochs: the epoch to train up to; batch_size, shuffle: how batches are made.
         schedule: sets the optimizer's lr each epoch and steps on the epoch's logs.
         metrics: metric names logged on train and (with a `val_` prefix) on val.
-        clip_norm: the global gradient-norm bound, or None; clip_value: the bound on each
-            gradient entry, or None; l1, l2: the regularization coefficients.
         rng: the Generator that shuffles; early_stopping: an EarlyStopping callback or None.
         monitor: the logged value whose best epoch is tracked (without early stopping, which
             tracks its own); default val_loss when there is a val split, else train_loss.
@@ -115,13 +112,12 @@ class Trainer:
     """
 
     def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
-                 schedule=None, metrics=(), clip_norm=None, clip_value=None, l1=0.0, l2=0.0, rng=None,
+                 schedule=None, metrics=(), rng=None,
                  early_stopping=None, monitor=None, callbacks=(), inverse_target=None,
                  stop_flag=None, pos=1, threshold=0.5):
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
-        self.metrics, self.l1, self.l2 = list(metrics), l1, l2
-        self.clip_norm, self.clip_value = clip_norm, clip_value
+        self.metrics = list(metrics)
         self.rng = default_rng(rng if rng is not None else 0)
         self.early_stopping = early_stopping
         self.best = early_stopping.best if early_stopping else (Best(monitor) if monitor else None)
@@ -241,20 +237,19 @@ class Trainer:
         if self.first_loss is None:
             self.first_loss = loss
         self.model.backward(self.loss.backward())
-        if self.l1 or self.l2:
-            self.model.regularize(self.l1, self.l2)
-        named = self.model.named_params()
-        self._check_gradients(named, epoch, batch)
-        for callback in self._batch_hooks["on_after_backward"]:  # the gradients before clipping
-            callback.on_after_backward(self, batch)
-        if self.clip_norm:
-            clip_grad_norm(named, self.clip_norm)
-        if self.clip_value:
-            clip_grad_value(named, self.clip_value)
-        self.optimizer.step(named)
+        # The optimizer adds the L1/L2 penalties' gradients, shows the result to `inspect`,
+        # clips it, then updates (see nettrain.nn.optimizer_hooks).
+        self.optimizer.step(self.model.named_params(),
+                            inspect=lambda named: self._inspect_gradients(named, epoch, batch))
         for callback in self._batch_hooks["on_batch_end"]:
             callback.on_batch_end(self, batch)
         return output, loss
+
+    def _inspect_gradients(self, named, epoch, batch):
+        """The complete gradient, before clipping: the divergence check, then the callbacks."""
+        self._check_gradients(named, epoch, batch)
+        for callback in self._batch_hooks["on_after_backward"]:
+            callback.on_after_backward(self, batch)
 
     def _end_epoch(self, logs):
         self._check_growth(logs)
