@@ -67,11 +67,17 @@ def python_blocks(doc):
 
 
 def stray_marks(doc):
-    """Line numbers of not-run marks that are not directly above a ```python block."""
+    """Line numbers of not-run marks (outside code blocks) not directly above a ```python block."""
     lines = doc.read_text(encoding="utf-8").splitlines()
-    return [i + 1 for i, line in enumerate(lines) if NOT_RUN.match(line)
-            and not (i + 1 < len(lines) and FENCE.match(lines[i + 1])
-                     and FENCE.match(lines[i + 1]).group(1) == "python")]
+    stray, inside = [], False
+    for i, line in enumerate(lines):
+        if FENCE.match(line):
+            inside = not inside
+        elif not inside and NOT_RUN.match(line):
+            below = FENCE.match(lines[i + 1]) if i + 1 < len(lines) else None
+            if not (below and below.group(1) == "python"):
+                stray.append(i + 1)
+    return stray
 
 
 def import_lines(doc):
@@ -117,6 +123,16 @@ def test_the_docs_have_examples_and_imports_to_check():
     assert len(BLOCKS) >= 12 and len(IMPORTS) >= 15
     assert any(code.startswith("from nettrain.config import load_config") for _, _, code in IMPORTS)
     assert any(b.doc.name == "README.md" and "nettrain.fit(" in b.code for b in BLOCKS)
+
+
+def test_a_mark_applies_to_the_block_right_below_it_only(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- not run: needs a Dask scheduler -->\n```python\nimport dask\n```\n\n"
+                   "<!-- not run: a stray mark -->\n\n```python\nx = 1\n```\n"
+                   "```text\n<!-- not run: shown as text -->\n```\n", encoding="utf-8")
+    assert [(b.line, b.not_run) for b in python_blocks(doc)] == [(3, "needs a Dask scheduler"), (9, None)]
+    assert stray_marks(doc) == [6]
+    assert import_lines(doc) == [(3, "import dask")]
 
 
 def test_not_run_marks_are_few_and_each_above_an_example():

@@ -51,19 +51,20 @@ ROOT = Path(__file__).resolve().parent.parent
 # Module -> the test files that exercise it. The maths, the training loop, data preparation,
 # inference and file handling: where a silent mistake gives wrong numbers or lost files.
 REF = ["tests/test_references.py", "tests/test_defaults.py", "tests/test_edges.py"]
+CONTRACTS = "tests/test_contracts.py"  # every registered component against torch / scikit-learn
 LOOP = ["tests/test_trainer.py", "tests/test_callbacks.py", "tests/test_resume.py",
         "tests/test_fit_cli.py", "tests/test_run_safety.py", "tests/test_decisions.py",
         "tests/test_diagnostics.py", *REF]
 LAYERS = ["tests/test_layers.py", "tests/test_model.py", "tests/test_gradcheck.py",
-          "tests/test_shapes.py", *REF]
+          "tests/test_shapes.py", CONTRACTS, *REF]
 DATA = ["tests/test_preprocess.py", "tests/test_data.py", "tests/test_data_fastpath.py",
         "tests/test_sequences.py", "tests/test_images.py", "tests/test_decisions.py", *REF]
 TARGETS = {
     # the maths
     "nettrain/nn/activations.py": ["tests/test_activations.py", "tests/test_layers.py",
-                                   *REF],
+                                   CONTRACTS, *REF],
     "nettrain/nn/initializers.py": ["tests/test_initializers.py", "tests/test_layers.py",
-                                    *REF],
+                                    CONTRACTS, *REF],
     "nettrain/nn/layers/base.py": LAYERS,
     "nettrain/nn/layers/dense.py": LAYERS,
     "nettrain/nn/layers/dropout.py": LAYERS,
@@ -71,14 +72,14 @@ TARGETS = {
     "nettrain/nn/layers/activation.py": LAYERS,
     "nettrain/nn/model.py": LAYERS + ["tests/test_inference.py"],
     "nettrain/nn/losses.py": ["tests/test_losses.py", "tests/test_gradcheck.py", "tests/test_decisions.py",
-                              *REF],
+                              CONTRACTS, *REF],
     "nettrain/nn/metrics.py": ["tests/test_metrics.py", "tests/test_scores.py", "tests/test_trainer.py",
-                               "tests/test_decisions.py", *REF],
+                               "tests/test_decisions.py", CONTRACTS, *REF],
     "nettrain/nn/scores.py": ["tests/test_scores.py", "tests/test_metrics.py", "tests/test_decisions.py",
-                              *REF],
-    "nettrain/nn/optimizers.py": ["tests/test_optimizers.py", "tests/test_trainer.py", *REF],
+                              CONTRACTS, *REF],
+    "nettrain/nn/optimizers.py": ["tests/test_optimizers.py", "tests/test_trainer.py", CONTRACTS, *REF],
     "nettrain/nn/schedules.py": ["tests/test_schedules.py", "tests/test_trainer.py",
-                                 *REF],
+                                 CONTRACTS, *REF],
     # the training loop
     "nettrain/training/trainer.py": LOOP,
     "nettrain/training/callbacks.py": LOOP,
