@@ -56,7 +56,8 @@ def test_every_default_filled_with_its_source(tmp_path):
     assert data["loss"]["name"] == "cross_entropy"
     assert data["schedule"] is None and data["metrics"] == ["accuracy"]
     assert data["search"] == {"method": "grid", "trials": 20, "metric": "val_loss", "mode": "min",
-                              "repeats": 1, "folds": None, "space": {}}
+                              "repeats": 1, "pruner": "none", "folds": None, "storage": None,
+                              "space": {}}
     assert data["model"]["layers"][1] == {"type": "dropout", "rate": 0.1}
     sources = config.sources
     assert sources["training.epochs"] == "file"

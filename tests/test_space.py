@@ -80,7 +80,7 @@ def test_random_duplicates_are_dropped():
         ({"method": "random", "space": {"optimizer.lr": {"log_uniform": [-1, 0.1]}}}, "needs 0 < lo"),
         ({"method": "random", "space": {"model.layers.0.units": {"int": [0.5, 3]}}}, "must be two integers"),
         ({"method": "random", "space": {"optimizer.lr": {"normal": [0, 1]}}}, "Unknown distribution 'normal'"),
-        ({"space": {"optimizer.lr": {"uniform": [0.0, 1.0]}}}, "only search.method: random draws from"),
+        ({"space": {"optimizer.lr": {"uniform": [0.0, 1.0]}}}, "only search.method: random or tpe draws from"),
         ({"method": "grdi", "space": {"optimizer.lr": [1]}}, "Did you mean 'grid'"),
         ({"method": "random", "trials": 0, "space": {"optimizer.lr": [1]}}, r"search\.trials: expected an integer >= 1"),
         ({"repeats": 1.5, "space": {"optimizer.lr": [1]}}, r"search\.repeats: expected an integer >= 1"),

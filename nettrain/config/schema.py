@@ -334,12 +334,14 @@ def space(r, path, raw):
 
 
 SEARCH = {
-    "method": Leaf("grid", choice("grid", "random")),
+    "method": Leaf("grid", choice("grid", "random", "tpe")),  # tpe: Optuna's TPESampler
     "trials": Leaf(20, integer(1)),
     "metric": Leaf("val_loss", text),
     "mode": Leaf(None, nullable(choice("min", "max"))),
     "repeats": Leaf(1, integer(1)),
+    "pruner": Leaf("none", choice("none", "median", "asha", "hyperband")),  # Optuna's pruners
     "folds": Leaf(None, nullable(integer(2))),  # k: trials scored by k-fold cross-validation
+    "storage": Leaf(None, nullable(text)),  # an Optuna storage URL; default: search.db beside the runs
     "space": space,
 }
 
@@ -423,8 +425,8 @@ def check_space(r, raw, out, default_name):
             r.errors_from(path, err)
             continue
         if out["search"]["method"] == "grid" and not isinstance(dim, Choice):
-            r.error(path, "is a distribution, which only search.method: random draws from; give a list "
-                          "of values for a grid.")
+            r.error(path, "is a distribution, which only search.method: random or tpe draws from; give "
+                          "a list of values for a grid.")
             continue
         for value in dim.values if isinstance(dim, Choice) else (dim.lo, dim.hi):
             problems = _try_value(r.tables, raw, key, value, default_name)

@@ -27,6 +27,7 @@ from nettrain.backend.threads import single_thread_blas
 from nettrain.errors import ConfigError, Interrupted, RunError
 
 FAILED = "failed.json"
+PRUNED = "pruned"  # a run's stopped_reason and a trial's status
 CONNECT_TIMEOUT_S = 5
 
 
@@ -39,15 +40,17 @@ class Unit:
     config: object
     run_dir: str
     data_key: str
+    study: object = None  # a study.StudyRef when the run reports its epochs to an Optuna study
 
 
 def run_unit(unit, dataset, ship=False):
     """Train one unit and return {"status", "metrics", "error", "seconds"} (worker side).
 
     A failure inside training (divergence, a bad combination) is returned as a result and
-    noted in the run directory's failed.json, so a resumed search does not retry it. With
-    `ship`, the run is written to a temporary folder and its files come back as bytes
-    (`files`), for workers that do not share a file system with the caller.
+    noted in the run directory's failed.json, so a resumed search does not retry it. A run
+    that reports to a study and is pruned has status "pruned". `dataset` None: the run
+    prepares its own data. With `ship`, the run is written to a temporary folder and its files
+    come back as bytes (`files`), for workers that do not share a file system with the caller.
     """
     import numpy as np
     from rich.console import Console
@@ -62,8 +65,16 @@ def run_unit(unit, dataset, ship=False):
         # overflow warnings on the way to a divergence) would garble it.
         silent = Console(file=io.StringIO())
         with np.errstate(all="ignore"):
-            run = train_run(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent)
+            callbacks = []
+            if unit.study is not None:
+                from nettrain.search.study import ReportToStudy
+
+                callbacks.append(ReportToStudy(unit.study))
+            run = train_run(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent,
+                            callbacks=callbacks)
         result["metrics"] = run.metrics
+        if run.metrics.get("stopped_reason") == PRUNED:
+            result["status"] = PRUNED
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as err:  # a failed trial is a row in results.csv, not the end of the search
@@ -103,7 +114,9 @@ def read_finished(run_dir):
                 if saved.get("stopped_reason") == "interrupted":
                     return None  # stopped by Ctrl-C: it trains again, from the start
                 if status == "ok":
-                    return {"status": "ok", "metrics": saved, "error": "", "seconds": _run_seconds(run_dir)}
+                    if saved.get("stopped_reason") == PRUNED:
+                        status = PRUNED
+                    return {"status": status, "metrics": saved, "error": "", "seconds": _run_seconds(run_dir)}
                 return {"status": "failed", "metrics": {}, "error": saved["error"],
                         "seconds": saved["seconds"]}
     return None
@@ -159,7 +172,7 @@ class InlineExecutor:
 
     def wait(self, futures, timeout):
         future = next(iter(futures))
-        future.set_result(run_unit(future.unit, self.datasets[future.unit.data_key]))
+        future.set_result(run_unit(future.unit, self.datasets.get(future.unit.data_key)))
         return [future]
 
     def result(self, future):
@@ -182,7 +195,7 @@ def _init_worker(datasets):
 
 
 def _run_in_worker(unit):
-    return run_unit(unit, _WORKER_DATASETS[unit.data_key])
+    return run_unit(unit, _WORKER_DATASETS.get(unit.data_key))
 
 
 GUARD = 'if __name__ == "__main__":'
@@ -328,7 +341,7 @@ class DaskExecutor:
 
     def submit(self, unit):
         future = self.client.submit(
-            run_unit, unit, self.scattered[unit.data_key], True,
+            run_unit, unit, self.scattered.get(unit.data_key), True,
             pure=False, key=f"nettrain-{Path(unit.run_dir).name}-{os.urandom(4).hex()}",
         )
         future.unit = unit

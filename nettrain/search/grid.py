@@ -23,6 +23,7 @@ from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, U
 from nettrain.search.refit import refit_best, refit_config
 from nettrain.search.report import SearchProgress, ranked_table
 from nettrain.search.results import BEST, RESULTS, Book, metric_names
+from nettrain.search.study import needs_optuna
 
 # Keys that say where or under which name a run is written, not what it trains.
 NOT_HASHED = ("name", "output", "search")
@@ -309,6 +310,9 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
     cfg, raw, base_dir = load_base(config_or_path, overrides)
     spec = search_spec(cfg.data["search"])
     metric, mode = objective(spec)
+    if needs_optuna(cfg.data["search"]):
+        return _study_search(cfg, raw, base_dir, spec, (metric, mode), workers, scheduler, refit, out,
+                             quiet, console)
     trials = plan_trials(raw, base_dir, spec, cfg.data["seed"], cfg.data["search"])
     folder = search_dir(cfg, out)
     attach_units(trials, spec, folder)
@@ -326,6 +330,22 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
                       f"{executor.where}, into {folder}", soft_wrap=True)
     _run(executor, trials, todo, book, console, quiet)
     return _finish(book, folder, trials, datasets, console, quiet, refit)
+
+
+def _study_search(cfg, raw, base_dir, spec, objective_, workers, scheduler, refit, out, quiet, console):
+    """A tpe search, or one with a pruner: the sampler proposes the trials (see optimize)."""
+    from nettrain.search.optimize import study_search
+    from nettrain.search.study import import_optuna
+
+    import_optuna(cfg.data["search"])  # a missing extra is reported before any data is read
+    base = Trial("base", {}, with_search(raw, base_dir, [], cfg.data["search"]))
+    folder = search_dir(cfg, out)
+    attach_units([base], spec, folder)
+    datasets = prepare_datasets([base])
+    _check_val(datasets, objective_[0])
+    book = study_search((cfg, raw, base_dir), spec, *objective_, folder, datasets,
+                        lambda: make_executor(workers, scheduler, datasets), console, quiet)
+    return _finish(book, folder, book.trials, datasets, console, quiet, refit)
 
 
 def _run(executor, trials, todo, book, console, quiet):

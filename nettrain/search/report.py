@@ -99,6 +99,8 @@ class SearchProgress:
         if self.quiet:
             return
         outcome = (fmt_score(row, self.metric) if row["status"] == "ok"
+                   else f"{fmt_score(row, self.metric)} (pruned after {row['epochs']} epochs)"
+                   if row["status"] == "pruned"
                    else f"failed: {short_error(row['error'])}")
         line = (f"[{self.done}/{self.n_trials}] {row['id']}  {fmt_params(row['params'])}  "
                 f"{self.metric} {outcome}  {fmt_seconds(row['seconds'])}")
@@ -157,11 +159,11 @@ def ranked_table(rows, params, metric, mode, metric_names, title=None):
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True, overflow="ellipsis", max_width=48)
     for rank, row in enumerate(rows[:MAX_ROWS], start=1):
-        ok = row["status"] == "ok"
+        ok = row["status"] in ("ok", "pruned")
+        status = (row["status"] if ok else Text(f"failed: {short_error(row['error'], 40)}", style="red"))
         cells = [str(rank), row["id"], *(fmt_value(row["params"][p]) for p in params),
                  fmt_score(row, metric), *(fmt_score(row, m) if ok else "-" for m in others),
-                 fmt_seconds(row["seconds"]),
-                 "ok" if ok else Text(f"failed: {short_error(row['error'], 40)}", style="red")]
+                 fmt_seconds(row["seconds"]), status]
         table.add_row(*cells)
     if len(rows) > MAX_ROWS:
         table.caption = f"{len(rows) - MAX_ROWS} more trials in results.csv"

@@ -14,7 +14,7 @@ def trial_row(trial, metric, repeats):
     import numpy as np
 
     results = [trial.results[r] for r in sorted(trial.results)]
-    failed = [(r, res) for r, res in enumerate(results) if res["status"] != "ok"]
+    failed = [(r, res) for r, res in enumerate(results) if res["status"] not in ("ok", "pruned")]
     row = {"id": trial.id, "params": trial.params, "metrics": {}, "status": "ok", "error": "",
            "seconds": round(sum(res.get("seconds", 0.0) for res in results), 3)}
     if failed:
@@ -30,37 +30,46 @@ def trial_row(trial, metric, repeats):
             row["metrics"][f"val_{name}_std"] = float(series.std(ddof=1))
     if metric not in row["metrics"]:
         row.update(status="failed", error=f"the run did not log {metric}")
+    elif any(res["status"] == "pruned" for res in results):
+        row["status"] = "pruned"
+    row["epochs"] = sum(int(res["metrics"].get("epochs_run") or 0) for res in results)
     return row
 
 
 TIE_BREAK = "val_loss"  # lower is better: ranks trials that tie on the search metric
 
 
+STATUS_ORDER = {"ok": 0, "pruned": 1}  # then failed
+
+
 def rank(rows, metric, mode):
-    """ok trials best first (NaN last), then failed ones; trials that tie on `metric` (four
-    at val_accuracy 1.0 on a small val split) by the lower val_loss, then in trial order."""
+    """ok trials best first (NaN last), then pruned ones (by the value they stopped at), then
+    failed ones; trials that tie on `metric` (four at val_accuracy 1.0 on a small val split)
+    by the lower val_loss, then in trial order."""
     sign = 1 if mode == "min" else -1
 
     def score(row, name, sign):
-        value = row["metrics"].get(name, math.nan) if row["status"] == "ok" else math.nan
+        value = row["metrics"].get(name, math.nan) if row["status"] in STATUS_ORDER else math.nan
         return (math.isnan(value), sign * value if not math.isnan(value) else 0)
 
     def key(row):
-        return (row["status"] != "ok", *score(row, metric, sign), *score(row, TIE_BREAK, 1))
+        return (STATUS_ORDER.get(row["status"], 2), *score(row, metric, sign), *score(row, TIE_BREAK, 1))
 
     return sorted(rows, key=key)
 
 
-def write_results(folder, rows, params, metric_names):
-    """results.csv, atomically: id, parameters, val metrics (mean, std), status, error, seconds."""
+def write_results(folder, rows, params, metric_names, epochs=False):
+    """results.csv, atomically: id, parameters, val metrics (mean, std), status, error, seconds
+    (and with `epochs`, the epochs each trial trained: a pruning search's cost)."""
     from nettrain.store.rundir import write_csv
 
-    header = ["rank", "id", *params, *metric_names, "status", "error", "seconds"]
+    header = ["rank", "id", *params, *metric_names, "status", "error", "seconds"] + ["epochs"] * epochs
     lines = []
     for i, row in enumerate(rows, start=1):
         values = [_csv_value(row["params"][p]) for p in params]
         scores = [row["metrics"].get(m, "") for m in metric_names]
-        lines.append([i, row["id"], *values, *scores, row["status"], row["error"], row["seconds"]])
+        lines.append([i, row["id"], *values, *scores, row["status"], row["error"], row["seconds"]]
+                     + [row.get("epochs", "")] * epochs)
     write_csv(folder / RESULTS, header, lines)
 
 
@@ -93,9 +102,10 @@ def metric_names(rows, metric, repeats):
 class Book:
     """Keeps rows as trials finish and writes results.csv and best.yaml after each one."""
 
-    def __init__(self, folder, trials, spec, metric, mode):
+    def __init__(self, folder, trials, spec, metric, mode, epochs=False):
         self.folder, self.trials, self.spec = folder, trials, spec
         self.metric, self.mode = metric, mode
+        self.epochs = epochs  # an epochs column in results.csv
         self.params = list(spec.space)
         self.rows = {}
 
@@ -112,7 +122,8 @@ class Book:
 
     def save(self):
         ranked = self.ranked()
-        write_results(self.folder, ranked, self.params, metric_names(ranked, self.metric, self.spec.repeats))
+        write_results(self.folder, ranked, self.params, metric_names(ranked, self.metric, self.spec.repeats),
+                      self.epochs)
         best = self.best()
         if best is not None:
             write_best(self.folder, next(t for t in self.trials if t.id == best["id"]))
