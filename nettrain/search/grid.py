@@ -6,40 +6,28 @@ and runs only the rest. Every trial's config is validated, and every dataset pre
 before the first one trains.
 """
 
-import contextlib
 import copy
-import hashlib
-import json
 import os
-import signal
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from nettrain.config import loading as config_mod
 from nettrain.config.space import expand, search_spec
 from nettrain.errors import ConfigError, Interrupted, RunError
-from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, Unit, read_finished
+from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, read_finished
 from nettrain.search.refit import refit_best, refit_config
 from nettrain.search.report import SearchProgress, ranked_table
 from nettrain.search.results import BEST, RESULTS, Book, metric_names
 from nettrain.search.study import needs_optuna
-
-# Keys that say where or under which name a run is written, not what it trains.
-NOT_HASHED = ("name", "output", "search")
-# What data.prepare_data reads: trials that agree on these share one prepared dataset.
-DATA_KEYS = ("data", "seed", "dtype", "loss")
-
-
-@dataclass
-class Trial:
-    """One point of the space: its parameters, its validated config and where its runs go."""
-
-    id: str
-    params: dict
-    config: object
-    units: list = field(default_factory=list)
-    results: dict = field(default_factory=dict)
+from nettrain.search.trials import (
+    Trial,
+    attach_units,
+    clear_partial,
+    sigterm_as_interrupt,
+    trial_id,
+    with_search,
+)
 
 
 @dataclass
@@ -64,22 +52,6 @@ class SearchResult:
 # ---------------------------------------------------------------- planning
 
 
-def _hash(obj, n=8):
-    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:n]
-
-
-def trial_id(cfg):
-    """A short hash of a resolved config, without the keys that only name or place its output."""
-    data = cfg.absolute_data()
-    return _hash({k: v for k, v in data.items() if k not in NOT_HASHED})
-
-
-def _data_key(cfg):
-    data = cfg.absolute_data()
-    return _hash({k: data.get(k) for k in DATA_KEYS})
-
-
 def load_base(config_or_path, overrides=()):
     """(validated Config, raw mapping, base folder) for a config file, a dict or a Config."""
     if isinstance(config_or_path, config_mod.Config):
@@ -96,19 +68,6 @@ def load_base(config_or_path, overrides=()):
     raw = config_mod.parse_yaml(path.read_text(encoding="utf-8"), str(path))[0]
     raw.setdefault("name", cfg.data["name"])
     return cfg, config_mod.apply_overrides(raw, overrides), path.parent.resolve()
-
-
-def with_search(raw, base_dir, overrides, search):
-    """A trial's Config: `raw` (without its search section) with `overrides`, validated, and
-    the search's resolved `search` section put back.
-
-    A trial's config.yaml carries the real search section (its metric and mode tell the report
-    what was searched); validating it again for every trial would check the whole space again.
-    """
-    raw = {k: v for k, v in raw.items() if k != "search"}
-    cfg = config_mod.config_from_dict(raw, base_dir, overrides)
-    data = {**cfg.data, "search": copy.deepcopy(search)}
-    return config_mod.Config(data, cfg.sources, cfg.path, cfg.base_dir, cfg.places)
 
 
 def plan_trials(raw, base_dir, spec, seed, search):
@@ -167,18 +126,6 @@ def search_dir(cfg, out=None):
     from nettrain.training.launch import output_dir
 
     return ensure_writable(output_dir(cfg, out) / f"{cfg.data['name']}-search").resolve()
-
-
-def attach_units(trials, spec, folder):
-    """Give each trial its runs: repeat r uses seed + r in folder/ID (r = 0) or folder/ID-rR."""
-    for trial in trials:
-        base_seed = trial.config.data["seed"]
-        for r in range(spec.repeats):
-            cfg = trial.config if r == 0 else with_search(
-                trial.config.absolute_data(), trial.config.base_dir, [("seed", base_seed + r)],
-                trial.config.data["search"])
-            run_dir = folder / (trial.id if r == 0 else f"{trial.id}-r{r}")
-            trial.units.append(Unit(trial.id, r, cfg, str(run_dir), _data_key(trial.config)))
 
 
 def prepare_datasets(trials):
@@ -249,23 +196,6 @@ def drive(executor, units, progress):
         raise
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    # SIGTERM (a batch system stopping the job) saves and stops like Ctrl-C.
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 # ---------------------------------------------------------------- the search
 
 
@@ -276,20 +206,13 @@ def _collect_finished(trials, book):
         for unit in trial.units:
             done = read_finished(unit.run_dir)
             if done is None:
-                _clear_partial(unit.run_dir)
+                clear_partial(unit.run_dir)
                 todo.append(unit)
             else:
                 trial.results[unit.repeat] = done
         if len(trial.results) == len(trial.units):
             book.add(trial)
     return todo
-
-
-def _clear_partial(run_dir):
-    # A run stopped half-way is started again from scratch, in a clean directory.
-    import shutil
-
-    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, refit=False,
@@ -350,7 +273,7 @@ def _study_search(cfg, raw, base_dir, spec, objective_, workers, scheduler, refi
 
 def _run(executor, trials, todo, book, console, quiet):
     by_id = {t.id: t for t in trials}
-    with executor, _sigterm_as_interrupt(), SearchProgress(
+    with executor, sigterm_as_interrupt(), SearchProgress(
         console, len(trials), len(todo), executor.slots, book.metric, book.mode, quiet,
     ) as progress:
         progress.done = len(book.rows)

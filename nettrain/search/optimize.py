@@ -32,9 +32,9 @@ class StudySearch:
     """Runs the trials a study's sampler proposes until `target` of them have ended."""
 
     def __init__(self, base, spec, metric, mode, folder, executor, console, quiet):
-        from nettrain.search import grid
+        from nettrain.search import trials
 
-        self.grid = grid
+        self.trials = trials
         self.cfg, self.raw, self.base_dir = base
         self.section = self.cfg["search"]
         self.spec, self.metric, self.mode, self.folder = spec, metric, mode, folder
@@ -87,11 +87,11 @@ class StudySearch:
 
     def _trial(self, tid, params):
         try:
-            cfg = self.grid.with_search(self.raw, self.base_dir, list(params.items()), self.section)
+            cfg = self.trials.with_search(self.raw, self.base_dir, list(params.items()), self.section)
         except ConfigError:
             return None
-        trial = self.grid.Trial(tid, params, cfg)
-        self.grid.attach_units([trial], self.spec, self.folder)
+        trial = self.trials.Trial(tid, params, cfg)
+        self.trials.attach_units([trial], self.spec, self.folder)
         return trial
 
     # ------------------------------------------------------------ asking and telling
@@ -102,19 +102,19 @@ class StudySearch:
         optuna_trial = self.study.ask(self.space.distributions)
         params = self.space.params(optuna_trial.params)
         try:
-            cfg = self.grid.with_search(self.raw, self.base_dir, list(params.items()), self.section)
+            cfg = self.trials.with_search(self.raw, self.base_dir, list(params.items()), self.section)
         except ConfigError as err:
             tid = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
             row = {"id": tid, "params": params, "metrics": {}, "status": "failed", "seconds": 0.0,
                    "error": f"not a valid config: {' '.join(str(err).split())}", "epochs": 0}
             self.tell(optuna_trial, row)
             return None
-        tid = self.grid.trial_id(cfg)
+        tid = self.trials.trial_id(cfg)
         if tid in self.book.rows or tid in self.asked:
             self._tell_again(optuna_trial, tid)
             return None
-        trial = self.grid.Trial(tid, params, cfg)
-        self.grid.attach_units([trial], self.spec, self.folder)
+        trial = self.trials.Trial(tid, params, cfg)
+        self.trials.attach_units([trial], self.spec, self.folder)
         ref = StudyRef(self.url, self.name, optuna_trial._trial_id, self.section["pruner"], self.max_epochs,
                        self.metric)
         trial.units = [Unit(u.trial_id, u.repeat, u.config, u.run_dir, u.data_key,
@@ -196,7 +196,7 @@ class StudySearch:
     def _submit(self, unit):
         done = read_finished(unit.run_dir)
         if done is None:
-            self.grid._clear_partial(unit.run_dir)
+            self.trials.clear_partial(unit.run_dir)
         return self.executor.submit(unit)
 
     def _result(self, future):
@@ -235,6 +235,6 @@ def study_search(base, spec, metric, mode, folder, datasets, make_executor, cons
         console.print(f"grid-search: {spec.method} search of {search.target} trials{note}, pruner "
                       f"{base[0]['search']['pruner']}, on {search.executor.where}; study "
                       f"{search.name!r} in {search.url}", soft_wrap=True, highlight=False)
-    with search.executor, search.grid._sigterm_as_interrupt():
+    with search.executor, search.trials.sigterm_as_interrupt():
         search.run()
     return search.book
