@@ -9,9 +9,9 @@ from sklearn import metrics as skm
 from nettrain.errors import ConfigError, DataError
 from nettrain.nn.metrics import (
     METRICS,
+    LoggedMetrics,
     check_metrics,
     classification_report,
-    compute_metrics,
     confusion_matrix,
     metric_mode,
     metric_task,
@@ -155,21 +155,35 @@ def test_check_metrics_lists_every_problem():
     assert "'rmse' at metrics[2] is a regression metric" in problems[1]
 
 
-def test_compute_metrics_applies_link():
+def test_logged_metrics_apply_the_link():
     rng = np.random.default_rng(0)
     logits, y = rng.normal(size=(20, 3)), rng.integers(0, 3, 20)
-    got = compute_metrics(["accuracy", "log_loss"], y, logits, softmax)
+    got = LoggedMetrics(["accuracy", "log_loss"], softmax)(y, logits)
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, logits.argmax(1)))
     assert got["log_loss"] == pytest.approx(skm.log_loss(y, softmax(logits), labels=[0, 1, 2]))
 
 
-def test_compute_metrics_binary_logit_and_inverse_target():
+def test_logged_metrics_binary_logit_and_inverse_target():
     logits, y = np.array([[-1.0], [0.0], [2.0]]), np.array([0, 0, 1])
     # sigmoid(0) = 0.5 counts as class 1, so the middle sample is wrong
-    assert compute_metrics(["accuracy"], y, logits, sigmoid)["accuracy"] == pytest.approx(2 / 3)
+    assert LoggedMetrics(["accuracy"], sigmoid)(y, logits)["accuracy"] == pytest.approx(2 / 3)
     y_scaled, out = np.array([[0.0], [1.0]]), np.array([[0.5], [1.0]])
-    got = compute_metrics(["mae"], y_scaled, out, identity, inverse_target=lambda a: a * 10 + 3)
-    assert got["mae"] == pytest.approx(2.5)
+    got = LoggedMetrics(["mae"], identity, inverse_target=lambda a: a * 10 + 3)(y_scaled, out)
+    assert got["mae"] == pytest.approx(2.5)  # |3 - 8| and |13 - 13| in the target's units
+
+
+def test_logged_metrics_hold_the_binary_decision():
+    # the positive class is 0, decided at 0.3: its probabilities 0.2, 0.6, 0.4, 0.3 predict
+    # class 1, then class 0 three times (0.3 itself reaches the threshold)
+    proba = np.array([[0.2, 0.8], [0.6, 0.4], [0.4, 0.6], [0.3, 0.7]])
+    metrics = LoggedMetrics(["accuracy", "recall"], lambda out: out, pos=0, threshold=0.3)
+    pred = metrics.predicted_classes(proba)
+    assert list(pred) == [1, 0, 0, 0]
+    y = np.array([1, 0, 1, 0])
+    got = metrics(y, proba)
+    assert got == pytest.approx({"accuracy": skm.accuracy_score(y, pred),
+                                 "recall": skm.recall_score(y, pred, pos_label=0)})
+    assert LoggedMetrics()(y, proba) == {}
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 5])
@@ -252,9 +266,9 @@ def test_never_predicted_lists_the_true_classes_no_prediction_names():
     assert rep["never_predicted"] == ["b", "c"]
 
 
-def test_compute_metrics_decides_at_one_half_by_default():
+def test_logged_metrics_decide_at_one_half_by_default():
     y = np.array([0, 1, 1, 0, 1])
     p = np.array([[0.2], [0.5], [0.7], [0.55], [0.45]])  # 0.5 itself counts as positive
-    got = compute_metrics(["accuracy", "f1"], y, p, lambda out: out)
+    got = LoggedMetrics(["accuracy", "f1"], lambda out: out)(y, p)
     pred = (p[:, 0] >= 0.5).astype(int)
     assert got == pytest.approx({"accuracy": skm.accuracy_score(y, pred), "f1": skm.f1_score(y, pred)})

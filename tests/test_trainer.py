@@ -7,6 +7,7 @@ import pytest
 
 from nettrain.errors import ConfigError, DivergenceError
 from nettrain.nn.losses import get_loss
+from nettrain.nn.metrics import LoggedMetrics
 from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
@@ -55,13 +56,15 @@ class LossRecorder:
         return value
 
 
-def make_trainer(layers=LAYERS, lr=0.05, seed=0, schedule=None, **kwargs):
+def make_trainer(layers=LAYERS, lr=0.05, seed=0, schedule=None, metrics=(), **kwargs):
     model = Model(layers, 2, "float32", rng=np.random.default_rng(seed))
     optimizer = get_optimizer({"name": "adam", "lr": lr})
+    loss = get_loss("cross_entropy")
     kwargs.setdefault("epochs", 3)
     kwargs.setdefault("batch_size", 8)
-    return Trainer(model, get_loss("cross_entropy"), optimizer, rng=np.random.default_rng(seed + 1),
-                   schedule=get_schedule(schedule, lr), **kwargs)
+    return Trainer(model, loss, optimizer, rng=np.random.default_rng(seed + 1),
+                   schedule=get_schedule(schedule, lr), metrics=LoggedMetrics(metrics, loss.link),
+                   **kwargs)
 
 
 class Logs(Callback):

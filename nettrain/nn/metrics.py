@@ -262,23 +262,39 @@ def check_metrics(names, task, where="metrics"):
         raise ConfigError(problems)
 
 
-def compute_metrics(names, y_true, output, link, inverse_target=None, pos=1, threshold=0.5):
-    """Each named metric on one split, as {name: float}.
+class LoggedMetrics:
+    """Turns a model's raw outputs on one split into its logged metrics, {name: float}.
+
+    The loss's `link` makes probabilities (classification) or predictions (regression) of
+    the outputs; `inverse_target` maps regression targets and predictions back to their
+    units before scoring; a binary model predicts its positive class `pos` at a probability
+    >= `threshold` (the binary decision, also used by `predicted_classes`).
 
     Args:
-        names: metric names from `METRICS`.
-        y_true: int64 class indices (n,) or float targets (n, n_targets).
-        output: the model's raw output (logits for classification).
+        names: metric names from `METRICS` (none: every call gives {}).
         link: the loss's link function (softmax, sigmoid or identity).
-        inverse_target: for regression, maps targets and predictions back to the original
-            units (undoing target scaling) before scoring; None keeps them as given.
+        inverse_target: for regression, undoes target scaling; None keeps values as given.
         pos, threshold: a binary model's positive class index and decision threshold.
     """
-    scores = link(output)
-    if inverse_target is not None:
-        y_true, scores = inverse_target(y_true), inverse_target(scores)
-    return {name: registry.lookup("metric", METRICS, name)(pos, threshold)(y_true, scores)
-            for name in names}
+
+    def __init__(self, names=(), link=None, inverse_target=None, pos=1, threshold=0.5):
+        self.names = list(names)
+        self.link, self.inverse_target = link, inverse_target
+        self.pos, self.threshold = pos, threshold
+        self._metrics = [registry.lookup("metric", METRICS, name)(pos, threshold) for name in self.names]
+
+    def __call__(self, y_true, output):
+        """Each metric on targets `y_true` (class indices or float targets) and raw `output`."""
+        if not self.names:
+            return {}
+        scores = self.link(output)
+        if self.inverse_target is not None:
+            y_true, scores = self.inverse_target(y_true), self.inverse_target(scores)
+        return {name: metric(y_true, scores) for name, metric in zip(self.names, self._metrics)}
+
+    def predicted_classes(self, output):
+        """The class indices a classifier's raw `output` predicts, by the binary decision."""
+        return sc.decide(self.link(output), self.threshold, self.pos)
 
 
 # ---------------------------------------------------------------- full reports

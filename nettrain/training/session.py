@@ -7,7 +7,7 @@ import numpy as np
 from nettrain.build.model import build_model
 from nettrain.config.loading import check_against_data
 from nettrain.errors import ConfigError, DivergenceError, Interrupted, NettrainError
-from nettrain.nn.metrics import confusion_matrix, never_predicted, positive_index, predicted_classes
+from nettrain.nn.metrics import LoggedMetrics, confusion_matrix, never_predicted, positive_index
 from nettrain.nn.model import save_model
 from nettrain.nn.optimizer_hooks import gradient_hooks
 from nettrain.nn.optimizers import get_optimizer
@@ -44,13 +44,17 @@ def build_trainer(config, dataset, callbacks=(), init=True):
         model, loss, optimizer,
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
         schedule=get_schedule(config["schedule"], optimizer.lr),
-        metrics=config["metrics"], rng=shuffle_rng, early_stopping=early,
-        monitor=monitor, callbacks=callbacks,
-        inverse_target=(dataset.preprocessor.inverse_target
-                        if dataset.task == "regression" else None),
-        stop_flag=StopFlag(), pos=positive_index(dataset.classes, config["data"]["pos_label"]),
-        threshold=config["threshold"],
+        metrics=logged_metrics(config, dataset, loss), rng=shuffle_rng, early_stopping=early,
+        monitor=monitor, callbacks=callbacks, stop_flag=StopFlag(),
     )
+
+
+def logged_metrics(config, dataset, loss):
+    """The config's metrics, scored in the target's units with the run's binary decision."""
+    inverse = dataset.preprocessor.inverse_target if dataset.task == "regression" else None
+    return LoggedMetrics(config["metrics"], loss.link, inverse,
+                         pos=positive_index(dataset.classes, config["data"]["pos_label"]),
+                         threshold=config["threshold"])
 
 
 def keeper(stopping, save, monitor):
@@ -201,8 +205,7 @@ class Session:
         if dataset.task != "classification" or self.quiet:
             return
         X, y = dataset.splits[split]
-        proba = trainer.loss.link(trainer.predict_outputs(X))
-        pred = predicted_classes(proba, trainer.threshold, trainer.pos)
+        pred = trainer.metrics.predicted_classes(trainer.predict_outputs(X))
         cm = confusion_matrix(y, pred, len(dataset.classes))
         missed = never_predicted(cm, dataset.classes)
         if missed:

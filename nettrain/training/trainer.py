@@ -8,7 +8,7 @@ import time
 
 from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
 from nettrain.errors import DivergenceError
-from nettrain.nn.metrics import compute_metrics
+from nettrain.nn.metrics import LoggedMetrics
 from nettrain.training.callbacks import Best, Callback
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
@@ -100,30 +100,26 @@ class Trainer:
         model, loss, optimizer: the core objects (see docs/architecture.md).
         epochs: the epoch to train up to; batch_size, shuffle: how batches are made.
         schedule: sets the optimizer's lr each epoch and steps on the epoch's logs.
-        metrics: metric names logged on train and (with a `val_` prefix) on val.
+        metrics: a `LoggedMetrics` (names, the link, the binary decision, the target's
+            units), logged on train and (with a `val_` prefix) on val; None logs none.
         rng: the Generator that shuffles; early_stopping: an EarlyStopping callback or None.
         monitor: the logged value whose best epoch is tracked (without early stopping, which
             tracks its own); default val_loss when there is a val split, else train_loss.
         callbacks: `Callback` instances (see nettrain.training.callbacks), called after the
             best-epoch tracker or early stopping.
-        inverse_target: maps regression targets back to their units for metrics.
-        pos, threshold: a binary model's positive class index and decision threshold.
         stop_flag: a StopFlag, checked at every batch boundary.
     """
 
     def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
-                 schedule=None, metrics=(), rng=None,
-                 early_stopping=None, monitor=None, callbacks=(), inverse_target=None,
-                 stop_flag=None, pos=1, threshold=0.5):
+                 schedule=None, metrics=None, rng=None,
+                 early_stopping=None, monitor=None, callbacks=(), stop_flag=None):
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
-        self.metrics = list(metrics)
+        self.metrics = metrics if metrics is not None else LoggedMetrics()
         self.rng = default_rng(rng if rng is not None else 0)
         self.early_stopping = early_stopping
         self.best = early_stopping.best if early_stopping else (Best(monitor) if monitor else None)
         self.callbacks = list(callbacks)  # the caller's; `_all_callbacks` puts the tracker first
-        self.inverse_target = inverse_target
-        self.pos, self.threshold = pos, threshold  # a binary model's decision, for metrics
         self.stop_flag = stop_flag or StopFlag()
         self.epoch = 0  # epochs completed
         self.position = None  # an EpochState while an epoch is under way
@@ -210,7 +206,7 @@ class Trainer:
             x_batch, y_batch = self._batch(X, y, state.order, start, stop)
             output, loss = self._step(x_batch, y_batch, epoch, b)
             state.loss_sum += loss * (stop - start)
-            if self.metrics:
+            if self.metrics.names:
                 if state.outputs is None:  # the epoch's outputs, for train metrics
                     state.outputs = xp.empty((n,) + output.shape[1:], output.dtype)
                 state.outputs[start:stop] = output
@@ -274,23 +270,19 @@ class Trainer:
         n = len(state.order)
         logs = {"epoch": epoch, "train_loss": state.loss_sum / n}
         train_scores = {}
-        if self.metrics:
+        if self.metrics.names:
             y_seen = y if not self.shuffle else xp.take(y, state.order, axis=0)
-            train_scores = self._metrics(y_seen, state.outputs)
+            train_scores = self.metrics(y_seen, state.outputs)
         val_scores = self.evaluate(*val) if val is not None else {}
         if val is not None:
             logs["val_loss"] = val_scores["loss"]
-        for name in self.metrics:
+        for name in self.metrics.names:
             logs[name] = train_scores[name]
             if val is not None:
                 logs[f"val_{name}"] = val_scores[name]
         logs["lr"] = float(lr)
         logs["loss"] = logs["train_loss"]  # the name schedules and early stopping may monitor
         return logs
-
-    def _metrics(self, y, outputs):
-        return compute_metrics(self.metrics, y, outputs, self.loss.link, self.inverse_target,
-                               self.pos, self.threshold)
 
     def predict_outputs(self, X):
         """The model's raw outputs on X in evaluation mode, computed in chunks."""
@@ -305,7 +297,7 @@ class Trainer:
     def evaluate(self, X, y):
         """{"loss": ..., metric: ...} on one split, in evaluation mode."""
         outputs = self.predict_outputs(X)
-        return {"loss": float(self.loss.forward(outputs, y)), **self._metrics(y, outputs)}
+        return {"loss": float(self.loss.forward(outputs, y)), **self.metrics(y, outputs)}
 
     # -------------------------------------------------------------- divergence
 
