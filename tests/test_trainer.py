@@ -243,10 +243,29 @@ def test_without_early_stopping_the_best_epoch_is_still_tracked():
         "val_loss", 1 + int(np.argmin(val)), min(val))
 
 
+def test_the_best_epoch_tracker_is_a_callback_and_runs_before_the_others():
+    X, y = blobs(30)
+    logs, seen = Logs(), []
+
+    class SeeBest(Callback):
+        def on_epoch_end(self, trainer, logs):
+            seen.append(trainer.best.epoch)
+
+    tracker = Best("train_loss")  # not val_loss, the default with a val split
+    trainer = make_trainer(lr=0.5, epochs=6, callbacks=[SeeBest(), logs, tracker])
+    trainer.fit((X, y), blobs(12, seed=3))
+    assert trainer.best is tracker and trainer.early_stopping is None
+    train = [row["train_loss"] for row in logs.rows]
+    assert (tracker.epoch, tracker.value) == (1 + int(np.argmin(train)), min(train))
+    # listed first, SeeBest still saw each epoch's update
+    assert seen == [1 + int(np.argmin(train[:e])) for e in range(1, 7)]
+    assert trainer.callbacks.count(tracker) == 1 and len(trainer.callbacks) == 3
+
+
 def test_early_stopping_inside_the_trainer_restores_nothing_itself():
     X, y = blobs(30)
     stop = EarlyStopping("val_loss", patience=1)
-    trainer = make_trainer(lr=5.0, epochs=50, early_stopping=stop)
+    trainer = make_trainer(lr=5.0, epochs=50, callbacks=[stop])
     assert trainer.fit((X, y), blobs(12, seed=3)) == "early_stopping"
     assert trainer.epoch < 50
     assert stop.best_weights is not None and trainer.best is stop.best

@@ -14,7 +14,7 @@ from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.store import rundir
 from nettrain.training import diagnostics
-from nettrain.training.callbacks import Checkpoint, EarlyStopping, History, history_columns
+from nettrain.training.callbacks import Best, Checkpoint, EarlyStopping, History, history_columns
 from nettrain.training.output import make_reporter, print_summary
 from nettrain.training.trainer import StopFlag, Trainer, stop_on_signals
 
@@ -39,13 +39,13 @@ def build_trainer(config, dataset, callbacks=(), init=True):
                                training["clip_value"]):
         optimizer.add_hook(hook)
     monitor = "val_loss" if "val" in dataset.splits else "train_loss"
-    early = keeper(training["early_stopping"], training["save"], monitor)
+    tracker = keeper(training["early_stopping"], training["save"], monitor) or Best(monitor)
     return Trainer(
         model, loss, optimizer,
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
         schedule=get_schedule(config["schedule"], optimizer.lr),
-        metrics=logged_metrics(config, dataset, loss), rng=shuffle_rng, early_stopping=early,
-        monitor=monitor, callbacks=callbacks, stop_flag=StopFlag(),
+        metrics=logged_metrics(config, dataset, loss), rng=shuffle_rng,
+        callbacks=[tracker, *callbacks], stop_flag=StopFlag(),
     )
 
 
@@ -122,8 +122,8 @@ class Session:
         reporter = make_reporter(self.console, self.columns, trainer.epochs, self.quiet)
         recorders, reports = diagnostics.make_callbacks(
             self.config["training"]["diagnostics"], path, self.console, self.quiet)
-        trainer.callbacks = ([history, *recorders, checkpoint, *self.extra]
-                             + ([reporter] if reporter else []) + reports)
+        trainer.callbacks += ([history, *recorders, checkpoint, *self.extra]
+                              + ([reporter] if reporter else []) + reports)
         splits = self.dataset.splits
         try:
             with stop_on_signals(trainer.stop_flag):

@@ -9,7 +9,7 @@ import time
 from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
 from nettrain.errors import DivergenceError
 from nettrain.nn.metrics import LoggedMetrics
-from nettrain.training.callbacks import Best, Callback
+from nettrain.training.callbacks import Best, Callback, EarlyStopping
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
 EVAL_CHUNK = 8192
@@ -102,24 +102,21 @@ class Trainer:
         schedule: sets the optimizer's lr each epoch and steps on the epoch's logs.
         metrics: a `LoggedMetrics` (names, the link, the binary decision, the target's
             units), logged on train and (with a `val_` prefix) on val; None logs none.
-        rng: the Generator that shuffles; early_stopping: an EarlyStopping callback or None.
-        monitor: the logged value whose best epoch is tracked (without early stopping, which
-            tracks its own); default val_loss when there is a val split, else train_loss.
-        callbacks: `Callback` instances (see nettrain.training.callbacks), called after the
-            best-epoch tracker or early stopping.
+        rng: the Generator that shuffles.
+        callbacks: `Callback` instances (see nettrain.training.callbacks). The first
+            `EarlyStopping` or `Best` among them tracks the best epoch (`trainer.best`) and
+            runs before the others, so they see it updated; without one, `fit` adds a
+            `Best` of val_loss when there is a val split, else of train_loss.
         stop_flag: a StopFlag, checked at every batch boundary.
     """
 
     def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
-                 schedule=None, metrics=None, rng=None,
-                 early_stopping=None, monitor=None, callbacks=(), stop_flag=None):
+                 schedule=None, metrics=None, rng=None, callbacks=(), stop_flag=None):
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
         self.metrics = metrics if metrics is not None else LoggedMetrics()
         self.rng = default_rng(rng if rng is not None else 0)
-        self.early_stopping = early_stopping
-        self.best = early_stopping.best if early_stopping else (Best(monitor) if monitor else None)
-        self.callbacks = list(callbacks)  # the caller's; `_all_callbacks` puts the tracker first
+        self.callbacks = list(callbacks)  # `_all_callbacks` puts the best-epoch tracker first
         self.stop_flag = stop_flag or StopFlag()
         self.epoch = 0  # epochs completed
         self.position = None  # an EpochState while an epoch is under way
@@ -133,8 +130,8 @@ class Trainer:
         """Train until `epochs`, early stopping or a stop signal; return the stopped reason."""
         X, y = train
         self.n_batches = math.ceil(len(X) / self.batch_size)
-        if self.best is None:
-            self.best = Best("val_loss" if val is not None else "train_loss")
+        if self._tracker() is None:
+            self.callbacks.insert(0, Best("val_loss" if val is not None else "train_loss"))
         callbacks = self._all_callbacks()
         self._batch_hooks = {hook: [c for c in callbacks if c.overrides(hook)]
                              for hook in ("on_after_backward", "on_batch_end")}
@@ -158,10 +155,26 @@ class Trainer:
         if self.stopped is None:
             self.stopped, self.stopped_text = reason, text
 
+    @property
+    def early_stopping(self):
+        """The EarlyStopping that tracks the best epoch, or None."""
+        tracker = self._tracker()
+        return tracker if isinstance(tracker, EarlyStopping) else None
+
+    @property
+    def best(self):
+        """The best epoch so far, a `Best` (early stopping's own when it tracks), or None."""
+        tracker = self._tracker()
+        return tracker.best if isinstance(tracker, EarlyStopping) else tracker
+
+    def _tracker(self):
+        return next((c for c in self.callbacks if isinstance(c, (EarlyStopping, Best))), None)
+
     def _all_callbacks(self):
-        """Early stopping (or the best-epoch tracker) first, then the caller's callbacks."""
-        tracker = self.early_stopping if self.early_stopping is not None else self.best
-        callbacks = ([tracker] if tracker is not None else []) + self.callbacks
+        """The best-epoch tracker first, then the other callbacks in their order."""
+        tracker = self._tracker()
+        callbacks = ([tracker] if tracker is not None else []) + [c for c in self.callbacks
+                                                                  if c is not tracker]
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(f"{type(callback).__name__} is not a Callback: subclass "
@@ -379,7 +392,8 @@ class Trainer:
         if self.early_stopping is not None:
             self.early_stopping.load_state_dict(arrays.get("best_weights", {}), meta["early_stopping"])
         else:
-            self.best = self.best or Best(meta["best"]["monitor"])
+            if self.best is None:
+                self.callbacks.insert(0, Best(meta["best"]["monitor"]))
             self.best.load_state_dict(meta["best"])
         if "position" in meta:
             self.position = EpochState.restore(arrays["position"], meta["position"])
