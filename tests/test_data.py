@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from conftest import ROOT, make_config
 
-from nettrain.data.dataset import prepare_data, read_table, split_indices
+from nettrain.data.dataset import prepare_data, split_indices
+from nettrain.data.files import read_table
 from nettrain.errors import ConfigError, DataError
 
 

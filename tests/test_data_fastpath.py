@@ -15,7 +15,8 @@ from nettrain.commands.validate import import_numpy_with_one_blas_thread
 from nettrain.config.loading import load_config
 from nettrain.data import csvfast
 from nettrain.data.csvfast import Table, index_of, read_simple_csv, unique
-from nettrain.data.dataset import prepare_data, read_table
+from nettrain.data.dataset import prepare_data
+from nettrain.data.files import read_table
 from nettrain.errors import NettrainError
 
 SHIPPED = ["iris", "wine", "penguins", "breast_cancer", "diabetes", "linnerud", "digits"]
@@ -284,7 +285,7 @@ def test_validate_output_equals_the_pandas_path(name, sets, code, monkeypatch):
     args = ["validate", str(ROOT / "configs" / f"{name}.yaml")]
     args += [arg for value in sets for arg in ("--set", value)]
     fast = CliRunner().invoke(cli, args)
-    monkeypatch.setattr("nettrain.data.dataset.read_simple_csv", lambda *a, **k: None)
+    monkeypatch.setattr("nettrain.data.files.read_simple_csv", lambda *a, **k: None)
     slow = CliRunner().invoke(cli, args)
     assert fast.exit_code == slow.exit_code == code
     assert fast.output == slow.output

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from conftest import assert_usage_error, make_config
 
 from nettrain.cli import cli
-from nettrain.data.dataset import prepare_data, read_table
+from nettrain.data.dataset import prepare_data
+from nettrain.data.files import read_table
 from nettrain.errors import DataError
 
 

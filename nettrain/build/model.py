@@ -15,7 +15,8 @@ from nettrain.store import rundir
 
 
 class FittedData(Protocol):
-    """What the builder reads of the fitted data; a fitted `Preprocessor` has all of it.
+    """What the builder reads of the fitted data; a fitted data kind
+    (`nettrain.data.kinds.DataKind`) has all of it.
 
     Attributes:
         task: "classification" or "regression".
@@ -65,7 +66,7 @@ def build_model(config: Config, data: FittedData, *, rng: np.random.Generator | 
 
     Args:
         config: the resolved config.
-        data: the fitted data description (a fitted `Preprocessor`).
+        data: the fitted data description (a fitted data kind).
         rng: the Generator (or an int seed) that draws the initial weights and then the
             dropout masks; a Generator is used as given, so its caller can draw on after it.
         dtype: "float32" or "float64"; default: the config's `dtype`.

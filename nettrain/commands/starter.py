@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from nettrain.data.columns import ONEHOT_LIMIT, infer_task
-from nettrain.data.dataset import read_table
 from nettrain.data.dates import find_date_columns
+from nettrain.data.files import read_table
 from nettrain.data.inspect import id_range, suspects
 from nettrain.data.values import shorten, text_values
 from nettrain.errors import DataError

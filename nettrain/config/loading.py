@@ -72,6 +72,22 @@ class Config:
                 node[path[-1]] = str(self.resolve_path(node[path[-1]]))
         return data
 
+    def with_settled(self, values):
+        """This config with the values its data settled, as the run records them: `values`
+        maps key paths to values (`nettrain.data.Dataset.settled`, e.g. {"data.scale":
+        "none"} for images whose data.scale was left to its default). A new Config (the same
+        one when there is nothing to settle); each value keeps its source."""
+        if not values:
+            return self
+        data = copy.deepcopy(self.data)
+        for key, value in values.items():
+            *parents, last = key.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node[last] = value
+        return Config(data, dict(self.sources), self.path, self.base_dir, self.places)
+
     def to_yaml(self):
         """The resolved config as YAML (paths absolute), for a run directory's config.yaml."""
         return yaml.safe_dump(self.absolute_data(), sort_keys=False, default_flow_style=None,

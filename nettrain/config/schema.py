@@ -25,13 +25,22 @@ from nettrain.config.fit_data import AUTO
 from nettrain.config.locations import Places, flow, keypath, locate_problem, overridden
 from nettrain.errors import ConfigError
 
-DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".tab", ".parquet", ".npz")
+# The file formats data.path (and data.train/val/test) may name, by suffix: the one list of
+# them. nettrain.data reads each format with its reader (data/files.py, READERS).
+DATA_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".tsv": "tsv", ".tsv.gz": "tsv", ".tab": "tsv",
+                ".parquet": "parquet", ".npz": "npz"}
 REGISTRIES = (  # kind, module, table
     ("layer", "layers", "LAYERS"), ("activation", "activations", "ACTIVATIONS"),
     ("initializer", "initializers", "INITIALIZERS"), ("loss", "losses", "LOSSES"),
     ("optimizer", "optimizers", "OPTIMIZERS"), ("schedule", "schedules", "SCHEDULES"),
     ("metric", "metrics", "METRICS"),
 )
+
+
+def data_format(path):
+    """The format of a data file ("csv", "tsv", "parquet", "npz") by its suffix, or None."""
+    name = str(path).lower()
+    return next((fmt for suffix, fmt in DATA_FORMATS.items() if name.endswith(suffix)), None)
 
 
 def registries():
@@ -242,10 +251,10 @@ def _check_files(r, path, out, given):
                                    f"data.path, use data.split.{key} instead.")
     files = [out[k] for k in ("path", "train", "val", "test") if isinstance(out[k], str)]
     for key in ("path", "train", "val", "test"):
-        if isinstance(out[key], str) and not out[key].lower().endswith(DATA_SUFFIXES):
+        if isinstance(out[key], str) and data_format(out[key]) is None:
             r.error(path + (key,), f"expected a .csv, .tsv, .parquet or .npz file (.csv.gz and .tsv.gz "
                                    f"too), got {out[key]!r}.")
-    npz = bool(files) and all(f.lower().endswith(".npz") for f in files)
+    npz = bool(files) and all(data_format(f) == "npz" for f in files)
     if files and not npz and out["target"] is None:
         r.error(path, "needs data.target: the column (or list of columns) to predict.")
 

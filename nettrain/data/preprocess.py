@@ -140,11 +140,6 @@ class Preprocessor:
             three axes (C, H, W) the scaling statistics are per channel.
     """
 
-    def __init_subclass__(cls, json_key=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if json_key is not None:
-            KINDS[json_key] = cls
-
     def __init__(self, features, targets, task, categorical=(), classes=None,
                  missing="error", scale="standard", scale_target="none", dtype="float32",
                  dates=None, missing_target="error", sample_shape=None):
@@ -169,10 +164,6 @@ class Preprocessor:
         self.warnings = []  # from the latest transform: unseen levels, dropped rows
         self.fitted = False
         self.data_facts = {}  # what the model is told, e.g. {"vocab_size": n} for token ids
-
-    def columns_read_as_is(self):
-        """Columns predict reads as the file has them, beyond --keep (none for a table)."""
-        return ()
 
     # ---- what the model sees
     @property
@@ -409,18 +400,11 @@ class Preprocessor:
     # ---- preprocess.json
     def to_json(self):
         """Plain JSON with everything learned; floats round-trip exactly."""
-        columns = []
-        num = {name: i for i, name in enumerate(self.numeric)}
-        for name in self.features:
-            if name in self.levels:
-                columns.append({"name": name, "kind": "categorical", "levels": self.levels[name]})
-                continue
-            entry, i = {"name": name, "kind": "numeric"}, num[name]
-            if self.fill is not None:
-                entry["fill"] = float(self.fill[i])
-            if self.center is not None:
-                entry["center"], entry["spread"] = float(self.center[i]), float(self.spread[i])
-            columns.append(entry)
+        return json.dumps(self._doc(), indent=1, allow_nan=False)
+
+    def _doc(self):
+        """The preprocess.json document, as a dict in the order it is written."""
+        columns = self._column_entries()
         target = {"names": self.targets}
         if self.classes is not None:
             target["classes"] = self.classes.tolist()
@@ -440,7 +424,23 @@ class Preprocessor:
             doc["missing_target"] = self.missing_target
         if self.data_facts:
             doc["data_facts"] = self.data_facts
-        return json.dumps(doc, indent=1, allow_nan=False)
+        return doc
+
+    def _column_entries(self):
+        """preprocess.json's "columns": each feature with its kind and what was learned."""
+        columns = []
+        num = {name: i for i, name in enumerate(self.numeric)}
+        for name in self.features:
+            if name in self.levels:
+                columns.append({"name": name, "kind": "categorical", "levels": self.levels[name]})
+                continue
+            entry, i = {"name": name, "kind": "numeric"}, num[name]
+            if self.fill is not None:
+                entry["fill"] = float(self.fill[i])
+            if self.center is not None:
+                entry["center"], entry["spread"] = float(self.center[i]), float(self.spread[i])
+            columns.append(entry)
+        return columns
 
     @classmethod
     def from_json(cls, text, source="preprocess.json"):
@@ -449,7 +449,7 @@ class Preprocessor:
             doc = json.loads(text)
             if doc.get("format") != FORMAT:
                 raise ValueError(f"format is {doc.get('format')!r}, expected {FORMAT!r}")
-            return _kind(doc, cls)._from_doc(doc)
+            return cls._from_doc(doc)
         except KeyError as err:
             problem = f"the entry {err} is missing"
         except (ValueError, TypeError, AttributeError) as err:
@@ -458,14 +458,15 @@ class Preprocessor:
                         "nettrain run wrote; refit to regenerate it.")
 
     @classmethod
-    def _from_doc(cls, doc):
+    def _from_doc(cls, doc, **extra):
+        """The fitted instance `doc` describes; `extra` goes to the constructor."""
         columns, target = doc["columns"], doc["target"]
         cats = [c["name"] for c in columns if c["kind"] == "categorical"]
         pre = cls([c["name"] for c in columns], target["names"], doc["task"], cats,
                   target.get("classes"), doc["missing"], doc["scale"], doc["scale_target"],
                   doc["dtype"], dates=doc.get("dates"),
                   missing_target=doc.get("missing_target", "error"),
-                  sample_shape=doc.get("sample_shape"))
+                  sample_shape=doc.get("sample_shape"), **extra)
         pre.class_counts = target.get("counts")
         numeric = [c for c in columns if c["kind"] == "numeric"]
         for c in columns:
@@ -483,16 +484,3 @@ class Preprocessor:
         pre.fitted = True
         return pre
 
-
-# Preprocessor subclasses by the preprocess.json entry that marks their files ("window",
-# "text"), filled by `class Sub(Preprocessor, json_key=...)`; nettrain.data.sequences imports
-# every subclass, and so does nettrain.data.dataset through it.
-KINDS = {}
-
-
-def _kind(doc, default):
-    """The Preprocessor class that wrote `doc`: a registered subclass, or `default`."""
-    for key, cls in KINDS.items():
-        if key in doc:
-            return cls
-    return default

@@ -10,14 +10,6 @@ from nettrain.errors import DataError
 
 CSV_CHUNK_ROWS = 100_000
 SAMPLE_ROWS = 1000  # rows read first to find the numeric columns, which are then read as floats
-TEXT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".tab")
-SUPPORTED = ".csv, .tsv, .parquet (each may be .gz but parquet) or .npz (arrays X and y)"
-
-
-def default_sep(name):
-    """`\\t` for .tsv/.tab files, `,` otherwise."""
-    return "\t" if name.lower().endswith((".tsv", ".tsv.gz", ".tab")) else ","
-
 
 def check_unique_columns(names, where):
     """DataError naming every repeated column name and its positions."""
@@ -31,11 +23,10 @@ def check_unique_columns(names, where):
                         "its own name: rename the copies in the header row.")
 
 
-def read_delimited(path, where, targets, dtype, sep=None, encoding="utf-8"):
+def read_delimited(path, where, targets, dtype, sep=",", encoding="utf-8"):
     """A .csv/.tsv file as a DataFrame; numeric non-target columns come as `dtype` floats."""
     import pandas as pd
 
-    sep = sep or default_sep(path.name)
     kind = "TSV" if sep == "\t" else "CSV"
     options = {"sep": sep, "encoding": encoding}
     try:

@@ -20,18 +20,19 @@ def to_onnx(run):
     from nettrain.inference.loading import LoadedRun, load
 
     loaded = run if isinstance(run, LoadedRun) else load(getattr(run, "path", run))
-    return export_run(loaded)
+    return export_run(loaded)[0]
 
 
 def export(run, path=None, format="onnx"):
     """Write the run as an ONNX model file (default RUN/model.onnx); return the paths written,
     the model's first.
 
-    A text model takes token ids: its vocabulary is written beside it as `<stem>.vocab.json`.
+    A text model takes token ids: its vocabulary is written beside it as `<stem>.vocab.json`
+    (each document the run's data kind gives as `<stem>.<name>.json`).
     """
     import json
 
-    from nettrain.export.graph import export_run, vocabulary
+    from nettrain.export.graph import export_run
     from nettrain.inference.loading import load
     from nettrain.store.rundir import atomic_open
 
@@ -40,12 +41,11 @@ def export(run, path=None, format="onnx"):
                           f"{', '.join(FORMATS)}.")
     require_onnx()
     loaded = load(getattr(run, "path", run))
-    model = export_run(loaded)
+    model, documents = export_run(loaded)
     path = Path(path) if path is not None else loaded.path / DEFAULT_NAME
     files = {path: model.SerializeToString()}
-    vocab = vocabulary(loaded.preprocessor)
-    if vocab is not None:
-        files[vocabulary_path(path)] = json.dumps(vocab, indent=1).encode("utf-8")
+    for name, doc in documents.items():
+        files[document_path(path, name)] = json.dumps(doc, indent=1).encode("utf-8")
     for target, data in files.items():
         try:
             with atomic_open(target, "wb") as f:
@@ -56,10 +56,15 @@ def export(run, path=None, format="onnx"):
     return list(files)
 
 
+def document_path(path, name):
+    """Where a document of the model goes: beside it, `model.onnx` -> `model.<name>.json`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{name}.json")
+
+
 def vocabulary_path(path):
     """Where a text model's vocabulary goes: beside it, `model.onnx` -> `model.vocab.json`."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.vocab.json")
+    return document_path(path, "vocab")
 
 
 __all__ = ["export", "to_onnx", "vocabulary_path", "ExportError", "FORMATS", "INSTALL", "OPSET"]

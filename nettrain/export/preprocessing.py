@@ -1,8 +1,9 @@
 """The run's preprocessing and decoding as ONNX nodes, as `nettrain predict` applies them.
 
-Inputs: one per raw column of a table (numeric columns in the run's float dtype, categorical
-columns as strings, each of shape (n,), or (n, steps) for a time-series window), one array `X`
-for data that comes as arrays, or token ids `X` (n, T) for a text model.
+Inputs, as the run's data kind asks for them through `InputBuilder`: one per raw column of a
+table (numeric columns in the run's float dtype, categorical columns as strings, each of shape
+(n,), or (n, steps) for a time-series window), one array `X` for data that comes as arrays,
+or token ids `X` (n, T) for a text model.
 Then, in predict's order: missing values (`mean`: a NaN or infinite number takes the train
 mean; a missing or unseen category encodes as all zeros), one-hot levels, scaling. Outputs:
 `probabilities` (n, classes) and `label` (n,) in the original class names, or `value`
@@ -18,6 +19,40 @@ from nettrain.export.builder import ExportError, elem_type
 NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
               "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 BATCH = "n"
+
+
+class InputBuilder:
+    """What a data kind is handed to add its inputs and preprocessing to the graph
+    (`DataKind.export_inputs`). Each input method adds graph inputs and returns (the model's
+    input, a bool (n,) mask of the samples predict would refuse or leave out, or None).
+
+    Args:
+        b: the GraphBuilder of the model being exported.
+    """
+
+    def __init__(self, b):
+        self.b = b
+        self.documents = {}  # name -> JSON document written beside the model
+
+    def table_columns(self, pre, model_shape, steps=None):
+        """One input per raw column of the table `pre` encodes (see `table_inputs`)."""
+        return table_inputs(self.b, pre, model_shape, steps)
+
+    def array(self, pre, sample_shape, model_shape):
+        """One input `X` (n, *sample_shape) of array data (see `array_input`)."""
+        return array_input(self.b, pre, sample_shape, model_shape)
+
+    def token_ids(self, shape):
+        """One input `X`: token ids (n, *shape) as int64, never scaled."""
+        return token_id_input(self.b, shape)
+
+    def document(self, name, doc):
+        """Write the JSON document `doc` beside the model as `<stem>.<name>.json`."""
+        self.documents[name] = doc
+
+    def refuse(self, reason):
+        """The run has no ONNX form: an ExportError saying why."""
+        raise ExportError(reason)
 
 
 def table_inputs(b, pre, model_shape, steps=None):

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nettrain.data.dataset import SPLITS, prepare_data, read_table
-from nettrain.data.preprocess import Preprocessor
+from nettrain.data.dataset import SPLITS, prepare_data
+from nettrain.data.kinds import load_data_kind
 from nettrain.errors import ConfigError, DataError, NettrainError
 from nettrain.nn.metrics import (
     as_class_columns,
@@ -135,7 +135,7 @@ def load(run_dir):
         text = (path / rundir.PREPROCESS).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"'{path / rundir.PREPROCESS}' cannot be read: {err}.") from None
-    preprocessor = Preprocessor.from_json(text, source=path / rundir.PREPROCESS)
+    preprocessor = load_data_kind(text, config["data"], source=path / rundir.PREPROCESS)
     model, loss = trained_model(config, preprocessor, path / rundir.MODEL)
     return LoadedRun(path, config, preprocessor, model, loss, text)
 
@@ -149,7 +149,7 @@ class LoadedRun:
     Attributes:
         path: the run directory.
         config: its resolved Config (config.yaml).
-        preprocessor: the fitted Preprocessor (preprocess.json).
+        preprocessor: the fitted data kind (preprocess.json), a `nettrain.data.kinds.DataKind`.
         model: the Model with the run's weights (model.npz).
         task: "classification" or "regression".
         classes: the class labels in index order (classification), else None.
@@ -253,40 +253,13 @@ class LoadedRun:
         return self.loss.link(output)
 
     def read(self, frame, keep=()):
-        """A DataFrame as given, or a data file path read as fit reads its data."""
+        """A DataFrame as given, or a data file (or, for some kinds, a folder) read as fit
+        reads its data; the `keep` columns as the file has them."""
         if isinstance(frame, pd.DataFrame):
             return frame
-        if isinstance(frame, (str, Path)) and Path(frame).is_dir():
-            return self._read_images(frame)
         if isinstance(frame, (str, Path)):
-            table = read_input(frame, self.preprocessor, keep)
-            if str(frame).lower().endswith(".npz"):
-                self._check_npz_width(frame, table)
-            return table
+            return self.preprocessor.read_to_score(frame, tuple(keep))
         raise DataError(f"Expected a pandas DataFrame or a data file path. Got {type(frame).__name__}.")
-
-    def _read_images(self, folder):
-        """A folder of images, for a run trained on an image folder (data.images)."""
-        from nettrain.data.images import read_images_to_score
-
-        data = self.config["data"]
-        if not data["images"]:
-            raise DataError(f"'{folder}' is a folder, and this run was not trained on an image "
-                            "folder (data.images). Give a data file like the one it was trained "
-                            "on.")
-        _, height, width = self.preprocessor.sample_shape
-        return read_images_to_score(folder, str(folder), (height, width), data["color"])
-
-    def _check_npz_width(self, path, table):
-        """An .npz X has unnamed columns: with every column as features (data.features null)
-        it must be exactly as wide as the train X, or its values would be read out of place."""
-        if self.config["data"]["features"] is not None:
-            return
-        width = sum(1 for c in table.columns if c not in self.preprocessor.targets)
-        if width != len(self.preprocessor.features):
-            raise DataError(f"Data file '{path}': X has {width} values per row, but the run was "
-                            f"trained on {len(self.preprocessor.features)}. Give X the layout "
-                            "of the training data.")
 
     def predict_proba(self, data, *, missing=None):
         """Class probabilities, an array with one row per input row and one column per class.
@@ -352,15 +325,8 @@ class LoadedRun:
         with self._missing(missing):
             X, _, rows = self._transform(frame, require_target=False)
         scores = self._scores(X)
-        positions = getattr(self.preprocessor, "positions_frame", None)
-        if positions is not None:  # a series: one row per complete window, not per input row
-            out, n = positions(frame, rows, keep), len(rows)
-            rows = np.arange(n)
-        else:
-            named = frame.attrs.get("row_names")  # an image folder: which file each row is
-            columns = ([named] if named and named not in keep else []) + list(keep)
-            out = frame[columns].copy() if columns else pd.DataFrame(index=frame.index)
-            n = len(frame)
+        out, rows = self.preprocessor.prediction_rows(frame, rows, tuple(keep))
+        n = len(out)
         preds = self._fill(self._decode(scores, threshold), rows, n)
         if self.task == "classification":
             out[f"predicted_{self.target_names[0]}"] = preds
@@ -443,19 +409,3 @@ class LoadedRun:
             raise DataError(f"The {split} split of '{self.path}' cannot be rebuilt from the data "
                             f"its config.yaml names: {err} Evaluate a labelled file with --data "
                             "FILE instead.") from None
-
-
-def read_input(path, preprocessor, keep=()):
-    """A data file (.csv, .csv.gz, .npz) as a DataFrame, read as `fit` reads its data.
-
-    Columns named in `keep` are read as they are (not as floats), so ids survive intact.
-    """
-    names = list(preprocessor.targets)
-    if not str(path).lower().endswith(".npz"):
-        names += list(keep)
-    try:
-        return read_table(path, str(path), targets=names, dtype=preprocessor.dtype)
-    except NettrainError:
-        raise
-    except (OSError, ValueError) as err:
-        raise DataError(f"Data file '{path}' cannot be read: {err}.") from None

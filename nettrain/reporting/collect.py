@@ -133,12 +133,12 @@ class RunData:
     def _model_from_config(self, why):
         from nettrain.build.model import OutputCountError, build_model
         from nettrain.config.loading import load_config
-        from nettrain.data.preprocess import Preprocessor
+        from nettrain.data.kinds import load_data_kind
 
         try:
             config = load_config(self.path / rundir.CONFIG)
             text = (self.path / rundir.PREPROCESS).read_text(encoding="utf-8")
-            pre = Preprocessor.from_json(text, source=self.path / rundir.PREPROCESS)
+            pre = load_data_kind(text, config["data"], source=self.path / rundir.PREPROCESS)
             try:
                 return build_model(config, pre, rng=0).model
             except OutputCountError as err:  # its shapes and parameter counts are still shown

@@ -81,6 +81,7 @@ def train_run(config_or_path, *, overrides=(), out=None, init_from=None, resume=
         else:
             rundir.ensure_writable(Path(run_dir).parent, "run_dir")
         dataset = dataset if dataset is not None else prepare_data(config)
+        config = config.with_settled(dataset.settled)  # as config.yaml records it
         session = Session(config, dataset, console=console, quiet=quiet, callbacks=callbacks,
                           resuming=state is not None)
         if state is not None:

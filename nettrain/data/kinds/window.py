@@ -1,4 +1,4 @@
-"""Time series as windows: data.window turns time-ordered rows into (n, size, features) samples.
+"""The window kind: data.window turns time-ordered rows into (n, size, features) samples.
 
 Sample i is `size` consecutive rows of the features (the target's own past values included
 unless data.features leaves it out); its target is the target column `horizon` rows after the
@@ -8,12 +8,13 @@ scaling is fitted on the train block's rows only; `stratify` does not apply. `pr
 series gives one forecast per complete window, with the row where the window ends.
 """
 
-import json
+from __future__ import annotations
 
 import numpy as np
 
 from nettrain.config.schema import WINDOW
-from nettrain.data.preprocess import Preprocessor
+from nettrain.data.kinds.base import register_data_kind
+from nettrain.data.kinds.table import TableKind
 from nettrain.data.splits import SPLITS
 from nettrain.errors import DataError
 from nettrain.registry import suggest
@@ -36,67 +37,76 @@ def time_order(frame, order_by, where="the data"):
     return np.asarray(values.sort_values(kind="stable").index, dtype=np.int64)
 
 
-def order_frames(frames, data):
-    """Each frame sorted into time order when data.window.order_by is set."""
-    window = data["window"]
-    if not window or not window["order_by"]:
-        return frames
-    out = {}
-    for name, frame in frames.items():
-        order = time_order(frame, window["order_by"], f"data.{'path' if name == 'all' else name}")
-        out[name] = frame.iloc[order].reset_index(drop=True)
-    return out
+@register_data_kind("window")
+class WindowKind(TableKind):
+    """A time series: rows are encoded and scaled as a table, then cut into windows of `size`
+    rows whose target is `horizon` rows after the window's last row.
 
-
-def window_features(data, columns, targets, features):
-    """Default features for a series: every column but order_by and data.exclude, the target's
-    own column included (its past values predict its future)."""
-    if data["features"]:
-        return features
-    order_by = data["window"]["order_by"]
-    exclude = set(data["exclude"] or ())
-    return [c for c in columns if c != order_by and c not in exclude]
-
-
-def window_parts(frames, rows, data, notes):
-    """{split: (frame name, rows)}: chronological blocks of data.path, or the split files."""
-    window = data["window"]
-    need = window["size"] + window["horizon"]
-    if "all" in frames:
-        kept = rows["all"]
-        fractions = [data["split"][s] for s in SPLITS]
-        bounds = np.rint(np.cumsum(fractions) * len(kept)).astype(int)
-        starts = np.concatenate(([0], bounds[:-1]))
-        parts = {s: ("all", kept[a:b]) for s, a, b, f in zip(SPLITS, starts, bounds, fractions) if f > 0}
-        where = {s: f"rows {a + 1}-{b} of data.path" for s, a, b in zip(SPLITS, starts, bounds)}
-    else:
-        parts = {name: (name, rows[name]) for name in frames}
-        where = {name: f"data.{name}" for name in frames}
-    for split, (_, block) in parts.items():
-        if len(block) < need:
-            raise DataError(
-                f"data.window: the {split} block ({where[split]}) has {len(block)} rows, fewer than "
-                f"the {need} that one window and its target need (size {window['size']} + horizon "
-                f"{window['horizon']}). Lower data.window.size, or give the {split} split more rows"
-                f"{' (data.split)' if 'all' in frames else ''}.")
-    sizes = " / ".join(f"{len(block)} {s}" for s, (_, block) in parts.items())
-    notes.append(f"split: chronological blocks of {sizes} rows; windows of {window['size']} rows "
-                 f"never cross a block")
-    return parts
-
-
-class WindowPreprocessor(Preprocessor, json_key="window"):
-    """A Preprocessor for a time series: rows are encoded and scaled as a table, then cut into
-    windows of `size` rows whose target is `horizon` rows after the window's last row.
-
-    Args: those of Preprocessor, plus `window`: the data.window mapping (size, horizon,
-    stride, order_by).
+    Args: those of TableKind, plus `window`: the data.window mapping (size, horizon, stride,
+    order_by); by default the settings' data.window.
     """
+
+    targets_may_be_features = True
 
     def __init__(self, *args, window=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.window = {**WINDOW_DEFAULTS, **(window or {})}
+        self.window = {**WINDOW_DEFAULTS, **(window if window is not None
+                                             else self.settings["window"])}
 
+    # ---- before fitting
+    @classmethod
+    def read(cls, config, files, fast=False):
+        """The files in time order (sorted by data.window.order_by when it is set); never
+        read by the fast CSV reader, which cannot sort."""
+        frames = super().read(config, files, fast=False)
+        order_by = config["data"]["window"]["order_by"]
+        if not order_by:
+            return frames
+        out = {}
+        for name, frame in frames.items():
+            order = time_order(frame, order_by, f"data.{'path' if name == 'all' else name}")
+            out[name] = frame.iloc[order].reset_index(drop=True)
+        return out
+
+    @classmethod
+    def feature_columns(cls, data, columns, targets, features):
+        """Default features for a series: every column but order_by and data.exclude, the
+        target's own column included (its past values predict its future)."""
+        if data["features"]:
+            return features
+        order_by = data["window"]["order_by"]
+        exclude = set(data["exclude"] or ())
+        return [c for c in columns if c != order_by and c not in exclude]
+
+    @classmethod
+    def split(cls, data, frames, rows, notes, shuffled):
+        """{split: (frame name, rows)}: chronological blocks of data.path, or the split files."""
+        window = data["window"]
+        need = window["size"] + window["horizon"]
+        if "all" in frames:
+            kept = rows["all"]
+            fractions = [data["split"][s] for s in SPLITS]
+            bounds = np.rint(np.cumsum(fractions) * len(kept)).astype(int)
+            starts = np.concatenate(([0], bounds[:-1]))
+            parts = {s: ("all", kept[a:b]) for s, a, b, f in zip(SPLITS, starts, bounds, fractions)
+                     if f > 0}
+            where = {s: f"rows {a + 1}-{b} of data.path" for s, a, b in zip(SPLITS, starts, bounds)}
+        else:
+            parts = {name: (name, rows[name]) for name in frames}
+            where = {name: f"data.{name}" for name in frames}
+        for split, (_, block) in parts.items():
+            if len(block) < need:
+                raise DataError(
+                    f"data.window: the {split} block ({where[split]}) has {len(block)} rows, fewer "
+                    f"than the {need} that one window and its target need (size {window['size']} + "
+                    f"horizon {window['horizon']}). Lower data.window.size, or give the {split} "
+                    f"split more rows{' (data.split)' if 'all' in frames else ''}.")
+        sizes = " / ".join(f"{len(block)} {s}" for s, (_, block) in parts.items())
+        notes.append(f"split: chronological blocks of {sizes} rows; windows of {window['size']} "
+                     f"rows never cross a block")
+        return parts
+
+    # ---- fitted
     @property
     def input_shape(self):
         return (self.window["size"], self.n_features)
@@ -141,32 +151,34 @@ class WindowPreprocessor(Preprocessor, json_key="window"):
         ends = np.asarray(rows)[starts + size - 1]
         return out, (None if y is None else y[starts + size - 1 + horizon]), ends
 
+    # ---- predicting
     def columns_read_as_is(self):
-        """Columns predict reads as the file has them: order_by, which its output repeats (a
-        year stays 1719, not 1719.0)."""
+        """order_by, which predict's table repeats (a year stays 1719, not 1719.0)."""
         return () if self.window["order_by"] is None else (self.window["order_by"],)
 
-    def positions_frame(self, frame, ends, keep=()):
+    def prediction_rows(self, frame, rows, keep=()):
         """One row per window: the `keep` columns and the order_by value of the window's last
         row, and that row's position in the file (`window_end`, from 0). The forecast is for
         `horizon` rows after it."""
         import pandas as pd
 
-        ends = np.asarray(ends, dtype=np.int64)
+        ends = np.asarray(rows, dtype=np.int64)
         out = pd.DataFrame({name: frame[name].to_numpy()[ends] for name in keep})
         order_by = self.window["order_by"]
         if order_by is not None and order_by not in out.columns:
             out[order_by] = frame[order_by].to_numpy()[ends]
         out["window_end"] = ends
-        return out
+        return out, np.arange(len(ends))
 
-    def to_json(self):
-        doc = json.loads(super().to_json())
+    # ---- preprocess.json and export
+    def _doc(self):
+        doc = super()._doc()
         doc["window"] = dict(self.window)
-        return json.dumps(doc, indent=1, allow_nan=False)
+        return doc
 
     @classmethod
-    def _from_doc(cls, doc):
-        pre = super()._from_doc(doc)
-        pre.window = {**WINDOW_DEFAULTS, **doc["window"]}
-        return pre
+    def from_doc(cls, doc, data):
+        return cls._from_doc(doc, settings=data, window=doc["window"])
+
+    def _export_form(self, graph, model_shape):
+        return graph.table_columns(self, model_shape, steps=int(self.window["size"]))
