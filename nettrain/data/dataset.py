@@ -139,7 +139,7 @@ def n_outputs(task, loss, classes, targets):
 
 def _sample_shape(data, first):
     """data.shape, or the first file's own sample shape (.npz X, image folder), or None."""
-    shape = data.get("shape") or first.attrs.get("sample_shape")
+    shape = data["shape"] or first.attrs.get("sample_shape")
     return None if shape is None else tuple(shape)
 
 
@@ -148,7 +148,7 @@ def _token_id_input(config):
     from nettrain.nn.layers import LAYERS
 
     first = config["model"]["layers"][0]
-    return getattr(LAYERS[first["type"]], "input_kind", None) == "token_ids"
+    return LAYERS[first["type"]].input_kind == "token_ids"
 
 
 def _effective_scale(config, shape, token_ids):

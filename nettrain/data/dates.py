@@ -29,7 +29,7 @@ def looks_like_dates(series):
     """Whether a text column's first non-missing values are all ISO dates."""
     if is_number_dtype(series.dtype):
         return False
-    values = series.dropna().iloc[:SAMPLE] if hasattr(series, "dropna") else ()
+    values = series.dropna().iloc[:SAMPLE]
     values = [v for v in values if isinstance(v, str)]
     return bool(values) and all(ISO_DATE.match(v.strip()) for v in values)
 
@@ -68,7 +68,7 @@ def parse(series, name, strict=False):
         stamps = pd.to_datetime(values, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):  # mixed time zones: compare them in UTC
         stamps = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
-    if getattr(stamps.dt, "tz", None) is not None:
+    if stamps.dt.tz is not None:
         stamps = stamps.dt.tz_localize(None)
     bad = stamps.isna().to_numpy() & values.notna().to_numpy()
     if strict and bad.any():

@@ -19,8 +19,16 @@ def to_onnx(run):
     from nettrain.export.graph import export_run
     from nettrain.inference.loading import LoadedRun, load
 
-    loaded = run if isinstance(run, LoadedRun) else load(getattr(run, "path", run))
+    loaded = run if isinstance(run, LoadedRun) else load(run_path(run))
     return export_run(loaded)[0]
+
+
+def run_path(run):
+    """The directory of a run given as a path, a `Run` or a loaded run."""
+    from nettrain.inference.loading import LoadedRun
+    from nettrain.inference.run import Run
+
+    return run.path if isinstance(run, (Run, LoadedRun)) else run
 
 
 def export(run, path=None, format="onnx"):
@@ -40,7 +48,7 @@ def export(run, path=None, format="onnx"):
         raise ExportError(f"--format {format!r} is not supported; the formats are: "
                           f"{', '.join(FORMATS)}.")
     require_onnx()
-    loaded = load(getattr(run, "path", run))
+    loaded = load(run_path(run))
     model, documents = export_run(loaded)
     path = Path(path) if path is not None else loaded.path / DEFAULT_NAME
     files = {path: model.SerializeToString()}
