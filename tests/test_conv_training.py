@@ -137,7 +137,7 @@ class PressCtrlC(Callback):
 
     def on_batch_end(self, trainer, batch):
         if (self.epoch, batch) == self.at:
-            trainer.stop_flag.requested, trainer.stop_flag.signal = True, "SIGINT"
+            trainer.request_stop("interrupted", "interrupted by SIGINT")
 
 
 def fit(path, tmp_path, **kwargs):

@@ -225,7 +225,7 @@ def test_early_stopping_state_survives_an_interrupt_and_resume(tmp_path):
 
         def on_batch_end(self, trainer, batch):
             if (self.epoch, batch) == (6, 1):
-                trainer.stop_flag.requested, trainer.stop_flag.signal = True, "SIGINT"
+                trainer.request_stop("interrupted", "interrupted by SIGINT")
 
     quiet = lambda: Console(file=io.StringIO())  # noqa: E731
     whole = nettrain.fit(cfg("a"), console=quiet())

@@ -75,7 +75,7 @@ def test_three_plus_three_epochs_equal_six(tmp_path):
 
 
 class PressCtrlC(Callback):
-    """Sets the stop flag as a signal handler would, after a given batch of a given epoch."""
+    """Requests a stop as the SIGINT handler does, after a given batch of a given epoch."""
 
     def __init__(self, epoch, batch):
         self.at = (epoch, batch)
@@ -86,7 +86,7 @@ class PressCtrlC(Callback):
 
     def on_batch_end(self, trainer, batch):
         if (self.epoch, batch) == self.at:
-            trainer.stop_flag.requested, trainer.stop_flag.signal = True, "SIGINT"
+            trainer.request_stop("interrupted", "interrupted by SIGINT")
 
 
 class KeepCheckpoint(Callback):

@@ -21,7 +21,8 @@ from nettrain.cli import cli
 from nettrain.errors import DivergenceError, Interrupted, NettrainError
 from nettrain.store import rundir
 from nettrain.training.callbacks import Callback
-from nettrain.training.trainer import DIVERGED_RATIO, StopFlag, Trainer, stop_on_signals
+from nettrain.training.signals import stop_on_signals
+from nettrain.training.trainer import DIVERGED_RATIO, Trainer
 
 IRIS = ROOT / "datasets" / "iris.csv"
 
@@ -197,25 +198,27 @@ def test_every_run_file_is_written_through_a_temporary_file(tmp_path, writes):
 def test_ctrl_c_inside_a_write_keeps_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "history.csv"
     rundir.write_text(target, "epoch\n1\n")
-    flag = StopFlag()
-    with stop_on_signals(flag):
+    requests = []
+    with stop_on_signals(lambda reason, text: requests.append((reason, text))):
         with pytest.raises(KeyboardInterrupt):
             with rundir.atomic_open(target) as f:
                 f.write("epoch\n1\n2")
                 os.kill(os.getpid(), signal.SIGINT)  # first Ctrl-C: only a request
-                assert flag.requested and flag.signal == "SIGINT"
+                assert requests == [("interrupted", "interrupted by SIGINT")]
                 f.write("\n")
                 os.kill(os.getpid(), signal.SIGINT)  # second: stops at once, mid-write
                 f.write("3\n")
     assert target.read_text() == "epoch\n1\n"
     assert os.listdir(tmp_path) == ["history.csv"]
     # the first signal alone lets the write finish
-    with stop_on_signals(StopFlag()):
+    requests.clear()
+    with stop_on_signals(lambda reason, text: requests.append((reason, text))):
         with rundir.atomic_open(target) as f:
             f.write("epoch\n1\n")
             os.kill(os.getpid(), signal.SIGTERM)
             f.write("2\n")
     assert target.read_text() == "epoch\n1\n2\n"
+    assert requests == [("interrupted", "interrupted by SIGTERM")]
     assert os.listdir(tmp_path) == ["history.csv"]
 
 
@@ -310,7 +313,7 @@ def test_resume_without_the_config_names_the_epoch_and_batch(tmp_path):
 
         def on_batch_end(self, trainer, batch):
             if (self.epoch, batch) == (2, 2):
-                trainer.stop_flag.requested, trainer.stop_flag.signal = True, "SIGINT"
+                trainer.request_stop("interrupted", "interrupted by SIGINT")
 
     with pytest.raises(Interrupted) as info:
         fit(config(tmp_path, epochs=3), callbacks=[CtrlC()])
@@ -329,6 +332,34 @@ def test_resume_without_the_config_names_the_epoch_and_batch(tmp_path):
 def test_fit_without_config_or_resume_is_a_usage_error(tmp_path):
     result = cli_fit()
     assert result.exit_code == 2 and "CONFIG" in result.output and "--resume" in result.output
+
+
+def test_one_ctrl_c_stops_at_the_next_batch_and_says_where(tmp_path):
+    class CtrlC(Callback):
+        def on_epoch_begin(self, trainer, epoch):
+            self.epoch = epoch
+
+        def on_batch_end(self, trainer, batch):
+            if (self.epoch, batch) == (2, 1):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted, match=r"^Training was interrupted by SIGINT in epoch 2 after batch "
+                                          r"2; the checkpoint and files are saved in ") as info:
+        fit(config(tmp_path, epochs=3), callbacks=[CtrlC()])
+    assert info.value.exit_code == 130
+    _, meta = rundir.load_checkpoint(info.value.run.path / rundir.CHECKPOINT)
+    assert (meta["epoch"], meta["position"]["batch"], meta["stopped"]) == (1, 2, "interrupted")
+
+
+def test_a_signal_at_an_epochs_end_stops_before_the_next_epoch(tmp_path):
+    class TermAtEpochEnd(Callback):
+        def on_epoch_end(self, trainer, logs):
+            if logs["epoch"] == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted, match=r"^Training was interrupted by SIGTERM before epoch 2; ") as info:
+        fit(config(tmp_path, epochs=3), callbacks=[TermAtEpochEnd()])
+    assert info.value.exit_code == 130 and len(info.value.run.history) == 1
 
 
 def test_a_second_ctrl_c_stops_at_once_and_still_names_the_run(tmp_path):

@@ -12,7 +12,7 @@ from nettrain.nn.model import Model
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.training.callbacks import Best, Callback, EarlyStopping
-from nettrain.training.trainer import StopFlag, Trainer
+from nettrain.training.trainer import Trainer
 
 LAYERS = [{"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dense", "units": 3}]
 
@@ -171,19 +171,42 @@ def test_hooks_run_in_order_and_train_end_runs_after_a_crash():
     assert calls[-1] == "train_end"
 
 
-def test_stop_flag_stops_at_the_next_batch_boundary():
+def test_a_stop_request_during_the_batches_stops_at_the_next_batch_boundary():
     X, y = blobs(40)
-    flag = StopFlag()
 
     class Press(Callback):
         def on_batch_end(self, t, b):
             if b == 1:
-                flag.requested, flag.signal = True, "SIGINT"
+                t.request_stop("interrupted", "interrupted by SIGINT")
+                t.request_stop("pruned", "a later request, ignored")
 
-    trainer = make_trainer(epochs=3, batch_size=8, callbacks=[Press()], stop_flag=flag)
+    trainer = make_trainer(epochs=3, batch_size=8, callbacks=[Press()])
     assert trainer.fit((X, y)) == "interrupted"
     assert trainer.epoch == 0 and trainer.position.batch == 2
-    assert "SIGINT in epoch 1 after batch 2" in trainer.stopped_text
+    assert trainer.stopped_text == "interrupted by SIGINT"
+
+
+def test_a_stop_request_during_the_last_batch_or_at_the_epoch_end_finishes_the_epoch():
+    X, y = blobs(40)  # five batches of 8 an epoch
+
+    class Press(Callback):
+        def __init__(self, hook, when):
+            self.hook, self.when = hook, when
+
+        def on_batch_end(self, t, b):
+            if self.hook == "batch" and (t.epoch + 1, b) == self.when:
+                t.request_stop("interrupted", "interrupted by SIGTERM")
+
+        def on_epoch_end(self, t, logs):
+            if self.hook == "epoch" and logs["epoch"] == self.when:
+                t.request_stop("pruned", "pruned after epoch 1")
+
+    for press, epochs_done in [(Press("batch", (2, 4)), 2), (Press("epoch", 1), 1)]:
+        logs = Logs()
+        trainer = make_trainer(epochs=4, batch_size=8, callbacks=[press, logs])
+        trainer.fit((X, y))
+        assert trainer.epoch == epochs_done and trainer.position is None
+        assert [row["epoch"] for row in logs.rows] == list(range(1, epochs_done + 1))
 
 
 # ---------------------------------------------------------------- early stopping

@@ -2,8 +2,9 @@
 tracking, early stopping, the history record and the checkpoint writer.
 
 A callback subclasses `Callback` and overrides the hooks it needs (the others do nothing).
-The trainer calls them in list order; its own best-epoch tracker or early stopping runs
-first, so the others see the updated best. Printing lives in `nettrain.training.output`.
+The trainer calls them in list order, except that the best-epoch tracker (the first
+`EarlyStopping` or `Best` among them) runs first, so the others see the updated best.
+Printing lives in `nettrain.training.output`.
 """
 
 import math

@@ -16,7 +16,8 @@ from nettrain.store import rundir
 from nettrain.training import diagnostics
 from nettrain.training.callbacks import Best, Checkpoint, EarlyStopping, History, history_columns
 from nettrain.training.output import make_reporter, print_summary
-from nettrain.training.trainer import StopFlag, Trainer, stop_on_signals
+from nettrain.training.signals import stop_on_signals
+from nettrain.training.trainer import Trainer
 
 
 def generators(seed):
@@ -45,7 +46,7 @@ def build_trainer(config, dataset, callbacks=(), init=True):
         epochs=training["epochs"], batch_size=training["batch_size"], shuffle=training["shuffle"],
         schedule=get_schedule(config["schedule"], optimizer.lr),
         metrics=logged_metrics(config, dataset, loss), rng=shuffle_rng,
-        callbacks=[tracker, *callbacks], stop_flag=StopFlag(),
+        callbacks=[tracker, *callbacks],
     )
 
 
@@ -126,7 +127,7 @@ class Session:
                               + ([reporter] if reporter else []) + reports)
         splits = self.dataset.splits
         try:
-            with stop_on_signals(trainer.stop_flag):
+            with stop_on_signals(trainer.request_stop):
                 try:
                     trainer.fit(splits["train"], splits.get("val"))
                 except DivergenceError as err:
@@ -137,13 +138,24 @@ class Session:
         except KeyboardInterrupt:  # a second Ctrl-C: stop at once, but say where the run is
             raise Interrupted(f"Training was stopped at once by a second signal. {path} keeps "
                               f"{self._last_checkpoint(path)}") from None
-        print_summary(self.console, result, path, trainer.stopped_text, self.quiet)
+        stopped = self._stopped_text()
+        print_summary(self.console, result, path, stopped, self.quiet)
         if trainer.stopped == "interrupted":
             raise Interrupted(
-                f"Training was {trainer.stopped_text}; the checkpoint and files are saved in "
+                f"Training was {stopped}; the checkpoint and files are saved in "
                 f"{path}. Resume with: nettrain fit --resume {path}"
             )
         return result
+
+    def _stopped_text(self):
+        """Why training stopped; an interruption says where ('interrupted by SIGINT in epoch 3
+        after batch 5', 'interrupted by SIGTERM before epoch 4')."""
+        trainer = self.trainer
+        if trainer.stopped != "interrupted":
+            return trainer.stopped_text
+        where = (f"in epoch {trainer.epoch + 1} after batch {trainer.position.batch}"
+                 if trainer.position is not None else f"before epoch {trainer.epoch + 1}")
+        return f"{trainer.stopped_text} {where}"
 
     def _last_checkpoint(self, path):
         try:

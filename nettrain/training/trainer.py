@@ -1,9 +1,6 @@
 """The training loop: epochs of mini-batches, validation, callbacks, divergence checks, state."""
 
-import contextlib
 import math
-import signal
-import threading
 import time
 
 from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
@@ -16,41 +13,6 @@ EVAL_CHUNK = 8192
 # An epoch whose train loss is this many times the run's first batch loss has diverged, even
 # if every number is still finite (Adam with an absurd learning rate "completes" that way).
 DIVERGED_RATIO = 1e6
-
-
-# ---------------------------------------------------------------- signals
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM; the trainer looks at it at every batch boundary."""
-
-    def __init__(self):
-        self.requested = False
-        self.signal = None
-
-
-@contextlib.contextmanager
-def stop_on_signals(flag):
-    """While active, SIGINT and SIGTERM set `flag` instead of killing the process.
-
-    A second signal raises KeyboardInterrupt at once, for a user who will not wait. Handlers
-    can only be installed from the main thread; elsewhere (a worker thread) this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag.requested:
-            raise KeyboardInterrupt
-        flag.requested, flag.signal = True, signal.Signals(signum).name
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 # ---------------------------------------------------------------- the position inside an epoch
@@ -107,17 +69,15 @@ class Trainer:
             `EarlyStopping` or `Best` among them tracks the best epoch (`trainer.best`) and
             runs before the others, so they see it updated; without one, `fit` adds a
             `Best` of val_loss when there is a val split, else of train_loss.
-        stop_flag: a StopFlag, checked at every batch boundary.
     """
 
     def __init__(self, model, loss, optimizer, *, epochs, batch_size=32, shuffle=True,
-                 schedule=None, metrics=None, rng=None, callbacks=(), stop_flag=None):
+                 schedule=None, metrics=None, rng=None, callbacks=()):
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle = int(epochs), int(batch_size), bool(shuffle)
         self.metrics = metrics if metrics is not None else LoggedMetrics()
         self.rng = default_rng(rng if rng is not None else 0)
         self.callbacks = list(callbacks)  # `_all_callbacks` puts the best-epoch tracker first
-        self.stop_flag = stop_flag or StopFlag()
         self.epoch = 0  # epochs completed
         self.position = None  # an EpochState while an epoch is under way
         self.stopped, self.stopped_text = None, None
@@ -127,7 +87,7 @@ class Trainer:
     # -------------------------------------------------------------- the loop
 
     def fit(self, train, val=None):
-        """Train until `epochs`, early stopping or a stop signal; return the stopped reason."""
+        """Train until `epochs` or a stop request; return the stopped reason."""
         X, y = train
         self.n_batches = math.ceil(len(X) / self.batch_size)
         if self._tracker() is None:
@@ -151,7 +111,13 @@ class Trainer:
         return self.stopped
 
     def request_stop(self, reason, text):
-        """End training after the current epoch (or batch, for an interruption)."""
+        """Stop training at the next batch boundary, or once the epoch ends when its batches
+        are done; the first request wins (`stopped`, `stopped_text`).
+
+        A stop inside an epoch leaves `position` where it stopped, so a checkpoint resumes
+        the epoch there. An interrupted fit calls it from its signal handlers (see
+        nettrain.training.signals), callbacks from their hooks (early stopping at an epoch's end).
+        """
         if self.stopped is None:
             self.stopped, self.stopped_text = reason, text
 
@@ -205,14 +171,13 @@ class Trainer:
         started = time.perf_counter()
         if not self._train_batches(X, y, state, epoch):
             state.seconds += time.perf_counter() - started
-            self._interrupted(epoch, state.batch)
             return
         logs = self._epoch_logs(epoch, state, y, val, lr)
         logs["seconds"] = state.seconds + time.perf_counter() - started
         self._end_epoch(logs)
 
     def _train_batches(self, X, y, state, epoch):
-        """Run the epoch's remaining batches; False when a stop signal cut it short."""
+        """Run the epoch's remaining batches; False when a stop request cut it short."""
         n = len(X)
         for b in range(state.batch, self.n_batches):
             start, stop = b * self.batch_size, min(n, (b + 1) * self.batch_size)
@@ -224,7 +189,7 @@ class Trainer:
                     state.outputs = xp.empty((n,) + output.shape[1:], output.dtype)
                 state.outputs[start:stop] = output
             state.batch = b + 1
-            if self.stop_flag.requested and state.batch < self.n_batches:
+            if self.stopped is not None and state.batch < self.n_batches:
                 return False
         return True
 
@@ -266,16 +231,7 @@ class Trainer:
         self.epoch = logs["epoch"]
         if self.schedule is not None:
             self.schedule.step(logs)
-        tracker, *others = self._all_callbacks()  # early stopping or the best-epoch tracker
-        tracker.on_epoch_end(self, logs)
-        if self.stop_flag.requested:
-            self._interrupted(self.epoch + 1, 0)
-        for callback in others:
-            callback.on_epoch_end(self, logs)
-
-    def _interrupted(self, epoch, batch):
-        where = f"before epoch {epoch}" if batch == 0 else f"in epoch {epoch} after batch {batch}"
-        self.request_stop("interrupted", f"interrupted by {self.stop_flag.signal or 'a signal'} {where}")
+        self._call("on_epoch_end", logs)  # the best-epoch tracker first
 
     # -------------------------------------------------------------- logs and evaluation
 
