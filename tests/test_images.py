@@ -35,7 +35,7 @@ def test_npz_images_keep_their_sample_shape_and_are_not_scaled_by_default(tmp_pa
     assert data.preprocessor.scale == "none" and data.settled == {"data.scale": "none"}
     # the config is read, never written; the run's config.yaml records the settled value
     assert cfg.data["data"]["scale"] == "standard"
-    assert cfg.with_settled(data.settled).data["data"]["scale"] == "none"
+    assert cfg.with_values(data.settled).data["data"]["scale"] == "none"
     got = np.sort(X_train.reshape(40, -1), axis=0)  # the split shuffled the rows
     np.testing.assert_array_equal(got, np.sort(X.reshape(40, -1).astype(np.float32), axis=0))
 

@@ -106,7 +106,7 @@ def command(config, overrides):
 
     cfg = load_config(config, overrides)
     dataset = prepare_data(cfg, fast_csv=True)
-    cfg = cfg.with_settled(dataset.settled)  # printed as the run's config.yaml records it
+    cfg = cfg.with_values(dataset.settled)  # printed as the run's config.yaml records it
     check_against_data(cfg, dataset)
     # emoji=False: a value like ':ok:' prints as written (and rich's emoji table stays unloaded)
     console = Console(highlight=False, soft_wrap=True, emoji=False)

@@ -13,6 +13,7 @@ from nettrain.config.locations import (
     locate_problem,
     overridden,
     parse_yaml,
+    split_dotted,
 )
 from nettrain.errors import ConfigError
 
@@ -72,20 +73,21 @@ class Config:
                 node[path[-1]] = str(self.resolve_path(node[path[-1]]))
         return data
 
-    def with_settled(self, values):
-        """This config with the values its data settled, as the run records them: `values`
-        maps key paths to values (`nettrain.data.Dataset.settled`, e.g. {"data.scale":
-        "none"} for images whose data.scale was left to its default). A new Config (the same
-        one when there is nothing to settle); each value keeps its source."""
+    def with_values(self, values):
+        """A new Config with the values at these dotted key paths replaced: {"output":
+        "/abs/runs"} where a run went, `nettrain.data.Dataset.settled` ({"data.scale": "none"}
+        for images whose data.scale was left to its default). This one is unchanged (the same
+        one is returned when there is nothing to replace); each value keeps its source and place.
+        """
         if not values:
             return self
         data = copy.deepcopy(self.data)
         for key, value in values.items():
-            *parents, last = key.split(".")
+            *parents, last = split_dotted(key)
             node = data
             for part in parents:
                 node = node[part]
-            node[last] = value
+            node[last] = copy.deepcopy(value)
         return Config(data, dict(self.sources), self.path, self.base_dir, self.places)
 
     def to_yaml(self):

@@ -33,7 +33,7 @@ class Dataset:
     `notes` tell the user what was inferred. `preprocessor` is the fitted data kind
     (`nettrain.data.kinds.DataKind`). `settled` holds the config values the data settled, by
     key path: {"data.scale": "none"} for token ids, and for images when data.scale was left
-    to its default; the run's config.yaml records them (`Config.with_settled`).
+    to its default; the run's config.yaml records them (`Config.with_values`).
     """
 
     splits: dict

@@ -138,7 +138,7 @@ def prepare_datasets(trials):
         key = trial.units[0].data_key
         if key not in datasets:
             datasets[key] = prepare_data(trial.config)
-        trial.config = trial.config.with_settled(datasets[key].settled)  # for best.yaml
+        trial.config = trial.config.with_values(datasets[key].settled)  # for best.yaml
         try:
             config_mod.check_against_data(trial.config, datasets[key])
         except ConfigError as err:

@@ -3,7 +3,6 @@ hash of the config), its runs (`Unit`s, one per repeat) and the clean-up and sig
 the grid and the study searches share."""
 
 import contextlib
-import copy
 import hashlib
 import json
 import signal
@@ -53,9 +52,7 @@ def with_search(raw, base_dir, overrides, search):
     what was searched); validating it again for every trial would check the whole space again.
     """
     raw = {k: v for k, v in raw.items() if k != "search"}
-    cfg = config_mod.config_from_dict(raw, base_dir, overrides)
-    data = {**cfg.data, "search": copy.deepcopy(search)}
-    return config_mod.Config(data, cfg.sources, cfg.path, cfg.base_dir, cfg.places)
+    return config_mod.config_from_dict(raw, base_dir, overrides).with_values({"search": search})
 
 
 def attach_units(trials, spec, folder):

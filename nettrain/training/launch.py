@@ -77,11 +77,11 @@ def train_run(config_or_path, *, overrides=(), out=None, init_from=None, resume=
         elif run_dir is None:
             output = output_dir(config, out)
             rundir.ensure_writable(output, "--out" if out is not None else "output")
-            config.data["output"] = str(output.resolve())  # config.yaml records where the run went
+            config = config.with_values({"output": str(output.resolve())})  # config.yaml records it
         else:
             rundir.ensure_writable(Path(run_dir).parent, "run_dir")
         dataset = dataset if dataset is not None else prepare_data(config)
-        config = config.with_settled(dataset.settled)  # as config.yaml records it
+        config = config.with_values(dataset.settled)  # as config.yaml records it
         session = Session(config, dataset, console=console, quiet=quiet, callbacks=callbacks,
                           resuming=state is not None)
         if state is not None:
