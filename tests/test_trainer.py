@@ -1,5 +1,6 @@
 """The training loop: batches, logged losses and metrics, schedules, early stopping, divergence."""
 
+import inspect
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ from nettrain.errors import ConfigError, DivergenceError
 from nettrain.nn.losses import get_loss
 from nettrain.nn.metrics import LoggedMetrics
 from nettrain.nn.model import Model
+from nettrain.nn.optimizer_hooks import ClipValue, L2Penalty
 from nettrain.nn.optimizers import get_optimizer
 from nettrain.nn.schedules import get_schedule
 from nettrain.training.callbacks import Best, Callback, EarlyStopping
@@ -73,6 +75,41 @@ class Logs(Callback):
 
     def on_epoch_end(self, trainer, logs):
         self.rows.append(dict(logs))
+
+
+def test_the_trainer_takes_at_most_ten_parameters():
+    parameters = list(inspect.signature(Trainer).parameters)
+    assert len(parameters) <= 10, parameters
+    # clipping and L1/L2 are optimizer hooks, the binary decision and the target's units go
+    # with LoggedMetrics, early stopping and the monitor are callbacks, signals are outside
+    moved = {"clip_norm", "clip_value", "l1", "l2", "pos", "threshold", "inverse_target",
+             "early_stopping", "monitor", "stop_flag"}
+    assert not moved & set(parameters)
+
+
+def test_callbacks_see_the_penalized_gradient_before_clipping_and_the_clipped_one_after():
+    X, y = blobs(16)
+    trainer = make_trainer(epochs=1, batch_size=16, shuffle=False)
+    dense = trainer.model.layers[0]
+    trainer.optimizer.add_hook(ClipValue(1e-3))
+    trainer.optimizer.add_hook(L2Penalty(100.0))  # added last, runs first: penalties before clipping
+    seen = {}
+
+    class Look(Callback):
+        def on_after_backward(self, t, b):
+            seen["W"] = dense.params["W"].copy()
+            seen["before"] = dense.grads["W"].copy()
+
+        def on_batch_end(self, t, b):
+            seen["after"] = dense.grads["W"].copy()
+
+    trainer.callbacks.append(Look())
+    trainer.fit((X, y))
+    # the penalty 100 W (entries of 7 to 77) dwarfs the data gradient (below 1): the callback
+    # sees the penalized gradient, unclipped
+    assert np.abs(seen["before"] - 100.0 * seen["W"]).max() < 1.0
+    assert np.abs(seen["before"]).max() > 1.0
+    np.testing.assert_array_equal(seen["after"], np.clip(seen["before"], -1e-3, 1e-3))
 
 
 def test_batches_are_consecutive_slices_of_each_epochs_permutation():
