@@ -14,8 +14,8 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeri
 
 import nettrain
 from nettrain.cli import cli
+from nettrain.data import folds
 from nettrain.errors import NettrainError
-from nettrain.search import folds
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nettrain.config import loading as config_mod
-from nettrain.errors import ConfigError, DataError, Interrupted
-from nettrain.search import folds as fold_maker
+from nettrain.data.kinds import data_kind_class
+from nettrain.errors import Interrupted
 
 CV_CSV = "cv.csv"
 OOF_CSV = "oof.csv"
@@ -54,111 +54,12 @@ class Fold:
 # ---------------------------------------------------------------- the table and its folds
 
 
-def _sep(data, path):
-    if data["sep"] is not None:
-        return data["sep"]
-    name = path.name.lower().removesuffix(".gz")
-    return "\t" if name.endswith((".tsv", ".tab")) else ","
 
 
-def read_source(cfg):
-    """data.path as a DataFrame of the file's own text (parquet: its own types), to write
-    back unchanged into the fold files."""
-    import pandas as pd
-
-    data = cfg["data"]
-    if data["path"] is None or data["images"] is not None:
-        raise ConfigError("cross-validation deals the rows of one table into folds: give data.path "
-                          "(a .csv, .tsv or .parquet file), not data.train/val/test files or "
-                          "data.images.")
-    path = cfg.resolve_path(data["path"])
-    suffix = path.name.lower()
-    if suffix.endswith(".npz"):
-        raise ConfigError(f"data.path: cross-validation reads a table (.csv, .tsv, .parquet); "
-                          f"{path.name} is an .npz file. Save X and y as a table to cross-validate.")
-    try:
-        if suffix.endswith(".parquet"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep=_sep(data, path), encoding=data["encoding"], dtype=str,
-                           keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise DataError(f"data.path: cannot read {path} ({err}).") from None
-
-
-def write_part(frame, path, data, like):
-    """Rows of the source table as a file of the same format as `like` (data.path)."""
-    if like.name.lower().endswith(".parquet"):
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, sep=_sep(data, like), encoding=data["encoding"], index=False)
-
-
-def time_order(frame, order_by):
-    """Row positions in time order: by data.window.order_by (numbers as numbers), or as is."""
-    import numpy as np
-    import pandas as pd
-
-    if order_by is None:
-        return np.arange(len(frame))
-    if order_by not in frame.columns:
-        raise DataError(f"data.window.order_by: column {order_by!r} not found in data.path.")
-    values = frame[order_by]
-    numbers = pd.to_numeric(values, errors="coerce")
-    key = numbers if numbers.notna().all() else values.astype(str)
-    return np.asarray(key.reset_index(drop=True).sort_values(kind="stable").index, dtype=np.int64)
-
-
-def plan_folds(cfg, frame, k, task):
-    """The k folds of `frame`'s rows (positions in data.path), each {train, val, test}."""
-    import numpy as np
-
-    data, seed = cfg["data"], cfg["seed"]
-    fractions = data["split"]
-    group = data["group"]
-    if group is not None and group not in frame.columns:
-        from nettrain.registry import suggest
-
-        hint = suggest(group, list(frame.columns))
-        raise DataError(f"data.group: column {group!r} not found in data.path.{hint}")
-    if data["window"]:
-        order = time_order(frame, data["window"]["order_by"])
-        plan = [Fold(i + 1, {**fold_maker.train_val(order[before], fractions, seed, in_order=True),
-                             "test": order[held]})
-                for i, (held, before) in enumerate(fold_maker.chronological(len(frame), k))]
-        _check_blocks(plan, data["window"], k)
-        return plan
-    groups = frame[group].astype(str).to_numpy() if group is not None else None
-    target = data["target"]
-    labels = None
-    if task == "classification" and groups is None:
-        labels = frame[target if isinstance(target, str) else target[0]].astype(str).to_numpy()
-        held_out = fold_maker.stratified(labels, k, seed)
-    elif groups is not None:
-        held_out = fold_maker.grouped(groups, k)
-    else:
-        held_out = fold_maker.kfold(len(frame), k, seed)
-    strata = None
-    if labels is not None and fractions["stratify"]:
-        strata = np.unique(labels, return_inverse=True)[1]
-    everything = np.arange(len(frame))
-    return [Fold(i + 1, {**fold_maker.train_val(np.setdiff1d(everything, held), fractions, seed + i,
-                                                strata=strata, groups=groups),
-                         "test": held})
-            for i, held in enumerate(held_out)]
-
-
-def _check_blocks(plan, window, k):
-    """Each block of a series needs one window and its target: size + horizon rows."""
-    need = window["size"] + window["horizon"]
-    for fold in plan:
-        for split, rows in fold.rows.items():
-            if len(rows) < need:
-                raise DataError(
-                    f"cv --folds {k}: the {split} block of fold {fold.number} has {len(rows)} rows, "
-                    f"fewer than the {need} that one window and its target need (data.window.size "
-                    f"{window['size']} + horizon {window['horizon']}). A series of n rows is cut "
-                    f"into k + 1 blocks and fold 1 trains on the first: use fewer folds or a "
-                    "smaller data.window.size.")
+def plan_folds(kind, cfg, frame, k, task):
+    """The k folds of `frame`'s rows (positions in data.path), as the data's kind deals them."""
+    return [Fold(i + 1, rows)
+            for i, rows in enumerate(kind.fold_rows(cfg["data"], frame, k, task, cfg["seed"]))]
 
 
 # ---------------------------------------------------------------- running the folds
@@ -213,16 +114,7 @@ def out_of_fold(run, fold, frame, rows, test_file, cfg, task):
 
     loaded = load(run.path)
     predicted = loaded.predict(test_file, proba=task == "classification")
-    window = cfg["data"]["window"]
-    if window:
-        # A series: one prediction per complete window, for the row `horizon` after its end;
-        # the first rows of the block have no window, the last windows no target in the block.
-        at = predicted.pop("window_end").to_numpy() + window["horizon"]
-        keep = at < len(rows)
-        predicted = predicted.loc[keep].reset_index(drop=True)
-        if window["order_by"] is not None and window["order_by"] in predicted.columns:
-            predicted = predicted.drop(columns=window["order_by"])
-        rows = rows[at[keep]]
+    predicted, rows = loaded.preprocessor.held_out_predictions(predicted, rows)
     targets = loaded.target_names
     out = {"row": rows, "fold": np.full(len(rows), fold)}
     for name in targets:
@@ -252,22 +144,24 @@ def cross_validate(config_or_path, *, folds=None, overrides=(), out=None, quiet=
     console = console or Console()
     cfg, raw, base_dir = load_base(config_or_path, overrides)
     k = folds if folds is not None else (cfg["search"]["folds"] or 5)
-    frame = read_source(cfg)
+    kind = data_kind_class(cfg["data"])
+    frame = kind.read_for_folds(cfg)
     task = prepare_data(cfg).task  # checks the config against its data before any fold
-    plan = plan_folds(cfg, frame, k, task)
+    plan = plan_folds(kind, cfg, frame, k, task)
     folder = cv_folder(cfg, out)
     source = cfg.resolve_path(cfg["data"]["path"])
     (folder / DATA_DIR).mkdir()
     suffix = "".join(source.suffixes[-2:]) if source.name.lower().endswith(".gz") else source.suffix
     if not quiet:
-        console.print(f"cv: {k} folds of {len(frame)} rows ({_how(cfg, task)}), into {folder}",
+        how = kind.fold_style(cfg["data"], task)
+        console.print(f"cv: {k} folds of {len(frame)} rows ({how}), into {folder}",
                       soft_wrap=True, highlight=False)
     runs, scores, oof = [], [], []
     for fold in plan:
         files = {}
         for split, rows in fold.rows.items():
             files[split] = folder / DATA_DIR / f"fold-{fold.number}-{split}{suffix}"
-            write_part(frame.iloc[rows], files[split], cfg["data"], source)
+            kind.write_fold_file(frame.iloc[rows], files[split], cfg["data"], source)
         fold_cfg = fold_config(raw, base_dir, overrides, files)
         silent = Console(file=io.StringIO())
         try:
@@ -291,14 +185,6 @@ def cross_validate(config_or_path, *, folds=None, overrides=(), out=None, quiet=
     if not quiet:
         _print_summary(console, result)
     return result
-
-
-def _how(cfg, task):
-    if cfg["data"]["window"]:
-        return "chronological"
-    if cfg["data"]["group"] is not None:
-        return f"grouped by {cfg['data']['group']}"
-    return "stratified" if task == "classification" else "shuffled"
 
 
 def _print_summary(console, result):

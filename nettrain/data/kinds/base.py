@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from nettrain.config.schema import data_format
 from nettrain.data.preprocess import FORMAT
-from nettrain.errors import DataError
+from nettrain.errors import ConfigError, DataError
 from nettrain.registry import suggest
 
 if TYPE_CHECKING:
@@ -113,7 +113,8 @@ class DataKind(ABC):
     Before fitting (class methods: they need only the config): `chosen_by` (whether the
     config asks for this kind), `files` and `read` the data,
     `feature_columns` and `tabular_columns` pick the columns, `split` cuts the rows into
-    train/val/test parts, and `create` makes the kind to fit. Fitted (from `create` and
+    train/val/test parts (`fold_rows` into cross-validation folds), and `create` makes the
+    kind to fit. Fitted (from `create` and
     `fit_splits`, or from preprocess.json through `from_doc`), a kind:
 
     - transforms: `fit_splits` (fit on the train part, transform every part), `transform`
@@ -180,6 +181,40 @@ class DataKind(ABC):
         """{split: (frame name, rows)}: `shuffled()` (seeded fractions or the split files),
         unless the kind splits otherwise."""
         return shuffled()
+
+    # ---- cross-validation (`nettrain cv`): a kind whose samples are rows of one table
+    # deals them into folds; the others refuse with `cannot_fold`.
+    cannot_fold: ClassVar[str] = "cross-validation deals the rows of one table into folds"
+
+    @classmethod
+    def read_for_folds(cls, config) -> pd.DataFrame:
+        """data.path as the file's own text, to deal into folds and write back unchanged."""
+        raise ConfigError(f"{cls.cannot_fold}; data of the kind {cls.name!r} cannot be "
+                          "cross-validated.")
+
+    @classmethod
+    def fold_rows(cls, data: Mapping[str, Any], frame: pd.DataFrame, k: int, task: str,
+                  seed: int) -> list[dict[str, np.ndarray]]:
+        """Each fold's row positions of `frame` (`read_for_folds`) as {"train", "val"?,
+        "test"}, the fold's held-out rows being its test split."""
+        raise NotImplementedError(f"the data kind {cls.name!r} has no folds")
+
+    @classmethod
+    def fold_style(cls, data: Mapping[str, Any], task: str) -> str:
+        """How `fold_rows` deals the rows, in a few words for the user."""
+        return "shuffled"
+
+    @classmethod
+    def write_fold_file(cls, frame: pd.DataFrame, path: Path, data: Mapping[str, Any],
+                        like: Path) -> None:
+        """Rows of `read_for_folds`' table as a file of the same format as `like`."""
+        raise NotImplementedError(f"the data kind {cls.name!r} has no folds")
+
+    def held_out_predictions(self, predicted: pd.DataFrame,
+                             rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        """(predictions, the data.path row each is for) from predict's table on a fold's
+        held-out rows `rows`: one prediction per row for most kinds."""
+        return predicted, rows
 
     @classmethod
     @abstractmethod

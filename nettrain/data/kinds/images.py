@@ -7,6 +7,7 @@ from pathlib import Path
 from nettrain.data.images import read_image_folder, read_images_to_score
 from nettrain.data.kinds.base import register_data_kind
 from nettrain.data.kinds.npz import ArrayKind
+from nettrain.errors import ConfigError
 
 
 @register_data_kind("images")
@@ -20,6 +21,11 @@ class ImageFolderKind(ArrayKind):
     def files(cls, config):
         folder = config.data["data"]["images"]
         return {"all": (config.resolve_path(folder), str(folder))}
+
+    @classmethod
+    def read_for_folds(cls, config):
+        raise ConfigError("cross-validation deals the rows of one table into folds: give "
+                          "data.path (a .csv, .tsv or .parquet file), not data.images.")
 
     @classmethod
     def read(cls, config, files, fast=False):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nettrain.config.schema import data_format
+from nettrain.data import folds
 from nettrain.data.files import data_files, read_table
 from nettrain.data.kinds.base import (
     UNNAMED_IN_JSON,
@@ -20,7 +21,15 @@ from nettrain.data.kinds.base import (
 )
 from nettrain.data.preprocess import Preprocessor
 from nettrain.data.splits import SPLITS
-from nettrain.errors import DataError, NettrainError
+from nettrain.errors import ConfigError, DataError, NettrainError
+from nettrain.registry import suggest
+
+
+def _separator(data, path) -> str:
+    """data.sep, else a tab for .tsv/.tab files and a comma for the others."""
+    if data["sep"] is not None:
+        return data["sep"]
+    return "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".tab")) else ","
 
 
 def as_list(value) -> list:
@@ -65,6 +74,63 @@ class TableKind(Preprocessor, DataKind):
             except DataError as err:  # name the key the file came from
                 raise DataError(f"data.{'path' if name == 'all' else name}: {err}") from None
         return frames
+
+    @classmethod
+    def read_for_folds(cls, config):
+        """data.path read as text (Parquet: its own types), to write back unchanged."""
+        import pandas as pd
+
+        data = config["data"]
+        if data["path"] is None:
+            raise ConfigError(f"{cls.cannot_fold}: give data.path (a .csv, .tsv or .parquet "
+                              "file), not data.train/val/test files.")
+        path = config.resolve_path(data["path"])
+        try:
+            if data_format(path) == "parquet":
+                return pd.read_parquet(path)
+            return pd.read_csv(path, sep=_separator(data, path), encoding=data["encoding"],
+                               dtype=str, keep_default_na=False)
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise DataError(f"data.path: cannot read {path} ({err}).") from None
+
+    @classmethod
+    def write_fold_file(cls, frame, path, data, like):
+        if data_format(like) == "parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, sep=_separator(data, like), encoding=data["encoding"], index=False)
+
+    @classmethod
+    def fold_style(cls, data, task):
+        if data["group"] is not None:
+            return f"grouped by {data['group']}"
+        return "stratified" if task == "classification" else "shuffled"
+
+    @classmethod
+    def fold_rows(cls, data, frame, k, task, seed):
+        """Folds as scikit-learn deals them: grouped by data.group (GroupKFold), else
+        stratified by class (StratifiedKFold), else shuffled (KFold); the other rows of each
+        fold split train:val in data.split's ratio (stratified when data.split.stratify)."""
+        group, target = data["group"], as_list(data["target"])
+        if group is not None and group not in frame.columns:
+            raise DataError(f"data.group: column {group!r} not found in data.path."
+                            f"{suggest(group, list(frame.columns))}")
+        groups = frame[group].astype(str).to_numpy() if group is not None else None
+        labels = None
+        if task == "classification" and groups is None:
+            labels = frame[target[0]].astype(str).to_numpy()
+            held_out = folds.stratified(labels, k, seed)
+        elif groups is not None:
+            held_out = folds.grouped(groups, k)
+        else:
+            held_out = folds.kfold(len(frame), k, seed)
+        strata = None
+        if labels is not None and data["split"]["stratify"]:
+            strata = np.unique(labels, return_inverse=True)[1]
+        everything = np.arange(len(frame))
+        return [{**folds.train_val(np.setdiff1d(everything, held), data["split"], seed + i,
+                                   strata=strata, groups=groups), "test": held}
+                for i, held in enumerate(held_out)]
 
     @classmethod
     def create(cls, config, **learned) -> TableKind:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nettrain.config.schema import WINDOW
+from nettrain.data import folds
 from nettrain.data.kinds.base import register_data_kind
 from nettrain.data.kinds.table import TableKind
 from nettrain.data.splits import SPLITS
@@ -105,6 +106,48 @@ class WindowKind(TableKind):
         notes.append(f"split: chronological blocks of {sizes} rows; windows of {window['size']} "
                      f"rows never cross a block")
         return parts
+
+    @classmethod
+    def fold_style(cls, data, task):
+        return "chronological"
+
+    def held_out_predictions(self, predicted, rows):
+        """A series has one prediction per complete window, for the row `horizon` after its
+        end: the block's first rows have no window, its last windows no target inside it."""
+        at = predicted.pop("window_end").to_numpy() + self.window["horizon"]
+        keep = at < len(rows)
+        predicted = predicted.loc[keep].reset_index(drop=True)
+        order_by = self.window["order_by"]
+        if order_by is not None and order_by in predicted.columns:
+            predicted = predicted.drop(columns=order_by)
+        return predicted, rows[at[keep]]
+
+    @classmethod
+    def fold_rows(cls, data, frame, k, task, seed):
+        """Chronological folds, as TimeSeriesSplit: fold i tests on block i + 1 of k + 1 in
+        time order and trains on the blocks before it (val: their latest rows)."""
+        import pandas as pd
+
+        window, order_by = data["window"], data["window"]["order_by"]
+        if order_by is not None and order_by in frame.columns:  # text read: numbers as numbers
+            numbers = pd.to_numeric(frame[order_by], errors="coerce")
+            if numbers.notna().all():
+                frame = pd.DataFrame({order_by: numbers.to_numpy()})
+        order = time_order(frame, order_by, "data.path")
+        plan = [{**folds.train_val(order[before], data["split"], seed, in_order=True),
+                 "test": order[held]}
+                for held, before in folds.chronological(len(frame), k)]
+        need = window["size"] + window["horizon"]
+        for number, rows in enumerate(plan, 1):
+            for split, block in rows.items():
+                if len(block) < need:
+                    raise DataError(
+                        f"cv --folds {k}: the {split} block of fold {number} has {len(block)} "
+                        f"rows, fewer than the {need} that one window and its target need "
+                        f"(data.window.size {window['size']} + horizon {window['horizon']}). A "
+                        f"series of n rows is cut into k + 1 blocks and fold 1 trains on the "
+                        "first: use fewer folds or a smaller data.window.size.")
+        return plan
 
     # ---- fitted
     @property
