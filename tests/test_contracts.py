@@ -365,6 +365,12 @@ SCHEDULE_CASES = {
         {"patience": 1},
         {"monitor": "val_accuracy", "mode": "max", "factor": 0.5, "patience": 1, "threshold": 0.02,
          "threshold_mode": "abs", "cooldown": 1, "min_lr": 0.03, "eps": 1e-3, "warmup_epochs": 2}]),
+    # stepped every batch: here one batch an epoch, so torch's total_steps is the epoch count
+    "one_cycle": ("OneCycleLR", [
+        {"max_lr": 1.0},
+        {"max_lr": 2.0, "pct_start": 0.4, "anneal_strategy": "linear", "div_factor": 10.0,
+         "final_div_factor": 100.0, "three_phase": True, "cycle_momentum": True,
+         "base_momentum": 0.8, "max_momentum": 0.9}]),
 }
 MONITORED = [0.5, 0.6, 0.62, 0.61, 0.6, 0.7, 0.71, 0.7, 0.69, 0.68, 0.8, 0.8, 0.8, 0.81, 0.7, 0.6,
              0.6, 0.6, 0.6, 0.6]
@@ -375,6 +381,8 @@ def torch_lrs(class_name, args, base_lr, values):
     the scheduler, created at the end of the warmup and stepped after each epoch."""
     scheduler = getattr(torch.optim.lr_scheduler, class_name)
     given = {k: v for k, v in args.items() if k not in ("warmup_epochs", "monitor")}
+    if class_name == "OneCycleLR":
+        given["total_steps"] = len(values)
 
     def make(optimizer):
         if class_name == "LambdaLR":
@@ -382,7 +390,7 @@ def torch_lrs(class_name, args, base_lr, values):
         return scheduler(optimizer, **given)
 
     warmup = args.get("warmup_epochs", 0)
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr, momentum=0.9)
     current = (torch.optim.lr_scheduler.LinearLR(optimizer, 1 / warmup, total_iters=warmup - 1)
                if warmup else make(optimizer))
     lrs = []
@@ -406,6 +414,7 @@ def test_schedule_lrs_are_torchs(name):
     assert_covers(SCHEDULES[name], specs, "schedule", "SCHEDULE_CASES", injected=("base_lr",))
     for args in specs:
         schedule = get_schedule({"name": name, **args}, 0.4)
+        schedule.start(get_optimizer({"name": "sgd", "momentum": 0.9}), 1, len(MONITORED))  # per-batch ones
         monitor = args.get("monitor", "val_loss")
         ours = []
         for value in MONITORED:

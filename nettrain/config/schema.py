@@ -418,6 +418,20 @@ def cross_checks(r, out):
     if isinstance(schedule, dict) and isinstance(schedule.get("monitor"), str):
         monitored(r, ("schedule", "monitor"), schedule["monitor"], metrics, has_val,
                   mode=schedule.get("mode") or "min")
+    cycled_momentum(r, schedule, out["optimizer"])
+
+
+def cycled_momentum(r, schedule, optimizer):
+    """A schedule that cycles momentum (one_cycle) needs an optimizer that has one, as torch's."""
+    if not (isinstance(schedule, dict) and schedule.get("cycle_momentum") is True
+            and isinstance(optimizer, dict) and optimizer.get("name") in r.tables["optimizer"]):
+        return
+    accepted = {p.name for p in registry.keyword_parameters(r.tables["optimizer"][optimizer["name"]])}
+    if not accepted & {"momentum", "betas"}:
+        r.error(("schedule", "cycle_momentum"),
+                f"schedule {schedule['name']} cycles the momentum, which optimizer "
+                f"{optimizer['name']} does not have. Use sgd, rmsprop, adam or adamw, or set "
+                f"schedule.cycle_momentum: false.")
 
 
 def check_space(r, raw, out, default_name):

@@ -113,6 +113,9 @@ class Optimizer:
     def _initial(self, slot):
         return 0.0
 
+    def _slots(self):
+        return self.slots
+
     def _setup(self, named_params):
         keys = [key for key, _, _ in named_params]
         if self._keys is not None and keys != self._keys:
@@ -122,6 +125,7 @@ class Optimizer:
         if self._keys is not None:
             return
         self._keys = keys
+        self.slots = self._slots()  # one_cycle may have set a momentum since __init__
         shapes = [param.shape for _, param, _ in named_params]
         dtype = named_params[0][1].dtype if keys else xp.float32
         total = sum(math.prod(s) for s in shapes)
@@ -223,7 +227,10 @@ class SGD(Optimizer):
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("nesterov needs momentum > 0 and dampening 0. "
                              f"Got momentum={momentum}, dampening={dampening}.")
-        self.slots = ("momentum_buffer",) if self.momentum else ()
+        self.slots = self._slots()
+
+    def _slots(self):
+        return ("momentum_buffer",) if self.momentum else ()
 
     def _update(self, p, grad, state, tmp):
         d = self._decayed(p, grad, tmp) if self.weight_decay else grad
@@ -270,7 +277,9 @@ class Adam(Optimizer):
     v' = v / (1 - beta2), so each updates in two passes instead of three (m' = beta1 m' + g);
     the constants fold into the scalars of the step. state_dict saves the kept arrays as
     they are (a resumed run continues bit for bit) with the factors that turn them into
-    torch's: `adam.scale.exp_avg` = 1 - beta1, `adam.scale.exp_avg_sq` = 1 - beta2.
+    torch's: `adam.scale.exp_avg` = 1 - beta1, `adam.scale.exp_avg_sq` = 1 - beta2. When
+    beta1 changes between steps (one_cycle cycles it), m' moves to the new factor in the
+    same pass: m' = beta1 (1 - beta1_before) / (1 - beta1) m' + g.
 
     Args:
         lr: > 0 (default 0.001). betas: (beta1, beta2) in [0, 1) (default (0.9, 0.999)).
@@ -287,6 +296,14 @@ class Adam(Optimizer):
         self.weight_decay = check_float("weight_decay", weight_decay, low=0)
         self.amsgrad = check_bool("amsgrad", amsgrad)
         self.slots = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+        self.kept_scale = None  # 1 - beta1 of the step that last updated m' (None: none yet)
+        self._rescale = 1.0
+
+    def _update_all(self, named_params):
+        scale = 1 - self.betas[0]
+        self._rescale = (self.kept_scale or scale) / scale  # 1.0 unless beta1 changed
+        super()._update_all(named_params)
+        self.kept_scale = scale
 
     def _update(self, p, grad, state, tmp):
         beta1, beta2 = self.betas
@@ -296,7 +313,7 @@ class Adam(Optimizer):
         elif self.weight_decay:
             g = self._decayed(p, grad, tmp)
         m, v, u = state["exp_avg"], state["exp_avg_sq"], tmp["u"]
-        m *= beta1
+        m *= beta1 * self._rescale
         m += g
         v *= beta2
         xp.square(g, out=u)
@@ -315,7 +332,9 @@ class Adam(Optimizer):
 
     def _scale(self, slot):
         """The factor from the kept moment to torch's: 1 - beta1 for m, 1 - beta2 for v."""
-        return 1 - self.betas[0] if slot == "exp_avg" else 1 - self.betas[1]
+        if slot == "exp_avg":
+            return self.kept_scale or 1 - self.betas[0]
+        return 1 - self.betas[1]
 
     def state_dict(self):
         scales = {f"{self.name}.scale.{slot}": xp.asarray(self._scale(slot), dtype=xp.float64)
@@ -329,6 +348,8 @@ class Adam(Optimizer):
             slot = key.split(".")[1] if key.startswith(f"{self.name}.") else None
             if slot in self.slots and f"{self.name}.scale.{slot}" not in arrays:
                 arrays[key] = xp.asarray(arrays[key]) / self._scale(slot)
+        saved = arrays.get(f"{self.name}.scale.exp_avg")
+        self.kept_scale = float(saved) if saved is not None else None
         super().load_state_dict(arrays, source)
 
     def _args(self):
@@ -373,8 +394,11 @@ class RMSprop(Optimizer):
         self.weight_decay = check_float("weight_decay", weight_decay, low=0)
         self.momentum = check_float("momentum", momentum, low=0)
         self.centered = check_bool("centered", centered)
-        self.slots = (("square_avg",) + (("momentum_buffer",) if self.momentum else ())
-                      + (("grad_avg",) if self.centered else ()))
+        self.slots = self._slots()
+
+    def _slots(self):
+        return (("square_avg",) + (("momentum_buffer",) if self.momentum else ())
+                + (("grad_avg",) if self.centered else ()))
 
     def _update(self, p, grad, state, tmp):
         g = self._decayed(p, grad, tmp) if self.weight_decay else grad

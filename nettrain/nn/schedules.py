@@ -1,7 +1,10 @@
-"""Learning-rate schedules stepped once per epoch, each optionally behind a linear warmup.
+"""Learning-rate schedules stepped once per epoch, each optionally behind a linear warmup, and
+`one_cycle`, stepped every batch.
 
 Use: before epoch e (counting from 0) set `optimizer.lr = schedule.lr`; after it, call
-`schedule.step(logs)`. Formulas and argument names follow torch.optim.lr_scheduler.
+`schedule.step(logs)`. A per-batch schedule also needs `start(optimizer, steps_per_epoch,
+epochs)` before training and `before_step(batch)` before each optimizer step (both do nothing
+for the per-epoch ones). Formulas and argument names follow torch.optim.lr_scheduler.
 
 Warmup (`warmup_epochs: W` > 0): epoch e < W runs at base_lr * (e + 1) / W, a linear ramp
 from base_lr / W up to base_lr; epoch W is the schedule's own epoch 0 (at base_lr), so the
@@ -14,7 +17,7 @@ import math
 
 from nettrain import registry
 from nettrain.backend import xp
-from nettrain.checks import check_choice, check_float, check_int
+from nettrain.checks import check_bool, check_choice, check_float, check_int
 from nettrain.errors import ConfigError
 from nettrain.nn.optimizers import Optimizer
 
@@ -45,6 +48,12 @@ class Schedule:
 
     def _lr_at(self, t):
         return self.base_lr
+
+    def start(self, optimizer, steps_per_epoch, epochs):
+        """Before the first batch of a fit (a resumed one too): the run's length in steps."""
+
+    def before_step(self, batch):
+        """Before the optimizer step of `batch` (counting from 0 in the epoch)."""
 
     def step(self, logs=None):
         """End of an epoch: `logs` holds its `loss`, `val_loss` and metrics."""
@@ -223,6 +232,102 @@ class ReduceLROnPlateau(Schedule):
     def _state(self):
         return {"current_lr": self.current_lr, "best": self.best, "num_bad_epochs": self.num_bad_epochs,
                 "cooldown_counter": self.cooldown_counter}
+
+
+@register_schedule("one_cycle")
+class OneCycleLR(Schedule):
+    """The one-cycle policy, as torch's OneCycleLR stepped after every batch: the lr rises from
+    max_lr / div_factor to max_lr over the first pct_start of the steps, then falls to
+    max_lr / div_factor / final_div_factor (cosine or linear anneals; three_phase: up, down to
+    the start, then down to the floor). Momentum cycles the other way, max_momentum down to
+    base_momentum and back: `momentum` of sgd and rmsprop (even when configured 0), beta1 of
+    adam and adamw. The steps are training.epochs x batches per epoch, the optimizer's own lr is
+    not used, and `lr` (what history.csv logs) is the rate of the epoch's first batch.
+
+    Args:
+        max_lr: the peak lr, > 0 (required). pct_start: in [0, 1] (default 0.3).
+        anneal_strategy: cos | linear (default cos). div_factor: > 0 (default 25).
+        final_div_factor: > 0 (default 1e4). three_phase: default false.
+        cycle_momentum: default true. base_momentum, max_momentum: >= 0 (default 0.85, 0.95).
+    """
+
+    name = "one_cycle"
+
+    def __init__(self, base_lr, max_lr=None, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
+                 final_div_factor=1e4, three_phase=False, cycle_momentum=True, base_momentum=0.85,
+                 max_momentum=0.95):
+        super().__init__(base_lr)
+        if max_lr is None:
+            raise ValueError("max_lr is required: the peak learning rate of the cycle (nettrain lr-find "
+                             "suggests a rate; about 10 times it is a usual max_lr).")
+        self.max_lr = check_float("max_lr", max_lr, low=0, low_open=True)
+        self.pct_start = check_float("pct_start", pct_start, low=0, high=1)
+        self.anneal_strategy = check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
+        self.div_factor = check_float("div_factor", div_factor, low=0, low_open=True)
+        self.final_div_factor = check_float("final_div_factor", final_div_factor, low=0, low_open=True)
+        self.three_phase = check_bool("three_phase", three_phase)
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        self.base_momentum = check_float("base_momentum", base_momentum, low=0)
+        self.max_momentum = check_float("max_momentum", max_momentum, low=0)
+        self.initial_lr = self.max_lr / self.div_factor
+        self.min_lr = self.initial_lr / self.final_div_factor
+        self.optimizer, self.steps_per_epoch, self.phases = None, None, ()
+
+    def start(self, optimizer, steps_per_epoch, epochs):
+        if self.cycle_momentum and momentum_of(optimizer) is None:
+            raise ConfigError(f"schedule one_cycle cycles the momentum, which optimizer {optimizer.name} "
+                              "does not have. Use sgd, rmsprop, adam or adamw, or set "
+                              "schedule.cycle_momentum: false.")
+        self.optimizer, self.steps_per_epoch = optimizer, int(steps_per_epoch)
+        total, pct = self.steps_per_epoch * int(epochs), self.pct_start
+        # (end step, start lr, end lr, start momentum, end momentum), torch's phases
+        top, bottom = self.max_momentum, self.base_momentum
+        if self.three_phase:
+            self.phases = ((float(pct * total) - 1, self.initial_lr, self.max_lr, top, bottom),
+                           (float(2 * pct * total) - 2, self.max_lr, self.initial_lr, bottom, top),
+                           (total - 1, self.initial_lr, self.min_lr, top, top))
+        else:
+            self.phases = ((float(pct * total) - 1, self.initial_lr, self.max_lr, top, bottom),
+                           (total - 1, self.max_lr, self.min_lr, bottom, top))
+
+    def at(self, step):
+        """(lr, momentum) of the optimizer step `step` of the run (counting from 0)."""
+        start = 0.0
+        for i, (end, lr_from, lr_to, m_from, m_to) in enumerate(self.phases):
+            if step <= end or i == len(self.phases) - 1:
+                pct = (step - start) / (end - start) if end != start else 0.0
+                return self._anneal(lr_from, lr_to, pct), self._anneal(m_from, m_to, pct)
+            start = end
+        return self.initial_lr, self.max_momentum  # before `start`: the cycle's first step
+
+    def _anneal(self, begin, end, pct):
+        if self.anneal_strategy == "cos":
+            return end + (begin - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - begin) * pct + begin
+
+    def _lr_at(self, t):
+        return self.at(t * (self.steps_per_epoch or 0))[0]
+
+    def before_step(self, batch):
+        lr, momentum = self.at(self.epoch * self.steps_per_epoch + batch)
+        self.optimizer.lr = lr
+        if self.cycle_momentum:
+            set_momentum(self.optimizer, momentum)
+
+
+def momentum_of(optimizer):
+    """The momentum one_cycle cycles: beta1 when the optimizer has betas (as torch decides),
+    else its `momentum`; None for an optimizer with neither (adagrad)."""
+    if hasattr(optimizer, "betas"):
+        return optimizer.betas[0]
+    return getattr(optimizer, "momentum", None)
+
+
+def set_momentum(optimizer, value):
+    if hasattr(optimizer, "betas"):
+        optimizer.betas = (value, *optimizer.betas[1:])
+    else:
+        optimizer.momentum = value
 
 
 def get_schedule(spec, base_lr, where="schedule"):

@@ -96,6 +96,8 @@ class Trainer:
         self._batch_hooks = {hook: [c for c in callbacks if c.overrides(hook)]
                              for hook in ("on_after_backward", "on_batch_end")}
         self._allocate(X, y)
+        if self.schedule is not None:  # a per-batch schedule (one_cycle) needs the run's length
+            self.schedule.start(self.optimizer, self.n_batches, self.epochs)
         # Non-finite values are caught and explained by the divergence checks, so overflow
         # warnings would only repeat them, in the middle of the table.
         errstate = quiet_overflow()
@@ -211,6 +213,8 @@ class Trainer:
         if self.first_loss is None:
             self.first_loss = loss
         self.model.backward(self.loss.backward())
+        if self.schedule is not None:  # a per-batch schedule (one_cycle) sets this step's lr
+            self.schedule.before_step(batch)
         # The optimizer adds the L1/L2 penalties' gradients, shows the result to `inspect`,
         # clips it, then updates (see nettrain.nn.optimizer_hooks).
         self.optimizer.step(self.model.named_params(),
