@@ -5,7 +5,8 @@ The public API is imported lazily, so `import nettrain` (and the CLI's start-up)
 
 from nettrain.version import __version__
 
-_API = ("fit", "evaluate", "predict", "grid_search", "cv", "load", "Run", "runs", "report")
+_API = ("fit", "evaluate", "predict", "grid_search", "cv", "load", "Run", "runs", "report",
+        "lr_find")
 
 
 def __getattr__(name):

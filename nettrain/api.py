@@ -1,6 +1,7 @@
 """The Python API, a thin facade: `fit` a config into a run directory and get its `Run`;
 `load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs; `cv`
-cross-validates one; `runs` lists run directories and `report` writes their HTML page."""
+cross-validates one; `runs` lists run directories and `report` writes their HTML page; `lr_find`
+runs the learning-rate range test for a config."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from nettrain.inference.loading import DataSource, LoadedRun
     from nettrain.search.cv import CVResult
     from nettrain.search.grid import SearchResult
+    from nettrain.training.lr_find import RangeTest
 
     # a YAML file, a config mapping (paths relative to the working directory) or a Config
     ConfigSource: TypeAlias = str | os.PathLike | Mapping[str, Any] | Config
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
     # a run directory or a Run
     RunSource: TypeAlias = str | os.PathLike | Run
 
-__all__ = ["Run", "fit", "grid_search", "cv", "load", "evaluate", "predict", "runs", "report"]
+__all__ = ["Run", "fit", "grid_search", "cv", "load", "evaluate", "predict", "runs", "report",
+           "lr_find"]
 
 
 def fit(config_or_path: ConfigSource | None = None, *, report: bool = False, **kwargs: Any) -> Run:
@@ -148,3 +151,36 @@ def report(paths: str | os.PathLike | Iterable[str | os.PathLike],
     from nettrain.reporting import write_report
 
     return write_report([paths] if isinstance(paths, (str, os.PathLike)) else paths, out)
+
+
+def lr_find(config_or_path: ConfigSource, *, overrides: Overrides = (),
+            plot: str | os.PathLike | None = None, start_lr: float = 1e-7, end_lr: float = 10.0,
+            num_it: int = 100, stop_div: bool = True) -> RangeTest:
+    """The learning-rate range test of a config, as `nettrain lr-find` (fastai's lr_find).
+
+    A model built from the config trains on train-split batches while the lr grows
+    exponentially from `start_lr` to `end_lr` over `num_it` batches, stopping (with
+    `stop_div`) when the smoothed loss passes 4x its best. Writes no run directory.
+
+    Args:
+        config_or_path: a YAML file, a config dict or a Config. overrides: as `--set`.
+        plot: a .png path to draw the loss against the lr into (None: no file).
+
+    Returns:
+        a `nettrain.training.lr_find.RangeTest`: `suggestion` (the lr where the smoothed loss
+        falls fastest), `rule`, `lrs`, `losses`, `stopped`; `to_dict()` for JSON.
+    """
+    from nettrain.data.dataset import prepare_data
+    from nettrain.training.launch import as_config
+    from nettrain.training.lr_find import range_test
+
+    config = as_config(config_or_path, overrides)
+    result = range_test(config, prepare_data(config), start_lr=start_lr, end_lr=end_lr,
+                        num_it=num_it, stop_div=stop_div)
+    if plot is not None:
+        from nettrain.reporting.lr_find import range_test_png
+        from nettrain.store.rundir import write_bytes
+
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(Path(plot), range_test_png(result))
+    return result

@@ -28,6 +28,7 @@ COMMANDS = {
     "report": ("report", "Write one self-contained HTML page of plots and tables for runs."),
     "runs": ("runs", "List the run directories under a folder, newest first."),
     "cv": ("cv", "Cross-validate a config: a run per fold, cv.csv and oof.csv."),
+    "lr-find": ("lr_find", "Run the learning-rate range test: a suggested lr and its plot."),
 }
 
 

@@ -44,19 +44,26 @@ def figure(width, height, constrained=False):
         return Figure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
 
 
-def png(fig):
-    """The figure as PNG bytes (transparent, no metadata), reduced to a 256-colour palette."""
+def png(fig, background=None):
+    """The figure as PNG bytes (transparent, or on a `background` colour for a file that
+    stands alone; no metadata), reduced to a 256-colour palette."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     FigureCanvasAgg(fig)
     raw = io.BytesIO()
+    opaque = {"transparent": False, "facecolor": background} if background else {}
     with _mpl().rc_context(STYLE):
-        fig.savefig(raw, format="png", dpi=DPI, metadata={"Software": None})
+        fig.savefig(raw, format="png", dpi=DPI, metadata={"Software": None}, **opaque)
     image = Image.open(io.BytesIO(raw.getvalue()))
     out = io.BytesIO()
     image.quantize(256, method=Image.Quantize.FASTOCTREE).save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def style():
+    """A context in which new figures and artists take the report's style."""
+    return _mpl().rc_context(STYLE)
 
 
 def styled(draw):
