@@ -81,6 +81,9 @@ def _write_report(run, asked, kwargs):
         return
     if not kwargs.get("quiet"):
         console.print(f"Report: {path}", markup=False, highlight=False, soft_wrap=True)
+    from nettrain.training.mlflow_log import log_report
+
+    log_report(run.path, run.config, path, console)  # with training.log: [mlflow]
 
 
 def grid_search(config_or_path: ConfigSource, *, overrides: Overrides = (),

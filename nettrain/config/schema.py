@@ -23,6 +23,7 @@ from nettrain.config.fields import (
 )
 from nettrain.config.fit_data import AUTO
 from nettrain.config.locations import Places, flow, keypath, locate_problem, overridden
+from nettrain.config.trackers import log_targets
 from nettrain.errors import ConfigError
 
 # The file formats data.path (and data.train/val/test) may name, by suffix: the one list of
@@ -325,6 +326,7 @@ TRAINING = {
     "early_stopping": early_stopping,
     "report": Leaf(False, boolean),  # write report.html into the run directory at the end
     "save": Leaf("auto", choice("auto", "best", "last")),
+    "log": log_targets,
 }
 
 

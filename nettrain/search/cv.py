@@ -140,6 +140,7 @@ def cross_validate(config_or_path, *, folds=None, overrides=(), out=None, quiet=
     from nettrain.search.grid import load_base
     from nettrain.store.rundir import write_csv
     from nettrain.training.launch import train_run
+    from nettrain.training.mlflow_log import search_run
 
     console = console or Console()
     cfg, raw, base_dir = load_base(config_or_path, overrides)
@@ -156,32 +157,34 @@ def cross_validate(config_or_path, *, folds=None, overrides=(), out=None, quiet=
         how = kind.fold_style(cfg["data"], task)
         console.print(f"cv: {k} folds of {len(frame)} rows ({how}), into {folder}",
                       soft_wrap=True, highlight=False)
-    runs, scores, oof = [], [], []
-    for fold in plan:
-        files = {}
-        for split, rows in fold.rows.items():
-            files[split] = folder / DATA_DIR / f"fold-{fold.number}-{split}{suffix}"
-            kind.write_fold_file(frame.iloc[rows], files[split], cfg["data"], source)
-        fold_cfg = fold_config(raw, base_dir, overrides, files)
-        silent = Console(file=io.StringIO())
-        try:
-            run = train_run(fold_cfg, run_dir=folder / f"fold-{fold.number}", quiet=True, console=silent)
-        except Interrupted:
-            raise Interrupted(f"cv stopped in fold {fold.number} of {k}; {folder} keeps the folds "
-                              "that finished. Run the same command again to start a new cv.") from None
-        runs.append(run)
-        scores.append(score_row(fold.number, run.metrics))
-        oof.append(out_of_fold(run, fold.number, frame, fold.rows["test"], files["test"], cfg, task))
-        if not quiet:
-            shown = ", ".join(f"{name} {value:.4g}" for name, value in scores[-1].items()
-                              if name.startswith(("val_", "test_")))
-            console.print(f"[{fold.number}/{k}] fold-{fold.number}: {shown}", soft_wrap=True,
-                          highlight=False)
-    table = summarize(scores)
-    write_csv(folder / CV_CSV, list(table.columns), table.itertuples(index=False))
-    oof_frame = pd.concat(oof, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-    write_csv(folder / OOF_CSV, list(oof_frame.columns), oof_frame.itertuples(index=False))
-    result = CVResult(folder, pd.read_csv(folder / CV_CSV), pd.read_csv(folder / OOF_CSV), runs)
+    # the folds' parent MLflow run, with training.log: [mlflow]
+    with search_run(cfg, folder, console, files=(CV_CSV, OOF_CSV)):
+        runs, scores, oof = [], [], []
+        for fold in plan:
+            files = {}
+            for split, rows in fold.rows.items():
+                files[split] = folder / DATA_DIR / f"fold-{fold.number}-{split}{suffix}"
+                kind.write_fold_file(frame.iloc[rows], files[split], cfg["data"], source)
+            fold_cfg = fold_config(raw, base_dir, overrides, files)
+            silent = Console(file=io.StringIO())
+            try:
+                run = train_run(fold_cfg, run_dir=folder / f"fold-{fold.number}", quiet=True, console=silent)
+            except Interrupted:
+                raise Interrupted(f"cv stopped in fold {fold.number} of {k}; {folder} keeps the folds "
+                                  "that finished. Run the same command again to start a new cv.") from None
+            runs.append(run)
+            scores.append(score_row(fold.number, run.metrics))
+            oof.append(out_of_fold(run, fold.number, frame, fold.rows["test"], files["test"], cfg, task))
+            if not quiet:
+                shown = ", ".join(f"{name} {value:.4g}" for name, value in scores[-1].items()
+                                  if name.startswith(("val_", "test_")))
+                console.print(f"[{fold.number}/{k}] fold-{fold.number}: {shown}", soft_wrap=True,
+                              highlight=False)
+        table = summarize(scores)
+        write_csv(folder / CV_CSV, list(table.columns), table.itertuples(index=False))
+        oof_frame = pd.concat(oof, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+        write_csv(folder / OOF_CSV, list(oof_frame.columns), oof_frame.itertuples(index=False))
+        result = CVResult(folder, pd.read_csv(folder / CV_CSV), pd.read_csv(folder / OOF_CSV), runs)
     if not quiet:
         _print_summary(console, result)
     return result

@@ -28,6 +28,7 @@ from nettrain.search.trials import (
     trial_id,
     with_search,
 )
+from nettrain.training.mlflow_log import search_run
 
 
 @dataclass
@@ -252,8 +253,9 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
         note = f" ({skipped} already finished)" if skipped else ""
         console.print(f"grid-search: {len(trials)} trials x {spec.repeats} repeat(s){note} on "
                       f"{executor.where}, into {folder}", soft_wrap=True)
-    _run(executor, trials, todo, book, console, quiet)
-    return _finish(book, folder, trials, datasets, console, quiet, refit)
+    with search_run(cfg, folder, console):  # the trials' parent run, with training.log: [mlflow]
+        _run(executor, trials, todo, book, console, quiet)
+        return _finish(book, folder, trials, datasets, console, quiet, refit)
 
 
 def _study_search(cfg, raw, base_dir, spec, objective_, workers, scheduler, refit, out, quiet, console):
@@ -267,9 +269,10 @@ def _study_search(cfg, raw, base_dir, spec, objective_, workers, scheduler, refi
     attach_units([base], spec, folder)
     datasets = prepare_datasets([base])
     _check_val(datasets, objective_[0])
-    book = study_search((cfg, raw, base_dir), spec, *objective_, folder, datasets,
-                        lambda: make_executor(workers, scheduler, datasets), console, quiet)
-    return _finish(book, folder, book.trials, datasets, console, quiet, refit)
+    with search_run(cfg, folder, console):  # the trials' parent run, with training.log: [mlflow]
+        book = study_search((cfg, raw, base_dir), spec, *objective_, folder, datasets,
+                            lambda: make_executor(workers, scheduler, datasets), console, quiet)
+        return _finish(book, folder, book.trials, datasets, console, quiet, refit)
 
 
 def _run(executor, trials, todo, book, console, quiet):

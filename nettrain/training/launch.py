@@ -13,7 +13,7 @@ from nettrain.store import rundir
 
 # Keys a resumed run may change: they do not alter the arithmetic of the epochs already run.
 RESUMABLE_CHANGES = ("name", "output", "training.epochs", "training.diagnostics", "training.report",
-                     "search")
+                     "training.log", "search")
 
 
 def train_run(config_or_path, *, overrides=(), out=None, init_from=None, resume=None, quiet=False,

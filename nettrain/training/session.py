@@ -15,6 +15,7 @@ from nettrain.nn.schedules import get_schedule
 from nettrain.store import rundir
 from nettrain.training import diagnostics
 from nettrain.training.callbacks import Best, Checkpoint, EarlyStopping, History, history_columns
+from nettrain.training.loggers import check_extras, make_loggers
 from nettrain.training.output import make_reporter, print_summary
 from nettrain.training.signals import stop_on_signals
 from nettrain.training.trainer import Trainer
@@ -88,6 +89,7 @@ class Session:
         self.console, self.quiet = console, quiet
         self.extra = list(callbacks)
         check_against_data(config, dataset)
+        check_extras(config["training"]["log"])  # before any run directory is made
         self.columns = history_columns(config["metrics"], "val" in dataset.splits)
         self.trainer = build_trainer(config, dataset, init=not resuming)
         self.history_rows = []
@@ -123,9 +125,11 @@ class Session:
         reporter = make_reporter(self.console, self.columns, trainer.epochs, self.quiet)
         recorders, reports = diagnostics.make_callbacks(
             self.config["training"]["diagnostics"], path, self.console, self.quiet)
-        trainer.callbacks += ([history, *recorders, checkpoint, *self.extra]
+        loggers = make_loggers(self.config, path, header, self.console)  # training.log
+        trainer.callbacks += ([history, *recorders, checkpoint, *loggers, *self.extra]
                               + ([reporter] if reporter else []) + reports)
         splits = self.dataset.splits
+        status = "FAILED"  # of the run, for the trackers
         try:
             with stop_on_signals(trainer.request_stop):
                 try:
@@ -135,9 +139,14 @@ class Session:
                 if trainer.stopped == "interrupted":
                     checkpoint.save(trainer)
                 result = self._finish(path)
+                status = "KILLED" if trainer.stopped == "interrupted" else "FINISHED"
         except KeyboardInterrupt:  # a second Ctrl-C: stop at once, but say where the run is
+            status = "KILLED"
             raise Interrupted(f"Training was stopped at once by a second signal. {path} keeps "
                               f"{self._last_checkpoint(path)}") from None
+        finally:
+            for logger in loggers:
+                logger.finish(path, status)
         stopped = self._stopped_text()
         print_summary(self.console, result, path, stopped, self.quiet)
         if trainer.stopped == "interrupted":
