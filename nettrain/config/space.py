@@ -60,6 +60,7 @@ class SearchSpec:
     metric: str
     mode: str | None
     space: dict
+    folds: int | None = None  # k: each trial scored by k-fold cross-validation
 
 
 def _round(x):
@@ -78,7 +79,7 @@ def search_spec(section, where="search"):
         )
     return SearchSpec(
         method=section["method"], trials=section["trials"], repeats=section["repeats"],
-        metric=section["metric"], mode=section["mode"],
+        metric=section["metric"], mode=section["mode"], folds=section["folds"],
         space={str(path): parse_dimension(spec, f"{where}.space.{path}") for path, spec in space.items()},
     )
 

@@ -54,8 +54,6 @@ class Fold:
 # ---------------------------------------------------------------- the table and its folds
 
 
-
-
 def plan_folds(kind, cfg, frame, k, task):
     """The k folds of `frame`'s rows (positions in data.path), as the data's kind deals them."""
     return [Fold(i + 1, rows)
@@ -124,6 +122,62 @@ def out_of_fold(run, fold, frame, rows, test_file, cfg, task):
     return pd.concat([pd.DataFrame(out), predicted.reset_index(drop=True)], axis=1)
 
 
+class Prepared:
+    """A config's data made ready for its folds: its kind, the source table, the task and the
+    k folds' plan."""
+
+    def __init__(self, cfg, k):
+        from nettrain.data.dataset import prepare_data
+
+        self.kind = data_kind_class(cfg["data"])
+        self.frame = self.kind.read_for_folds(cfg)
+        self.task = prepare_data(cfg).task  # checks the config against its data before any fold
+        self.plan = plan_folds(self.kind, cfg, self.frame, k, self.task)
+
+
+def run_folds(cfg, raw, base_dir, overrides, folder, prepared, after_fold=None):
+    """Train one run per fold into folder/fold-k/, then write cv.csv and oof.csv there.
+
+    `prepared` is the config's `Prepared` data. `after_fold(fold, rows)` is called after each
+    fold with cv.csv's rows so far; when it returns True, no further fold trains and cv.csv and
+    oof.csv hold the folds that did. Returns the CVResult.
+    """
+    import pandas as pd
+    from rich.console import Console
+
+    from nettrain.store.rundir import write_csv
+    from nettrain.training.launch import train_run
+
+    kind, frame, plan = prepared.kind, prepared.frame, prepared.plan
+    source = cfg.resolve_path(cfg["data"]["path"])
+    (folder / DATA_DIR).mkdir(parents=True, exist_ok=True)
+    suffix = "".join(source.suffixes[-2:]) if source.name.lower().endswith(".gz") else source.suffix
+    runs, scores, oof = [], [], []
+    for fold in plan:
+        files = {}
+        for split, rows in fold.rows.items():
+            files[split] = folder / DATA_DIR / f"fold-{fold.number}-{split}{suffix}"
+            kind.write_fold_file(frame.iloc[rows], files[split], cfg["data"], source)
+        fold_cfg = fold_config(raw, base_dir, overrides, files)
+        silent = Console(file=io.StringIO())
+        try:
+            run = train_run(fold_cfg, run_dir=folder / f"fold-{fold.number}", quiet=True, console=silent)
+        except Interrupted:
+            raise Interrupted(f"cv stopped in fold {fold.number} of {len(plan)}; {folder} keeps the "
+                              "folds that finished. Run the same command again to start a new cv.") from None
+        runs.append(run)
+        scores.append(score_row(fold.number, run.metrics))
+        oof.append(out_of_fold(run, fold.number, frame, fold.rows["test"], files["test"], cfg,
+                               prepared.task))
+        if after_fold is not None and after_fold(fold.number, scores):
+            break
+    table = summarize(scores)
+    write_csv(folder / CV_CSV, list(table.columns), table.itertuples(index=False))
+    oof_frame = pd.concat(oof, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+    write_csv(folder / OOF_CSV, list(oof_frame.columns), oof_frame.itertuples(index=False))
+    return CVResult(folder, pd.read_csv(folder / CV_CSV), pd.read_csv(folder / OOF_CSV), runs)
+
+
 def cross_validate(config_or_path, *, folds=None, overrides=(), out=None, quiet=False, console=None):
     """k-fold cross-validation of a config; see CVResult and the module's docstring.
 
@@ -133,58 +187,30 @@ def cross_validate(config_or_path, *, folds=None, overrides=(), out=None, quiet=
         overrides: `--set` style 'KEY=VALUE' strings (or pairs) for every fold.
         out: the folder the cv directory goes under (default: the config's `output`).
     """
-    import pandas as pd
     from rich.console import Console
 
-    from nettrain.data.dataset import prepare_data
-    from nettrain.search.grid import load_base
-    from nettrain.store.rundir import write_csv
-    from nettrain.training.launch import train_run
+    from nettrain.search.base_config import load_base
     from nettrain.training.mlflow_log import search_run
 
     console = console or Console()
     cfg, raw, base_dir = load_base(config_or_path, overrides)
     k = folds if folds is not None else (cfg["search"]["folds"] or 5)
-    kind = data_kind_class(cfg["data"])
-    frame = kind.read_for_folds(cfg)
-    task = prepare_data(cfg).task  # checks the config against its data before any fold
-    plan = plan_folds(kind, cfg, frame, k, task)
+    prepared = Prepared(cfg, k)
     folder = cv_folder(cfg, out)
-    source = cfg.resolve_path(cfg["data"]["path"])
-    (folder / DATA_DIR).mkdir()
-    suffix = "".join(source.suffixes[-2:]) if source.name.lower().endswith(".gz") else source.suffix
     if not quiet:
-        how = kind.fold_style(cfg["data"], task)
-        console.print(f"cv: {k} folds of {len(frame)} rows ({how}), into {folder}",
+        how = prepared.kind.fold_style(cfg["data"], prepared.task)
+        console.print(f"cv: {k} folds of {len(prepared.frame)} rows ({how}), into {folder}",
                       soft_wrap=True, highlight=False)
+
+    def show(fold, rows):
+        if not quiet:
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in rows[-1].items()
+                              if name.startswith(("val_", "test_")))
+            console.print(f"[{fold}/{k}] fold-{fold}: {shown}", soft_wrap=True, highlight=False)
+
     # the folds' parent MLflow run, with training.log: [mlflow]
     with search_run(cfg, folder, console, files=(CV_CSV, OOF_CSV)):
-        runs, scores, oof = [], [], []
-        for fold in plan:
-            files = {}
-            for split, rows in fold.rows.items():
-                files[split] = folder / DATA_DIR / f"fold-{fold.number}-{split}{suffix}"
-                kind.write_fold_file(frame.iloc[rows], files[split], cfg["data"], source)
-            fold_cfg = fold_config(raw, base_dir, overrides, files)
-            silent = Console(file=io.StringIO())
-            try:
-                run = train_run(fold_cfg, run_dir=folder / f"fold-{fold.number}", quiet=True, console=silent)
-            except Interrupted:
-                raise Interrupted(f"cv stopped in fold {fold.number} of {k}; {folder} keeps the folds "
-                                  "that finished. Run the same command again to start a new cv.") from None
-            runs.append(run)
-            scores.append(score_row(fold.number, run.metrics))
-            oof.append(out_of_fold(run, fold.number, frame, fold.rows["test"], files["test"], cfg, task))
-            if not quiet:
-                shown = ", ".join(f"{name} {value:.4g}" for name, value in scores[-1].items()
-                                  if name.startswith(("val_", "test_")))
-                console.print(f"[{fold.number}/{k}] fold-{fold.number}: {shown}", soft_wrap=True,
-                              highlight=False)
-        table = summarize(scores)
-        write_csv(folder / CV_CSV, list(table.columns), table.itertuples(index=False))
-        oof_frame = pd.concat(oof, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-        write_csv(folder / OOF_CSV, list(oof_frame.columns), oof_frame.itertuples(index=False))
-        result = CVResult(folder, pd.read_csv(folder / CV_CSV), pd.read_csv(folder / OOF_CSV), runs)
+        result = run_folds(cfg, raw, base_dir, overrides, folder, prepared, after_fold=show)
     if not quiet:
         _print_summary(console, result)
     return result
@@ -197,3 +223,43 @@ def _print_summary(console, result):
     console.print("\n".join([f"{CV_CSV} (mean ± std over {len(result.runs)} folds):", *lines,
                              f"{result.path / CV_CSV}", f"{result.path / OOF_CSV}"]),
                   soft_wrap=True, highlight=False)
+
+
+# ---------------------------------------------------------------- a search trial scored by its folds
+
+
+def score_trial(cfg, folder, k, after_fold=None):
+    """Cross-validate a search trial's config into its run directory `folder` (fold-1/ ...
+    fold-K/, data/, cv.csv, oof.csv, as `nettrain cv` writes them) and return its scores as
+    `trial_scores` reads them back. `after_fold` is `run_folds`'s: a pruner's verdict."""
+    prepared = Prepared(cfg, k)
+    run_folds(cfg, cfg.absolute_data(), cfg.base_dir, (), Path(folder), prepared, after_fold)
+    return trial_scores(folder, k)
+
+
+def trial_scores(folder, k):
+    """What a search reads of a trial scored by k-fold cross-validation, shaped as it reads a
+    run's metrics.json: `val` (each val metric's mean over the folds), `val_std` (their sample
+    std), `folds` (how many trained), `epochs_run` (in all), `weights_epoch` (the folds' mean),
+    `stopped_reason` (`pruned` when fewer than k folds trained). None without a cv.csv: the
+    trial did not finish."""
+    import json
+
+    import pandas as pd
+
+    from nettrain.store.rundir import METRICS_FILE
+
+    folder = Path(folder)
+    try:
+        table = pd.read_csv(folder / CV_CSV, dtype={"fold": str}).set_index("fold")
+        runs = [json.loads((folder / f"fold-{n}" / METRICS_FILE).read_text(encoding="utf-8"))
+                for n in range(1, len(table) - 1)]
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    val = [c for c in table.columns if c.startswith("val_")]
+    kept = [run["weights_epoch"] for run in runs if run.get("weights_epoch")]
+    return {"val": {c[4:]: float(table.loc["mean", c]) for c in val},
+            "val_std": {c[4:]: float(table.loc["std", c]) for c in val},
+            "folds": len(runs), "epochs_run": sum(int(run.get("epochs_run") or 0) for run in runs),
+            "weights_epoch": sum(kept) / len(kept) if kept else None,
+            "stopped_reason": "pruned" if len(runs) < k else "completed"}

@@ -65,15 +65,18 @@ def run_unit(unit, dataset, ship=False):
         # overflow warnings on the way to a divergence) would garble it.
         silent = Console(file=io.StringIO())
         with np.errstate(all="ignore"):
-            callbacks = []
-            if unit.study is not None:
-                from nettrain.search.study import ReportToStudy
+            folds = unit.config["search"]["folds"]
+            if folds:
+                result["metrics"] = _cross_validate(unit, target, folds)
+            else:
+                callbacks = []
+                if unit.study is not None:
+                    from nettrain.search.study import ReportToStudy
 
-                callbacks.append(ReportToStudy(unit.study))
-            run = train_run(unit.config, dataset=dataset, run_dir=target, quiet=True, console=silent,
-                            callbacks=callbacks)
-        result["metrics"] = run.metrics
-        if run.metrics.get("stopped_reason") == PRUNED:
+                    callbacks.append(ReportToStudy(unit.study))
+                result["metrics"] = train_run(unit.config, dataset=dataset, run_dir=target, quiet=True,
+                                              console=silent, callbacks=callbacks).metrics
+        if result["metrics"].get("stopped_reason") == PRUNED:
             result["status"] = PRUNED
     except (Interrupted, KeyboardInterrupt):
         raise
@@ -84,10 +87,24 @@ def run_unit(unit, dataset, ship=False):
         target.mkdir(parents=True, exist_ok=True)
         _write_failure(target, result)
     if ship:
-        result["files"] = {p.name: (p.read_bytes(), p.stat().st_mtime)
-                           for p in target.iterdir() if p.is_file()}
+        result["files"] = {p.relative_to(target).as_posix(): (p.read_bytes(), p.stat().st_mtime)
+                           for p in sorted(target.rglob("*")) if p.is_file()}
+        result["shipped_from"] = str(target)
         shutil.rmtree(target.parent, ignore_errors=True)
     return result
+
+
+def _cross_validate(unit, target, folds):
+    """A trial scored by k-fold cross-validation (search.folds): its folds' runs train into its
+    run directory; a study's pruner is asked between folds (see study.ReportFolds)."""
+    from nettrain.search.cv import score_trial
+
+    after_fold = None
+    if unit.study is not None:
+        from nettrain.search.study import ReportFolds
+
+        after_fold = ReportFolds(unit.study)
+    return score_trial(unit.config, target, folds, after_fold)
 
 
 def _describe(err):
@@ -101,12 +118,24 @@ def _write_failure(run_dir, result):
     write_json(Path(run_dir) / FAILED, {"error": result["error"], "seconds": result["seconds"]})
 
 
-def read_finished(run_dir):
-    """The result of a unit that already finished in `run_dir`, or None if it has to run."""
+def read_finished(run_dir, folds=None):
+    """The result of a unit that already finished in `run_dir`, or None if it has to run.
+
+    With `folds` (search.folds), the unit is a trial scored by cross-validation: its
+    cv.csv marks it finished."""
     from nettrain.store.rundir import METRICS_FILE
 
     run_dir = Path(run_dir)
-    for name, status in ((METRICS_FILE, "ok"), (FAILED, "failed")):
+    if folds:
+        from nettrain.search.cv import trial_scores
+
+        scores = trial_scores(run_dir, folds)
+        if scores is not None:
+            seconds = sum(_run_seconds(run_dir / f"fold-{n}") for n in range(1, scores["folds"] + 1))
+            return {"status": PRUNED if scores["stopped_reason"] == PRUNED else "ok",
+                    "metrics": scores, "error": "", "seconds": round(seconds, 3)}
+    ends = ((FAILED, "failed"),) if folds else ((METRICS_FILE, "ok"), (FAILED, "failed"))
+    for name, status in ends:
         path = run_dir / name
         if path.is_file():
             with contextlib.suppress(OSError, ValueError):
@@ -133,18 +162,42 @@ def _run_seconds(run_dir):
     return round(max(0.0, end - start), 3)
 
 
-def store_shipped(run_dir, files):
-    """Write the files a remote worker sent back into `run_dir`, each atomically, keeping
-    their modification times (a finished run's duration is read from them)."""
-    from nettrain.store.rundir import write_bytes
+FINISHED_MARKS = ("metrics.json", FAILED, "cv.csv")  # a unit's files that say it ended
+
+
+def store_shipped(run_dir, files, shipped_from=None):
+    """Write the files a remote worker sent back (by path relative to the run directory) into
+    `run_dir`, each atomically, keeping their modification times (a finished run's duration is
+    read from them). A fold run's config.yaml names its data files in the worker's folder
+    `shipped_from`: they are renamed to their place in `run_dir`."""
+    from nettrain.store.rundir import CONFIG, write_bytes
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # metrics.json last: its presence is what marks the run finished.
-    for name in sorted(files, key=lambda n: n in ("metrics.json", FAILED)):
+    # The file that marks the unit finished last: its presence is what says so.
+    for name in sorted(files, key=lambda n: n in FINISHED_MARKS):
         data, mtime = files[name]
-        write_bytes(run_dir / name, data)
-        os.utime(run_dir / name, (mtime, mtime))
+        path = run_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if shipped_from is not None and path.name == CONFIG and path.parent != run_dir:
+            data = _relocated(data, shipped_from, run_dir)
+        write_bytes(path, data)
+        os.utime(path, (mtime, mtime))
+
+
+def _relocated(config_yaml, old, new):
+    """config.yaml (bytes) with its file paths under the folder `old` moved under `new`."""
+    import yaml
+
+    from nettrain.config.loading import PATH_KEYS, Config
+
+    data = yaml.safe_load(config_yaml.decode("utf-8"))  # a resolved config: every key is there
+    for *sections, key in PATH_KEYS:
+        node = data
+        for section in sections:
+            node = node[section]
+        if isinstance(node[key], str) and Path(node[key]).is_relative_to(old):
+            node[key] = str(Path(new) / Path(node[key]).relative_to(old))
+    return Config(data, {}, None, Path(new), None).to_yaml().encode("utf-8")
 
 
 # ---------------------------------------------------------------- in this process
@@ -358,7 +411,7 @@ class DaskExecutor:
 
     def result(self, future):
         result = future.result()
-        store_shipped(future.unit.run_dir, result.pop("files"))
+        store_shipped(future.unit.run_dir, result.pop("files"), result.pop("shipped_from"))
         return result
 
     def cancel(self):

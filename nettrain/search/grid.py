@@ -6,7 +6,6 @@ and runs only the rest. Every trial's config is validated, and every dataset pre
 before the first one trains.
 """
 
-import copy
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from nettrain.config import loading as config_mod
 from nettrain.config.space import expand, search_spec
 from nettrain.errors import ConfigError, Interrupted, RunError
+from nettrain.search.base_config import load_base
 from nettrain.search.executors import DaskExecutor, InlineExecutor, LocalPool, read_finished
 from nettrain.search.refit import refit_best, refit_config
 from nettrain.search.report import SearchProgress, ranked_table
@@ -51,24 +51,6 @@ class SearchResult:
 
 
 # ---------------------------------------------------------------- planning
-
-
-def load_base(config_or_path, overrides=()):
-    """(validated Config, raw mapping, base folder) for a config file, a dict or a Config."""
-    if isinstance(config_or_path, config_mod.Config):
-        cfg = config_or_path
-        if overrides:
-            cfg = config_mod.config_from_dict(cfg.absolute_data(), cfg.base_dir, overrides)
-        return cfg, cfg.absolute_data(), cfg.base_dir
-    if isinstance(config_or_path, dict):
-        raw = copy.deepcopy(config_or_path)
-        cfg = config_mod.config_from_dict(raw, ".", overrides)
-        return cfg, config_mod.apply_overrides(raw, overrides), Path(".").resolve()
-    path = Path(config_or_path)
-    cfg = config_mod.load_config(path, overrides)
-    raw = config_mod.parse_yaml(path.read_text(encoding="utf-8"), str(path))[0]
-    raw.setdefault("name", cfg.data["name"])
-    return cfg, config_mod.apply_overrides(raw, overrides), path.parent.resolve()
 
 
 def plan_trials(raw, base_dir, spec, seed, search):
@@ -119,6 +101,20 @@ def objective(spec):
     from nettrain.nn.metrics import metric_mode
 
     return metric, metric_mode(metric, where="search.metric")
+
+
+def check_folds(cfg, spec):
+    """With search.folds every trial is cross-validated: the data is dealt into folds once here,
+    so data that cannot be (an .npz, too many folds) stops the search before any trial."""
+    if not spec.folds:
+        return
+    if spec.repeats > 1:
+        raise ConfigError("search.folds scores each trial by k-fold cross-validation, and "
+                          "search.repeats trains each trial several times: give one of the two "
+                          "(search.repeats: 1).")
+    from nettrain.search.cv import Prepared
+
+    Prepared(cfg, spec.folds)
 
 
 def search_dir(cfg, out=None):
@@ -206,7 +202,7 @@ def _collect_finished(trials, book):
     todo = []
     for trial in trials:
         for unit in trial.units:
-            done = read_finished(unit.run_dir)
+            done = read_finished(unit.run_dir, unit.config["search"]["folds"])
             if done is None:
                 clear_partial(unit.run_dir)
                 todo.append(unit)
@@ -235,6 +231,7 @@ def grid_search(config_or_path, *, overrides=(), workers=None, scheduler=None, r
     cfg, raw, base_dir = load_base(config_or_path, overrides)
     spec = search_spec(cfg.data["search"])
     metric, mode = objective(spec)
+    check_folds(cfg, spec)
     if needs_optuna(cfg.data["search"]):
         return _study_search(cfg, raw, base_dir, spec, (metric, mode), workers, scheduler, refit, out,
                              quiet, console)
@@ -308,7 +305,7 @@ def _finish(book, folder, trials, datasets, console, quiet, refit):
     ranked = book.ranked()
     if not quiet:
         table = ranked_table(ranked, book.params, book.metric, book.mode,
-                             metric_names(ranked, book.metric, 1), title=f"{folder / RESULTS}")
+                             metric_names(ranked, book.metric, False), title=f"{folder / RESULTS}")
         if not console.is_terminal:
             # A file or pipe has no width to fit: print the table whole rather than squeezed.
             console = Console(file=console.file, width=max(console.width, 200), no_color=True)

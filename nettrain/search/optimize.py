@@ -45,7 +45,8 @@ class StudySearch:
         self.target = size if spec.method == "grid" else min(spec.trials, size or spec.trials)
         self.url = storage_url(self.section, folder)
         self.name = self.cfg["name"]
-        self.max_epochs = self.cfg["training"]["epochs"]
+        # A pruner's steps: a trial's epochs, or its folds when cross-validation scores it.
+        self.max_steps = self.section["folds"] or self.cfg["training"]["epochs"]
         self.study = self._open_study()
         self.book = Book(folder, [], spec, metric, mode, epochs=True)
         self.asked = {}  # trial id -> (Optuna trial, Trial) while it runs
@@ -65,7 +66,7 @@ class StudySearch:
                               "another search.storage.")
         # Seeded past the trials the study has, so a resumed search draws new points.
         study.sampler = make_sampler(optuna, self.spec, self.cfg["seed"] + len(study.trials))
-        study.pruner = make_pruner(optuna, self.section["pruner"], self.max_epochs)
+        study.pruner = make_pruner(optuna, self.section["pruner"], self.max_steps)
         if self.spec.method == "grid":  # each point once, in the grid's order; a resumed grid keeps its queue
             for point in self.space.grid_points(self.spec):
                 study.enqueue_trial(point, skip_if_exists=True)
@@ -115,7 +116,7 @@ class StudySearch:
             return None
         trial = self.trials.Trial(tid, params, cfg)
         self.trials.attach_units([trial], self.spec, self.folder)
-        ref = StudyRef(self.url, self.name, optuna_trial._trial_id, self.section["pruner"], self.max_epochs,
+        ref = StudyRef(self.url, self.name, optuna_trial._trial_id, self.section["pruner"], self.max_steps,
                        self.metric)
         trial.units = [Unit(u.trial_id, u.repeat, u.config, u.run_dir, u.data_key,
                             ref if u.repeat == 0 else None) for u in trial.units]
@@ -194,7 +195,7 @@ class StudySearch:
                                f"times in a row: stopped at {len(book.rows)} trials.", soft_wrap=True)
 
     def _submit(self, unit):
-        done = read_finished(unit.run_dir)
+        done = read_finished(unit.run_dir, self.section["folds"])
         if done is None:
             self.trials.clear_partial(unit.run_dir)
         return self.executor.submit(unit)

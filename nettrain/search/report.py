@@ -39,6 +39,11 @@ def fmt_score(row, metric):
     return fmt_value(mean) + (f" ± {std:.2g}" if std is not None and not math.isnan(std) else "")
 
 
+def _stopped(row):
+    """Where a pruned trial stopped: after its folds (search.folds), else its epochs."""
+    return f"{row['folds']} fold(s)" if "folds" in row else f"{row['epochs']} epochs"
+
+
 def short_error(error, limit=80):
     """The first sentence of an error, at most `limit` characters: results.csv has it whole."""
     first = error.split(". ", 1)[0].rstrip(".")
@@ -99,7 +104,7 @@ class SearchProgress:
         if self.quiet:
             return
         outcome = (fmt_score(row, self.metric) if row["status"] == "ok"
-                   else f"{fmt_score(row, self.metric)} (pruned after {row['epochs']} epochs)"
+                   else f"{fmt_score(row, self.metric)} (pruned after {_stopped(row)})"
                    if row["status"] == "pruned"
                    else f"failed: {short_error(row['error'])}")
         line = (f"[{self.done}/{self.n_trials}] {row['id']}  {fmt_params(row['params'])}  "

@@ -10,7 +10,8 @@ BEST = "best.yaml"
 
 
 def trial_row(trial, metric, repeats):
-    """One results row: the mean (and std over repeats) of each val metric, status, error."""
+    """One results row: the mean (and std over repeats, or over the folds of a trial scored by
+    cross-validation) of each val metric, status, error."""
     import numpy as np
 
     results = [trial.results[r] for r in sorted(trial.results)]
@@ -28,11 +29,15 @@ def trial_row(trial, metric, repeats):
         row["metrics"][f"val_{name}"] = float(series.mean())
         if repeats > 1:
             row["metrics"][f"val_{name}_std"] = float(series.std(ddof=1))
+        elif "val_std" in results[0]["metrics"]:  # search.folds: the spread over the folds
+            row["metrics"][f"val_{name}_std"] = float(results[0]["metrics"]["val_std"][name])
     if metric not in row["metrics"]:
         row.update(status="failed", error=f"the run did not log {metric}")
     elif any(res["status"] == "pruned" for res in results):
         row["status"] = "pruned"
     row["epochs"] = sum(int(res["metrics"].get("epochs_run") or 0) for res in results)
+    if "folds" in results[0]["metrics"]:
+        row["folds"] = results[0]["metrics"]["folds"]
     return row
 
 
@@ -58,18 +63,19 @@ def rank(rows, metric, mode):
     return sorted(rows, key=key)
 
 
-def write_results(folder, rows, params, metric_names, epochs=False):
-    """results.csv, atomically: id, parameters, val metrics (mean, std), status, error, seconds
-    (and with `epochs`, the epochs each trial trained: a pruning search's cost)."""
+def write_results(folder, rows, params, metric_names, counts=()):
+    """results.csv, atomically: id, parameters, val metrics (mean, std), status, error, seconds,
+    then each of `counts`: `epochs` (the epochs each trial trained: a pruning search's cost),
+    `folds` (the folds a cross-validated trial trained)."""
     from nettrain.store.rundir import write_csv
 
-    header = ["rank", "id", *params, *metric_names, "status", "error", "seconds"] + ["epochs"] * epochs
+    header = ["rank", "id", *params, *metric_names, "status", "error", "seconds", *counts]
     lines = []
     for i, row in enumerate(rows, start=1):
         values = [_csv_value(row["params"][p]) for p in params]
         scores = [row["metrics"].get(m, "") for m in metric_names]
-        lines.append([i, row["id"], *values, *scores, row["status"], row["error"], row["seconds"]]
-                     + [row.get("epochs", "")] * epochs)
+        lines.append([i, row["id"], *values, *scores, row["status"], row["error"], row["seconds"],
+                      *(row.get(name, "") for name in counts)])
     write_csv(folder / RESULTS, header, lines)
 
 
@@ -90,11 +96,13 @@ def write_best(folder, trial):
     return folder / BEST
 
 
-def metric_names(rows, metric, repeats):
+def metric_names(rows, metric, with_std):
+    """The metric columns: the search metric first, then each one the rows have, each with
+    its `_std` column after it when `with_std` (repeats, or folds)."""
     names = [metric]
     for row in rows:
         names += [m for m in row["metrics"] if not m.endswith("_std") and m not in names]
-    if repeats > 1:
+    if with_std:
         names = [n for m in names for n in (m, f"{m}_std")]
     return names
 
@@ -105,7 +113,8 @@ class Book:
     def __init__(self, folder, trials, spec, metric, mode, epochs=False):
         self.folder, self.trials, self.spec = folder, trials, spec
         self.metric, self.mode = metric, mode
-        self.epochs = epochs  # an epochs column in results.csv
+        # The counts columns of results.csv: epochs trained (a study's search), folds trained.
+        self.counts = ["epochs"] * epochs + ["folds"] * bool(spec.folds)
         self.params = list(spec.space)
         self.rows = {}
 
@@ -122,8 +131,9 @@ class Book:
 
     def save(self):
         ranked = self.ranked()
-        write_results(self.folder, ranked, self.params, metric_names(ranked, self.metric, self.spec.repeats),
-                      self.epochs)
+        spread = self.spec.repeats > 1 or bool(self.spec.folds)
+        write_results(self.folder, ranked, self.params, metric_names(ranked, self.metric, spread),
+                      self.counts)
         best = self.best()
         if best is not None:
             write_best(self.folder, next(t for t in self.trials if t.id == best["id"]))

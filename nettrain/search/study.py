@@ -41,14 +41,15 @@ def import_optuna(section):
 
 @dataclass(frozen=True)
 class StudyRef:
-    """Where a trial reports its epochs: the study's storage URL and name, the trial's id in
-    it, the pruner (rebuilt on the worker), the metric, the mode and the step of epoch 0."""
+    """Where a trial reports its epochs (or folds): the study's storage URL and name, the
+    trial's id in it, the pruner (rebuilt on the worker) and its steps (training.epochs, or
+    search.folds), the metric and the step of epoch 0."""
 
     storage: str
     name: str
     trial_id: int
     pruner: str
-    max_epochs: int
+    max_steps: int
     metric: str
     step_offset: int = 0
 
@@ -79,14 +80,15 @@ def open_storage(optuna, url):
     return storage
 
 
-def make_pruner(optuna, name, max_epochs):
-    """Optuna's MedianPruner, SuccessiveHalvingPruner (ASHA) or HyperbandPruner, or none."""
+def make_pruner(optuna, name, max_steps):
+    """Optuna's MedianPruner, SuccessiveHalvingPruner (ASHA) or HyperbandPruner, or none; a
+    trial's steps are its epochs, or its folds when search.folds scores it."""
     if name == "median":
         return optuna.pruners.MedianPruner()
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner()
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_steps)
     return optuna.pruners.NopPruner()
 
 
@@ -151,12 +153,12 @@ def load_worker_trial(ref):
     """The Optuna Trial a worker reports to, with the search's pruner."""
     import optuna
 
-    key = (ref.storage, ref.name, ref.pruner, ref.max_epochs)
+    key = (ref.storage, ref.name, ref.pruner, ref.max_steps)
     if key not in _STUDIES:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         _STUDIES[key] = optuna.load_study(study_name=ref.name, storage=open_storage(optuna, ref.storage),
                                           sampler=optuna.samplers.RandomSampler(),
-                                          pruner=make_pruner(optuna, ref.pruner, ref.max_epochs))
+                                          pruner=make_pruner(optuna, ref.pruner, ref.max_steps))
     return optuna.trial.Trial(_STUDIES[key], ref.trial_id)
 
 
@@ -180,3 +182,25 @@ class ReportToStudy(Callback):
         if self.trial.should_prune():
             trainer.request_stop("pruned", f"pruned after epoch {logs['epoch']}: {self.ref.metric} "
                                            f"{value:.4g} lags the other trials at that epoch")
+
+
+class ReportFolds:
+    """After each fold of a trial scored by cross-validation (search.folds), reports the mean
+    of the search metric over the folds so far at step = the number of folds, and says
+    whether the pruner stops the trial there.
+
+    Pruning between folds, not per epoch: folds train one after another, so a per-epoch mean
+    over the folds exists only once the last fold trains; the mean over the first j folds is
+    known after fold j, and every trial's j-th value averages the same j folds.
+    """
+
+    def __init__(self, ref):
+        self.ref = ref
+        self.trial = load_worker_trial(ref)
+
+    def __call__(self, fold, rows):
+        values = [row[self.ref.metric] for row in rows if self.ref.metric in row]
+        if len(values) < len(rows) or not all(math.isfinite(v) for v in values):
+            return False
+        self.trial.report(sum(values) / len(values), fold)
+        return self.trial.should_prune()

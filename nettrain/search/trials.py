@@ -34,9 +34,14 @@ def _hash(obj, n=8):
 
 
 def trial_id(cfg):
-    """A short hash of a resolved config, without the keys that only name or place its output."""
+    """A short hash of a resolved config, without the keys that only name or place its output;
+    a trial scored by k-fold cross-validation (search.folds) hashes k too: it is not the same
+    trial as the config trained once."""
     data = cfg.absolute_data()
-    return _hash({k: v for k, v in data.items() if k not in NOT_HASHED})
+    key = {k: v for k, v in data.items() if k not in NOT_HASHED}
+    if data["search"]["folds"]:
+        key["folds"] = data["search"]["folds"]
+    return _hash(key)
 
 
 def data_key(cfg):
