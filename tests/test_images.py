@@ -179,6 +179,10 @@ def test_predict_and_evaluate_read_a_folder_of_images_as_training_did(tmp_path):
     expected = nettrain.load(run.path).predict_array(pd.DataFrame(X.reshape(2, -1),
                                                             columns=[f"x{i}" for i in range(108)]))
     assert table["predicted_y"].tolist() == list(expected)
+    result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--json"])
+    assert result.exit_code == 0, result.output  # the folder's test split, rebuilt as fit cut it
+    assert json.loads(result.output)["split"] == "test"
+    assert json.loads(result.output)["n_samples"] == len(nettrain.load(run.path).split_arrays("test")[1])
     result = CliRunner().invoke(cli, ["evaluate", str(run.path), "--data", str(tmp_path / "pics"),
                                       "--json"])
     assert result.exit_code == 0, result.output

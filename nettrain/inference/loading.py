@@ -209,10 +209,10 @@ class LoadedRun:
     @property
     def splits(self):
         """The splits fit made, in order ("train", "val", "test"), from the config."""
-        data = self.config["data"]
-        if data["path"]:
-            return [s for s in SPLITS if data["split"][s] > 0]
-        return [s for s in SPLITS if data[s]]
+        files = self.preprocessor.files(self.config)
+        if "all" in files:  # one file (or folder) cut by data.split
+            return [s for s in SPLITS if self.config["data"]["split"][s] > 0]
+        return [s for s in SPLITS if s in files]
 
     def outputs(self, X):
         """The model's raw outputs for preprocessed inputs X, in evaluation mode."""
