@@ -29,7 +29,7 @@ def _separator(data, path) -> str:
     """data.sep, else a tab for .tsv/.tab files and a comma for the others."""
     if data["sep"] is not None:
         return data["sep"]
-    return "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".tab")) else ","
+    return "\t" if data_format(path) == "tsv" else ","
 
 
 def as_list(value) -> list:
