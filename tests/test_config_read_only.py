@@ -1,10 +1,14 @@
-"""The resolved config is read, never written: a change is a new Config (`with_values`, or
-`--set` overrides resolved again), and training leaves the Config it is given as it was."""
+"""The resolved config is read, never written: its dicts and lists refuse every change (a
+TypeError saying what to do instead), a change is a new Config (`with_values`, or `--set`
+overrides resolved again), and training leaves the Config it is given as it was."""
 
 import copy
 import io
+import json
+import pickle
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 import nettrain
@@ -46,3 +50,42 @@ def test_config_from_dict_leaves_the_mapping_it_is_given_unchanged():
     before = copy.deepcopy(raw)
     config_from_dict(raw, overrides=["model.layers.0.units=4"])
     assert raw == before
+
+
+WRITES = [  # what a consumer might try on a resolved config, each refused
+    lambda c: c.data.__setitem__("seed", 1),
+    lambda c: c.data["training"].__setitem__("epochs", 5),
+    lambda c: c.data["data"]["split"].update(train=1.0),
+    lambda c: c.data["model"]["layers"][0].pop("units"),
+    lambda c: c.data["model"]["layers"].append({"type": "dense", "units": 2}),
+    lambda c: c.data["metrics"].__setitem__(0, "f1"),
+    lambda c: c.data["training"].setdefault("new", 1),
+    lambda c: c.sources.__setitem__("seed", "file"),
+]
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_writing_into_the_resolved_config_raises_a_clear_type_error(write):
+    config = load_config(IRIS)
+    before = copy.deepcopy(config.data)
+    with pytest.raises(TypeError, match=r"^The resolved config is read-only: it cannot .+ Make a new "
+                                        r"Config instead: config\.with_values"):
+        write(config)
+    assert config.data == before
+
+
+def test_the_read_only_config_reads_copies_and_travels_as_plain_data():
+    config = load_config(IRIS)
+    layers = config["model"]["layers"]
+    assert isinstance(config.data, dict) and isinstance(layers, list) and layers[0]["units"] == 16
+    assert json.loads(json.dumps(config.data)) == config.data
+    plain = copy.deepcopy(config.data)
+    plain["model"]["layers"][0]["units"] = 4  # a copy is writable
+    assert type(plain) is dict and type(plain["model"]["layers"]) is list
+    assert config["model"]["layers"][0]["units"] == 16
+    again = pickle.loads(pickle.dumps(config))  # as grid-search workers receive it
+    assert again.data == config.data
+    with pytest.raises(TypeError):
+        again.data["seed"] = 3
+    with pytest.raises(AttributeError):
+        config.data = {}

@@ -261,7 +261,7 @@ def test_changed_data_file_warns(runs, tmp_path):
     loaded = load(runs["iris"].path)
     edited = tmp_path / "iris.csv"
     pd.read_csv(IRIS).assign(sepal_length=lambda d: d.sepal_length + 1).to_csv(edited, index=False)
-    loaded.config.data["data"]["path"] = str(edited)
+    loaded.config = loaded.config.with_values({"data.path": str(edited)})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded.evaluate(split="val")
@@ -270,7 +270,7 @@ def test_changed_data_file_warns(runs, tmp_path):
 
 def test_a_data_file_gone_since_training_names_the_run_and_offers_data(runs, tmp_path):
     loaded = load(runs["iris"].path)
-    loaded.config.data["data"]["path"] = str(tmp_path / "moved.csv")
+    loaded.config = loaded.config.with_values({"data.path": str(tmp_path / "moved.csv")})
     with pytest.raises(DataError, match=r"The val split of '.*' cannot be rebuilt .*data\.path: "
                                         r"Data file .*moved\.csv' not found.*--data FILE"):
         loaded.evaluate(split="val")

@@ -15,6 +15,7 @@ from nettrain.config.locations import (
     parse_yaml,
     split_dotted,
 )
+from nettrain.config.readonly import read_only
 from nettrain.errors import ConfigError
 
 __all__ = ["Config", "load_config", "config_from_dict", "apply_overrides", "check_against_data"]
@@ -30,18 +31,23 @@ class Config:
     """A validated config with every default filled in.
 
     Attributes:
-        data: the resolved dict, with the key names of docs/config.md.
+        data: the resolved dict, with the key names of docs/config.md, read-only (nested
+            dicts and lists too): a change is a new Config (`with_values`, or overrides).
         sources: key path ('model.layers[0].units') -> 'default' | 'file' | '--set'.
         path: the config file, or None for a config built from a dict.
         base_dir: the folder relative paths in the config are resolved against.
     """
 
     def __init__(self, data, sources, path, base_dir, places):
-        self.data = data
-        self.sources = sources
+        self._data = read_only(data)
+        self.sources = read_only(sources)
         self.path = path
         self.base_dir = base_dir
         self.places = places
+
+    @property
+    def data(self):
+        return self._data
 
     def __getitem__(self, key):
         return self.data[key]

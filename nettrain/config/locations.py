@@ -160,7 +160,8 @@ def parse_yaml(text, filename="<config>"):
 
 def flow(value):
     """A value as one line of YAML: 0.001, [16, 64], {name: adam}, 'a string'."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    # a deep copy is plain: YAML writes no read-only config dict or list as it is
+    text = yaml.safe_dump(copy.deepcopy(value), default_flow_style=True, width=10**6).strip()
     return text.removesuffix("...").strip()
 
 
