@@ -123,6 +123,19 @@ def test_load_model_rejects_other_files(tmp_path):
         load_model(listed)
 
 
+def test_load_model_refuses_weights_stored_as_text(tmp_path):
+    """Text that reads as numbers would otherwise be converted into the weights silently."""
+    model = Model([{"type": "dense", "units": 2}], 3, dtype="float64", rng=0)
+    path = tmp_path / "model.npz"
+    save_model(model, path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    arrays["layers.0.b"] = np.array(["0.5", "1.5"])
+    np.savez(path, **arrays)
+    with pytest.raises(ConfigError, match=r"model.npz is not a readable model.npz: layers.0.b$"):
+        load_model(path)
+
+
 def test_architecture_rebuilds_the_same_model():
     model = make()
     arch = json.loads(json.dumps(model.architecture()))

@@ -195,6 +195,10 @@ EQUIVALENT = [
     ("nn/scores.py", r"xp\.cumsum\(starts, axis=0\) - 1 \+", r"cumsum\(starts, axis=0\) (\+ 1|- 0) \+",
      "tie-group ids shifted by one or two stay unique over the columns, and each only indexes "
      "its own bincount entry: the same ranks"),
+    ("nn/metrics.py", r"missed = \(cm\.sum\(axis=1\) > 0\)", r"missed = \(cm\.mean\(axis=1\) > 0\)",
+     "a row of counts has a sum > 0 exactly when its mean is > 0"),
+    ("store/rundir.py", r"mask = os\.umask\(0o022\)", r"os\.umask\(\d+\)",
+     "reading the umask where /proc is missing: any value set here is put back on the next line"),
     ("data/splits.py", r"if len\(common\) == 0:", r"== 1:",
      "a rare group means two or more splits, so a common group has two or more rows: common "
      "holds no rows or at least two, never one"),
