@@ -5,6 +5,7 @@ nothing again, and a trial trained on a Dask worker comes back with its fold run
 
 import io
 import json
+import re
 from pathlib import Path
 
 import optuna
@@ -16,6 +17,7 @@ from rich.console import Console
 import nettrain
 from nettrain.config.space import search_spec
 from nettrain.errors import NettrainError
+from nettrain.reporting import build_report
 from nettrain.search import executors
 from nettrain.search.base_config import load_base
 from nettrain.search.trials import Trial, attach_units, trial_id, with_search
@@ -112,6 +114,19 @@ def test_the_pruner_stops_a_trial_between_folds_on_the_mean_so_far(pruned):
     assert study.best_value == table["val_loss"].iloc[0]
 
 
+def test_the_report_shows_where_each_trial_stopped_and_the_best_trials_folds(pruned):
+    html = build_report([pruned.path])
+    table = pd.read_csv(pruned.path / "results.csv", dtype={"id": str})
+    assert "after each fold: the mean over its folds so far" in html
+    for trial in table[table["status"] == "pruned"].itertuples():
+        row = re.search(rf"<tr><td><code>{trial.id}</code></td>.*?</tr>", html).group(0)
+        assert f"<td>fold {trial.folds}</td>" in row
+    finished = (table["status"] == "ok").sum()
+    assert f"need at least 5 finished (not pruned) trials in the study; it has {finished}" in html
+    assert f"Best trial {pruned.best['id']}" in html and "Spread over the folds" in html
+    assert "could not be drawn" not in html
+
+
 def test_running_the_search_again_trains_nothing(pruned, count_runs):
     again = search(config(pruned.path.parent.parent, pruner="asha"))
     assert count_runs == []
@@ -126,6 +141,8 @@ def test_a_grid_without_pruner_resumes_from_its_trials_cv_csv(tmp_path, count_ru
     again = search(cfg)
     assert len(count_runs) == 2
     pd.testing.assert_frame_equal(again.results.drop(columns="seconds"), first.results.drop(columns="seconds"))
+    html = build_report([first.path])
+    assert "this search has no study" in html and "in the order in which the trials ended" in html
 
 
 def test_folds_are_part_of_a_trials_id(tmp_path):

@@ -63,13 +63,15 @@ def plan_folds(kind, cfg, frame, k, task):
 # ---------------------------------------------------------------- running the folds
 
 
-def fold_config(raw, base_dir, overrides, files):
+def fold_config(raw, base_dir, overrides, files, search=None):
     """The config of one fold: the user's, on the fold's files instead of data.path and its
-    split; without the search section (a fold is no search trial)."""
+    split; without the search section (a fold of `nettrain cv` is no search trial), or with
+    `search`, the section of the search whose trial the folds score (its metric and study)."""
     raw = {k: v for k, v in raw.items() if k != "search"}
     data_keys = [("data.path", None), ("data.split", None)]
     data_keys += [(f"data.{split}", str(path)) for split, path in files.items()]
-    return config_mod.config_from_dict(raw, base_dir, [*overrides, *data_keys])
+    cfg = config_mod.config_from_dict(raw, base_dir, [*overrides, *data_keys])
+    return cfg if search is None else cfg.with_values({"search": search})
 
 
 def cv_folder(cfg, out):
@@ -135,12 +137,13 @@ class Prepared:
         self.plan = plan_folds(self.kind, cfg, self.frame, k, self.task)
 
 
-def run_folds(cfg, raw, base_dir, overrides, folder, prepared, after_fold=None):
+def run_folds(cfg, raw, base_dir, overrides, folder, prepared, after_fold=None, search=None):
     """Train one run per fold into folder/fold-k/, then write cv.csv and oof.csv there.
 
     `prepared` is the config's `Prepared` data. `after_fold(fold, rows)` is called after each
     fold with cv.csv's rows so far; when it returns True, no further fold trains and cv.csv and
-    oof.csv hold the folds that did. Returns the CVResult.
+    oof.csv hold the folds that did. `search`: the search section of the trial they score.
+    Returns the CVResult.
     """
     import pandas as pd
     from rich.console import Console
@@ -158,7 +161,7 @@ def run_folds(cfg, raw, base_dir, overrides, folder, prepared, after_fold=None):
         for split, rows in fold.rows.items():
             files[split] = folder / DATA_DIR / f"fold-{fold.number}-{split}{suffix}"
             kind.write_fold_file(frame.iloc[rows], files[split], cfg["data"], source)
-        fold_cfg = fold_config(raw, base_dir, overrides, files)
+        fold_cfg = fold_config(raw, base_dir, overrides, files, search)
         silent = Console(file=io.StringIO())
         try:
             run = train_run(fold_cfg, run_dir=folder / f"fold-{fold.number}", quiet=True, console=silent)
@@ -233,7 +236,7 @@ def score_trial(cfg, folder, k, after_fold=None):
     fold-K/, data/, cv.csv, oof.csv, as `nettrain cv` writes them) and return its scores as
     `trial_scores` reads them back. `after_fold` is `run_folds`'s: a pruner's verdict."""
     prepared = Prepared(cfg, k)
-    run_folds(cfg, cfg.absolute_data(), cfg.base_dir, (), Path(folder), prepared, after_fold)
+    run_folds(cfg, cfg.absolute_data(), cfg.base_dir, (), Path(folder), prepared, after_fold, cfg["search"])
     return trial_scores(folder, k)
 
 

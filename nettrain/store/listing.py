@@ -24,6 +24,7 @@ from nettrain.store import rundir
 RUN_FILES = (rundir.CONFIG, rundir.HISTORY, rundir.METRICS_FILE, rundir.MODEL, rundir.CHECKPOINT,
              rundir.PREPROCESS)
 RESULTS = "results.csv"  # a grid-search directory
+CV_SCORES = "cv.csv"  # a cv directory: nettrain cv's, or a search trial's with search.folds
 STAMP = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 COLUMNS = ["name", "path", "started", "state", "epochs", "stopped_reason", "best_epoch",
            "monitor", "best_value"]
@@ -36,6 +37,10 @@ def is_run_dir(path):
 
 def is_search_dir(path):
     return (Path(path) / RESULTS).is_file()
+
+
+def is_cv_dir(path):
+    return (Path(path) / CV_SCORES).is_file()
 
 
 class RunRecord:
