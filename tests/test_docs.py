@@ -7,7 +7,8 @@ datasets/, plus what the examples read that a command beside them makes: a train
 every `runs/<config name>/<timestamp>` an example names, with its ONNX export as model.onnx
 inside; `penguins.onnx` (README: `nettrain export RUN -o penguins.onnx`); a text model's
 `model.vocab.json` (docs/export.md). A block that cannot run on its own by nature is marked
-directly above it with `<!-- not run: why -->`; keep those rare.
+directly above it with `<!-- not run: why -->`; keep those rare. The `onnx` extra installs
+what the ONNX Runtime examples import, and docs/testing.md names every test file.
 """
 
 import ast
@@ -139,6 +140,13 @@ def test_not_run_marks_are_few_and_each_above_an_example():
     marked = [b.where for b in BLOCKS if b.not_run]
     assert len(marked) <= 2, f"more examples left unrun than expected: {marked}"
     assert {doc.name: stray_marks(doc) for doc in DOCS if stray_marks(doc)} == {}
+
+
+def test_the_testing_guide_names_every_test_file():
+    """docs/testing.md says what each group of test files proves: a new file joins a group."""
+    guide = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    unnamed = [p.name for p in sorted((ROOT / "tests").glob("test_*.py")) if f"`{p.name}`" not in guide]
+    assert not unnamed, f"add these to the table of docs/testing.md: {', '.join(unnamed)}"
 
 
 # ---------------------------------------------------------------- the examples' folder
