@@ -38,7 +38,7 @@ class Contender:
         from nettrain.training.trainer import Trainer
 
         Trainer(self.model, self.loss, self.optimizer, epochs=1, batch_size=self.batch,
-                shuffle=True, rng=self.rng, callbacks=self.make_callbacks()).fit(self.data)
+                shuffle=True, rng=self.rng, callbacks=self.make_callbacks()).train(self.data)
 
 
 def main():

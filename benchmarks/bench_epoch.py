@@ -42,7 +42,7 @@ class Nettrain:
         from nettrain.training.trainer import Trainer
 
         Trainer(self.model, self.loss, self.optimizer, epochs=1, batch_size=self.batch,
-                shuffle=True, rng=self.rng).fit(self.data)
+                shuffle=True, rng=self.rng).train(self.data)
 
 
 class Gemm:

@@ -77,7 +77,7 @@ def test_statistics_match_a_forward_and_backward_pass_by_hand():
     recorder = Diagnostics(bounds={"saturation_bound": 0.5})
     trainer = Trainer(model, get_loss("cross_entropy"), get_optimizer({"name": "sgd", "lr": 0.5}),
                       epochs=1, batch_size=3, shuffle=False, callbacks=[recorder])
-    trainer.fit((X, y))
+    trainer.train((X, y))
     rows = recorder.rows
     assert [r["layer"] for r in rows] == [0, 1, 2] and {r["batches"] for r in rows} == {2}
     assert [r["description"] for r in rows] == ["dense(4, relu)", "dense(3, tanh)", "dense(2)"]
@@ -99,7 +99,7 @@ def test_update_ratios_of_long_epochs_are_averaged_over_evenly_spaced_steps():
     recorder = Diagnostics()
     trainer = Trainer(model, get_loss("cross_entropy"), get_optimizer({"name": "sgd", "lr": 0.5}),
                       epochs=1, batch_size=1, shuffle=False, callbacks=[recorder])
-    trainer.fit((X, y))
+    trainer.train((X, y))
     # 40 batches > 32: every ceil(40 / 32) = 2nd step is measured; the norms cover every batch.
     sampled = np.mean(expected["ratios"][::2], 0)
     np.testing.assert_allclose([r["update_ratio"] for r in recorder.rows], sampled, rtol=1e-10)
@@ -114,7 +114,7 @@ def test_gradient_norms_are_taken_before_clipping_and_validation_is_not_counted(
     optimizer.add_hook(ClipNorm(1e-6))
     trainer = Trainer(model, get_loss("cross_entropy"), optimizer, epochs=1, batch_size=5,
                       shuffle=False, callbacks=[recorder])
-    trainer.fit((X, y), (X * 100, y))
+    trainer.train((X, y), (X * 100, y))
     assert recorder.rows[0]["grad_norm"] > 1e-3  # far above the clipping bound
     assert recorder.rows[0]["dead_fraction"] == 0.25  # the val inputs (x100) would wake unit 0
 

@@ -44,6 +44,9 @@ def test_fit_and_gradcheck_each_name_one_thing():
     fits = [module.__name__ for module in package_modules()
             for name, _ in defined_in(module, inspect.isfunction) if name == "fit"]
     assert fits == ["nettrain.api"]  # nettrain.fit, the public one
+    methods = [f"{cls.__qualname__}.fit" for module in package_modules()
+               for _, cls in defined_in(module, inspect.isclass) if "fit" in vars(cls)]
+    assert methods == []  # the Trainer's loop is Trainer.train
     gradchecks = [module.__name__ for module in package_modules()
                   if module.__name__.rsplit(".", 1)[-1] == "gradcheck"]
     assert gradchecks == ["nettrain.commands.gradcheck"]  # the `nettrain gradcheck` verb

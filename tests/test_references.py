@@ -146,7 +146,7 @@ def test_clipping_inside_the_training_loop_is_torchs(clip):
     for hook in gradient_hooks(**clip):
         optimizer.add_hook(hook)
     trainer = Trainer(model, get_loss("cross_entropy"), optimizer, epochs=3, batch_size=8, shuffle=False)
-    trainer.fit((X, y))
+    trainer.train((X, y))
     np.testing.assert_allclose(model.layers[0].params["W"], net[0].weight.detach().numpy().T,
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(model.layers[1].params["W"], net[2].weight.detach().numpy().T,

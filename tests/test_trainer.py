@@ -104,7 +104,7 @@ def test_callbacks_see_the_penalized_gradient_before_clipping_and_the_clipped_on
             seen["after"] = dense.grads["W"].copy()
 
     trainer.callbacks.append(Look())
-    trainer.fit((X, y))
+    trainer.train((X, y))
     # the penalty 100 W (entries of 7 to 77) dwarfs the data gradient (below 1): the callback
     # sees the penalized gradient, unclipped
     assert np.abs(seen["before"] - 100.0 * seen["W"]).max() < 1.0
@@ -116,7 +116,7 @@ def test_batches_are_consecutive_slices_of_each_epochs_permutation():
     X, y = blobs(21)
     trainer = make_trainer(epochs=2, batch_size=8)
     trainer.model = spy = Recorder(trainer.model)
-    trainer.fit((X, y))
+    trainer.train((X, y))
     shuffler = np.random.default_rng(1)
     for epoch in range(2):
         order = shuffler.permutation(21)
@@ -129,7 +129,7 @@ def test_without_shuffle_batches_follow_the_file_order():
     X, y = blobs(20)
     trainer = make_trainer(epochs=2, batch_size=6, shuffle=False)
     trainer.model = spy = Recorder(trainer.model)
-    trainer.fit((X, y))
+    trainer.train((X, y))
     assert [len(b) for b in spy.batches] == [6, 6, 6, 2] * 2
     assert np.array_equal(np.concatenate(spy.batches[:4]), X)
 
@@ -142,7 +142,7 @@ def test_train_loss_is_the_batch_size_weighted_mean_and_val_loss_is_in_eval_mode
     logs = Logs()
     trainer = make_trainer(layers, epochs=1, batch_size=10, metrics=["accuracy"], callbacks=[logs])
     trainer.loss = spy = LossRecorder(trainer.loss)
-    trainer.fit((X, y), (Xv, yv))
+    trainer.train((X, y), (Xv, yv))
     n_train = 5  # batches of 10, 10, 10, 10, 5
     values, sizes = np.array(spy.values[:n_train]), np.array(spy.sizes[:n_train])
     row = logs.rows[0]
@@ -165,7 +165,7 @@ def test_lr_column_is_the_lr_used_in_that_epoch():
             seen.append(trainer.optimizer.lr)
 
     trainer.callbacks.append(SeeLR())
-    trainer.fit((X, y))
+    trainer.train((X, y))
     assert [r["lr"] for r in logs.rows] == pytest.approx([0.1, 0.05, 0.025])
     assert seen == pytest.approx([0.1, 0.05, 0.025])
 
@@ -176,7 +176,7 @@ def test_plateau_schedule_reads_its_monitor_from_the_logs():
     plateau = {"name": "plateau", "monitor": "val_accuracy", "mode": "max", "patience": 0, "factor": 0.5,
                "eps": 0.0}
     trainer = make_trainer(lr=1e-9, epochs=4, schedule=plateau, metrics=["accuracy"], callbacks=[logs])
-    trainer.fit((X, y), blobs(9, seed=2))
+    trainer.train((X, y), blobs(9, seed=2))
     # lr 1e-9 leaves the predictions as they are, so val_accuracy never improves after the
     # first epoch and, with patience 0, each later epoch halves the lr.
     assert [r["lr"] for r in logs.rows] == pytest.approx([1e-9, 1e-9, 5e-10, 2.5e-10])
@@ -195,7 +195,7 @@ def test_hooks_run_in_order_and_train_end_runs_after_a_crash():
         def on_train_end(self, t): calls.append("train_end")
 
     trainer = make_trainer(epochs=1, batch_size=8, callbacks=[Spy()])
-    trainer.fit((X, y))
+    trainer.train((X, y))
     assert calls == ["begin", "epoch1", "backward", "batch", "backward", "batch", "end", "train_end"]
 
     class Boom(Callback):
@@ -204,7 +204,7 @@ def test_hooks_run_in_order_and_train_end_runs_after_a_crash():
     calls.clear()
     trainer = make_trainer(epochs=1, callbacks=[Boom(), Spy()])
     with pytest.raises(RuntimeError):
-        trainer.fit((X, y))
+        trainer.train((X, y))
     assert calls[-1] == "train_end"
 
 
@@ -218,7 +218,7 @@ def test_a_stop_request_during_the_batches_stops_at_the_next_batch_boundary():
                 t.request_stop("pruned", "a later request, ignored")
 
     trainer = make_trainer(epochs=3, batch_size=8, callbacks=[Press()])
-    assert trainer.fit((X, y)) == "interrupted"
+    assert trainer.train((X, y)) == "interrupted"
     assert trainer.epoch == 0 and trainer.position.batch == 2
     assert trainer.stopped_text == "interrupted by SIGINT"
 
@@ -241,7 +241,7 @@ def test_a_stop_request_during_the_last_batch_or_at_the_epoch_end_finishes_the_e
     for press, epochs_done in [(Press("batch", (2, 4)), 2), (Press("epoch", 1), 1)]:
         logs = Logs()
         trainer = make_trainer(epochs=4, batch_size=8, callbacks=[press, logs])
-        trainer.fit((X, y))
+        trainer.train((X, y))
         assert trainer.epoch == epochs_done and trainer.position is None
         assert [row["epoch"] for row in logs.rows] == list(range(1, epochs_done + 1))
 
@@ -297,7 +297,7 @@ def test_without_early_stopping_the_best_epoch_is_still_tracked():
     X, y = blobs(30)
     logs = Logs()
     trainer = make_trainer(lr=0.5, epochs=8, callbacks=[logs])
-    trainer.fit((X, y), blobs(12, seed=3))
+    trainer.train((X, y), blobs(12, seed=3))
     val = [row["val_loss"] for row in logs.rows]
     assert (trainer.best.monitor, trainer.best.epoch, trainer.best.value) == (
         "val_loss", 1 + int(np.argmin(val)), min(val))
@@ -313,7 +313,7 @@ def test_the_best_epoch_tracker_is_a_callback_and_runs_before_the_others():
 
     tracker = Best("train_loss")  # not val_loss, the default with a val split
     trainer = make_trainer(lr=0.5, epochs=6, callbacks=[SeeBest(), logs, tracker])
-    trainer.fit((X, y), blobs(12, seed=3))
+    trainer.train((X, y), blobs(12, seed=3))
     assert trainer.best is tracker and trainer.early_stopping is None
     train = [row["train_loss"] for row in logs.rows]
     assert (tracker.epoch, tracker.value) == (1 + int(np.argmin(train)), min(train))
@@ -326,7 +326,7 @@ def test_early_stopping_inside_the_trainer_restores_nothing_itself():
     X, y = blobs(30)
     stop = EarlyStopping("val_loss", patience=1)
     trainer = make_trainer(lr=5.0, epochs=50, callbacks=[stop])
-    assert trainer.fit((X, y), blobs(12, seed=3)) == "early_stopping"
+    assert trainer.train((X, y), blobs(12, seed=3)) == "early_stopping"
     assert trainer.epoch < 50
     assert stop.best_weights is not None and trainer.best is stop.best
 
@@ -339,7 +339,7 @@ def test_non_finite_loss_names_epoch_and_batch_and_suggests_fixes():
     X[20] = np.inf  # in the third batch of 8
     trainer = make_trainer(epochs=2, batch_size=8, shuffle=False)
     with pytest.raises(DivergenceError) as info:
-        trainer.fit((X, y))
+        trainer.train((X, y))
     message = str(info.value)
     assert "diverged in epoch 1, batch 3 of 4: the loss is nan" in message
     assert "inputs themselves hold NaN or inf" in message
@@ -353,7 +353,7 @@ def test_non_finite_loss_names_the_first_layer_whose_output_overflows():
     trainer.model.layers[0].params["W"][...] = 1e38  # finite weights, overflowing products
     with pytest.raises(DivergenceError, match=r"the loss is nan\. The first non-finite output is that "
                                               r"of model.layers\[0\] \(dense\(4, relu\)\)"):
-        trainer.fit((X, y))
+        trainer.train((X, y))
 
 
 def test_non_finite_gradient_names_the_first_layer_from_the_output():
@@ -374,7 +374,7 @@ def test_non_finite_gradient_names_the_first_layer_from_the_output():
     middle.backward = poisoned
     expected = r"epoch 1, batch 2 of 3: a gradient is not finite"
     with pytest.raises(DivergenceError, match=expected) as info:
-        trainer.fit((X, y))
+        trainer.train((X, y))
     assert "W of model.layers[1]" in str(info.value)
     assert np.isfinite(trainer.model.named_params().flat[0]).all()  # no step was taken with it
 
@@ -392,14 +392,14 @@ def test_finite_gradients_whose_norm_overflows_are_divergence_too():
 
     last.backward = huge
     with pytest.raises(DivergenceError, match=r"batch 1 of 2: the gradient norm overflows"):
-        trainer.fit((X, y))
+        trainer.train((X, y))
 
 
 def test_healthy_training_reaches_a_low_loss():
     X, y = blobs(60)
     logs = Logs()
     trainer = make_trainer(epochs=30, batch_size=16, metrics=["accuracy"], callbacks=[logs])
-    trainer.fit((X, y))
+    trainer.train((X, y))
     assert logs.rows[-1]["train_loss"] < 0.3
     assert logs.rows[-1]["accuracy"] > 0.9
     assert all(math.isfinite(r["seconds"]) and r["seconds"] >= 0 for r in logs.rows)
@@ -411,7 +411,7 @@ def test_epoch_seconds_lie_within_the_wall_time_of_fit():
     logs = Logs()
     trainer = make_trainer(epochs=2, callbacks=[logs])
     started = time.perf_counter()
-    trainer.fit(blobs(30))
+    trainer.train(blobs(30))
     elapsed = time.perf_counter() - started
     assert all(0 < row["seconds"] <= elapsed for row in logs.rows)
     assert sum(row["seconds"] for row in logs.rows) <= elapsed

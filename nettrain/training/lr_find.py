@@ -174,7 +174,7 @@ def range_test(config, dataset, *, start_lr=START_LR, end_lr=END_LR, num_it=NUM_
     trainer.loss = LastLoss(trainer.loss)
     trainer.schedule = ExponentialSweep(start_lr, end_lr, num_it)
     try:
-        trainer.fit(dataset.splits["train"], dataset.splits.get("val"))
+        trainer.train(dataset.splits["train"], dataset.splits.get("val"))
     except _Done:
         pass
     except DivergenceError:  # a loss or gradient that is not finite any more

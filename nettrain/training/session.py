@@ -133,7 +133,7 @@ class Session:
         try:
             with stop_on_signals(trainer.request_stop):
                 try:
-                    trainer.fit(splits["train"], splits.get("val"))
+                    trainer.train(splits["train"], splits.get("val"))
                 except DivergenceError as err:
                     raise DivergenceError(f"{err} {self._kept(path)}") from None
                 if trainer.stopped == "interrupted":

@@ -86,7 +86,7 @@ class Trainer:
 
     # -------------------------------------------------------------- the loop
 
-    def fit(self, train, val=None):
+    def train(self, train, val=None):
         """Train until `epochs` or a stop request; return the stopped reason."""
         X, y = train
         self.n_batches = math.ceil(len(X) / self.batch_size)
