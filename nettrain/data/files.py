@@ -1,7 +1,8 @@
 """The data files a config names, and a data file read by its format into a table.
 
 A format is one entry of `config.schema.DATA_FORMATS` (its suffixes, which the config checks)
-and one reader here, in READERS: a new format is those two lines and its reader.
+and its reader here, in READERS (and, for a table format, its cells in `read_cells` /
+`write_cells`, which write the fold files of `nettrain cv` in the data's own format).
 """
 
 import os
@@ -104,6 +105,32 @@ def _read_npz(path, where, options):
             frame[name] = y[:, j]
         frame.attrs["targets"] = list(names)  # the target without data.target: y, or y0, y1, ...
     return frame
+
+
+def read_cells(path, sep=None, encoding="utf-8"):
+    """A table file as the cells it holds, to be written back unchanged by `write_cells`:
+    delimited text as strings (no cell read as missing), Parquet with its own types."""
+    import pandas as pd
+
+    if data_format(path) == "parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep=_text_sep(path, sep), encoding=encoding, dtype=str,
+                       keep_default_na=False)
+
+
+def write_cells(frame, path, like, sep=None, encoding="utf-8"):
+    """Rows that `read_cells` read from the file `like`, written to `path` in its format."""
+    if data_format(like) == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, sep=_text_sep(like, sep), encoding=encoding, index=False)
+
+
+def _text_sep(path, sep):
+    """`sep`, else a tab for .tsv/.tab files and a comma for the others."""
+    if sep is not None:
+        return sep
+    return "\t" if data_format(path) == "tsv" else ","
 
 
 READERS = {  # format (config.schema.DATA_FORMATS) -> reader(path, where, options)

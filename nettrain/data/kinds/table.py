@@ -10,7 +10,7 @@ import numpy as np
 
 from nettrain.config.schema import data_format
 from nettrain.data import folds
-from nettrain.data.files import data_files, read_table
+from nettrain.data.files import data_files, read_cells, read_table, write_cells
 from nettrain.data.kinds.base import (
     UNNAMED_IN_JSON,
     DataKind,
@@ -23,13 +23,6 @@ from nettrain.data.preprocess import Preprocessor
 from nettrain.data.splits import SPLITS
 from nettrain.errors import ConfigError, DataError, NettrainError
 from nettrain.registry import suggest
-
-
-def _separator(data, path) -> str:
-    """data.sep, else a tab for .tsv/.tab files and a comma for the others."""
-    if data["sep"] is not None:
-        return data["sep"]
-    return "\t" if data_format(path) == "tsv" else ","
 
 
 def as_list(value) -> list:
@@ -78,27 +71,19 @@ class TableKind(Preprocessor, DataKind):
     @classmethod
     def read_for_folds(cls, config):
         """data.path read as text (Parquet: its own types), to write back unchanged."""
-        import pandas as pd
-
         data = config["data"]
         if data["path"] is None:
             raise ConfigError(f"{cls.cannot_fold}: give data.path (a .csv, .tsv or .parquet "
                               "file), not data.train/val/test files.")
         path = config.resolve_path(data["path"])
         try:
-            if data_format(path) == "parquet":
-                return pd.read_parquet(path)
-            return pd.read_csv(path, sep=_separator(data, path), encoding=data["encoding"],
-                               dtype=str, keep_default_na=False)
+            return read_cells(path, data["sep"], data["encoding"])
         except (OSError, ValueError, UnicodeDecodeError) as err:
             raise DataError(f"data.path: cannot read {path} ({err}).") from None
 
     @classmethod
     def write_fold_file(cls, frame, path, data, like):
-        if data_format(like) == "parquet":
-            frame.to_parquet(path, index=False)
-        else:
-            frame.to_csv(path, sep=_separator(data, like), encoding=data["encoding"], index=False)
+        write_cells(frame, path, like, data["sep"], data["encoding"])
 
     @classmethod
     def fold_style(cls, data, task):
