@@ -6,7 +6,7 @@ The public API is imported lazily, so `import nettrain` (and the CLI's start-up)
 from nettrain.version import __version__
 
 _API = ("fit", "evaluate", "predict", "grid_search", "cv", "load", "Run", "runs", "report",
-        "lr_find")
+        "lr_find", "validate", "gradcheck", "starter_config", "export_model", "download_dataset")
 
 
 def __getattr__(name):

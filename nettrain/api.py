@@ -1,12 +1,15 @@
-"""The Python API, a thin facade: `fit` a config into a run directory and get its `Run`;
-`load`, `evaluate` and `predict` with a trained run; `grid_search` a space of configs; `cv`
-cross-validates one; `runs` lists run directories and `report` writes their HTML page; `lr_find`
-runs the learning-rate range test for a config."""
+"""The Python API, the one front door (every command of the CLI is a thin layer over it):
+`fit` a config into a run directory and get its `Run`; `load`, `evaluate` and `predict` with
+a trained run; `grid_search` a space of configs, `cv` cross-validates one; `validate` and
+`gradcheck` a config; `lr_find` runs its learning-rate range test; `starter_config` writes
+one; `export_model` as ONNX; `runs` lists run directories and `report` writes their HTML
+page; the datasets to `download_dataset`."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +23,14 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+    from nettrain.build.summary import Validation
     from nettrain.config.loading import Config
+    from nettrain.data.starter import StarterConfig
+    from nettrain.inference.evaluation import EvaluationReport
     from nettrain.inference.loading import DataSource, LoadedRun
     from nettrain.search.cv import CVResult
     from nettrain.search.grid import SearchResult
+    from nettrain.training.config_gradients import GradientCheck
     from nettrain.training.lr_find import RangeTest
 
     # a YAML file, a config mapping (paths relative to the working directory) or a Config
@@ -34,7 +41,8 @@ if TYPE_CHECKING:
     RunSource: TypeAlias = str | os.PathLike | Run
 
 __all__ = ["Run", "fit", "grid_search", "cv", "load", "evaluate", "predict", "runs", "report",
-           "lr_find"]
+           "lr_find", "validate", "gradcheck", "starter_config", "export_model", "shipped_datasets",
+           "downloadable_datasets", "download_dataset", "write_csv", "captured_warnings"]
 
 
 def fit(config_or_path: ConfigSource | None = None, *, report: bool = False, **kwargs: Any) -> Run:
@@ -125,10 +133,10 @@ def load(run: RunSource) -> LoadedRun:
 
 
 def evaluate(run: RunSource, data: DataSource | None = None, *, split: str | None = None,
-             threshold: float | None = None) -> dict:
+             threshold: float | None = None) -> EvaluationReport:
     """The metrics report of a run (directory or Run) on labelled data (a DataFrame or a
-    file) or on one of its splits, as `nettrain evaluate --json` prints it;
-    `threshold` overrides a binary model's decision threshold."""
+    file) or on one of its splits, as `nettrain evaluate` prints it (a dict; `json_ready()`
+    is what `--json` prints); `threshold` overrides a binary model's decision threshold."""
     return load(run).evaluate(data, split=split, threshold=threshold)
 
 
@@ -187,3 +195,114 @@ def lr_find(config_or_path: ConfigSource, *, overrides: Overrides = (),
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
         write_bytes(Path(plot), range_test_png(result))
     return result
+
+
+def validate(config_or_path: ConfigSource, *, overrides: Overrides = ()) -> Validation:
+    """Check a config without training, as `nettrain validate`: resolve it, read its data and
+    check the config against it.
+
+    Returns a `nettrain.build.summary.Validation`: `config` (resolved, with each value's
+    source in `config_lines()`), `dataset` (task, features, output units, notes), `model`
+    (built on first use: a layer that cannot be built raises its ConfigError then),
+    `model_rows()`, `n_train` and `steps_per_epoch`.
+
+    Raises:
+        ConfigError, DataError: every problem found with the config or its data.
+    """
+    from nettrain.build.summary import validate_config
+    from nettrain.training.launch import as_config
+
+    return validate_config(as_config(config_or_path, overrides))
+
+
+def gradcheck(config_or_path: ConfigSource, *, overrides: Overrides = (), rows: int = 8,
+              max_entries: int | None = 1000) -> GradientCheck:
+    """Compare backpropagation with central finite differences for a config's model, loss and
+    regularization, as `nettrain gradcheck`: the model in float64 with the config's seed, on
+    the first `rows` train rows, at most `max_entries` entries of each parameter array (None:
+    all).
+
+    Returns a `nettrain.training.config_gradients.GradientCheck`: `rows` (layer, parameter,
+    max abs error, max relative error), `sizes`, `n_rows`, `threshold`, `failed()`.
+    """
+    from nettrain.training.config_gradients import check_config_gradients
+    from nettrain.training.launch import as_config
+
+    return check_config_gradients(as_config(config_or_path, overrides), n_rows=rows,
+                                  max_entries=max_entries)
+
+
+def starter_config(template: str | None = None, *, data: str | os.PathLike | None = None,
+                   target: str | None = None, path: str | os.PathLike | None = None) -> StarterConfig:
+    """A commented starter config, as `nettrain init`: the `template` ("classification", the
+    default, or "regression"), or one written for the table `data` to predict its column
+    `target` (task, units, columns left out, dates, missing values, class weights, split
+    and metrics, each with the reason).
+
+    Args:
+        path: the file the config is meant for: its data path is written relative to that
+            file's folder (None: to the working directory).
+
+    Returns a `nettrain.data.starter.StarterConfig`: `text`, `notes`, and `write(force=False)`
+    to save it to `path`.
+    """
+    from nettrain.data.starter import starter_config as make
+
+    return make(template, data, target, path)
+
+
+def export_model(run: RunSource, out: str | os.PathLike | None = None,
+                 format: str = "onnx") -> list[Path]:
+    """Write a trained run as an ONNX model that scores raw input columns, as `nettrain
+    export`; return the paths written, the model's first (a text model's vocabulary next)."""
+    from nettrain.export import export
+
+    return export(run, out, format)
+
+
+def shipped_datasets() -> tuple[Path, list[tuple[str, int, int]]]:
+    """The folder of the datasets shipped with nettrain, and (file name, rows, columns) of
+    each, as `nettrain datasets list` shows them."""
+    from nettrain.data import downloads
+
+    return downloads.shipped_dir(), downloads.shipped_datasets()
+
+
+def downloadable_datasets() -> list[tuple[str, str, Path | None]]:
+    """(name, title, the folder it was downloaded to or None) of each dataset
+    `download_dataset` gets."""
+    from nettrain.data import downloads
+
+    return [(name, dataset.title, downloads.downloaded_dir(name))
+            for name, dataset in downloads.DOWNLOADABLE.items()]
+
+
+def download_dataset(name: str, folder: str | os.PathLike | None = None, mirror: str | None = None,
+                     report: Callable[[str], object] = print) -> list[Path]:
+    """Download (or reuse) a dataset, verify its checksums and write its files, as `nettrain
+    datasets get`; return the paths written (train and test first). `report` receives one
+    line per step."""
+    from nettrain.data import downloads
+
+    return downloads.get(name, folder, mirror, report=report)
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table (a DataFrame, without its index) to a CSV file atomically: the file is
+    the previous one or the whole new one, never part of it."""
+    from nettrain.errors import DataError
+    from nettrain.store.rundir import write_table
+
+    try:
+        write_table(path, table)
+    except OSError as err:
+        raise DataError(f"Cannot write -o {path}: {err.strerror or err}. Check that its folder "
+                        "exists and is writable.") from None
+
+
+def captured_warnings() -> AbstractContextManager[list[str]]:
+    """A context manager collecting the messages of the `DataWarning`s (data used, but not
+    as given: unseen category levels, left-out rows) raised inside it, once each, in order."""
+    from nettrain.inference.loading import captured_warnings as capture
+
+    return capture()

@@ -1,7 +1,9 @@
 """One front door: `nettrain.predict`, `Run.predict` and `LoadedRun.predict` give the same table
 for the same call, and every `evaluate` takes its arguments in the same order."""
 
+import ast
 import inspect
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +14,10 @@ from nettrain.inference.loading import LoadedRun, load
 from nettrain.inference.run import Run
 
 IRIS = ROOT / "datasets" / "iris.csv"
+COMMANDS = Path(nettrain.__file__).parent / "commands"
+# what a command may import of nettrain: the API, the errors it raises for its exit codes, and
+# the BLAS thread settings validate starts NumPy with
+COMMAND_IMPORTS = {"nettrain.api", "nettrain.errors", "nettrain.backend.threads"}
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +86,27 @@ def test_the_three_evaluates_give_the_same_report(runs):
         assert Run(run.path).evaluate(data, split=split) == api
         assert load(run.path).evaluate(data, split=split) == api
         assert api["split"] == (split or ("test" if data is None else None))
+
+
+def nettrain_imports(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names]
+    names += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    return {(name, path.name) for name in names if name and name.split(".")[0] == "nettrain"}
+
+
+def test_every_command_is_a_thin_layer_over_the_api():
+    imports = set().union(*(nettrain_imports(path) for path in COMMANDS.glob("*.py")))
+    assert ("nettrain.api", "fit.py") in imports  # the test reads the commands' imports
+    assert not {(name, file) for name, file in imports if name not in COMMAND_IMPORTS}
+
+
+def test_what_the_cli_offers_is_in_the_api():
+    for name in ("fit", "evaluate", "predict", "grid_search", "cv", "lr_find", "validate", "gradcheck",
+                 "starter_config", "export_model", "runs", "report", "download_dataset"):
+        assert getattr(nettrain, name) is getattr(nettrain.api, name)
+        function = getattr(nettrain.api, name)
+        assert function.__doc__, name
+        hints = inspect.get_annotations(function)
+        assert "return" in hints and set(inspect.signature(function).parameters) <= set(hints), name

@@ -17,20 +17,19 @@ def command():
 @command.command(name="list")
 def list_():
     """Show the shipped CSV datasets and the downloadable ones."""
-    from nettrain.data import downloads
+    from nettrain.api import downloadable_datasets, shipped_datasets
 
-    shipped = downloads.shipped_datasets()
-    click.echo(f"Shipped with nettrain ({downloads.shipped_dir()}):")
+    folder, shipped = shipped_datasets()
+    click.echo(f"Shipped with nettrain ({folder}):")
     if not shipped:
         click.echo("  (none found)")
     width = max([len(name) for name, _, _ in shipped] + [14])
     for name, n_rows, n_cols in shipped:
         click.echo(f"  {name:<{width}}  {n_rows:>7,} rows  {n_cols:>3} columns")
     click.echo("\nDownloadable with `nettrain datasets get NAME`:")
-    for name, dataset in downloads.DOWNLOADABLE.items():
-        here = downloads.default_dir(name) / ("train.csv" if name in downloads.TEXT_ARCHIVES else "train.npz")
-        status = f"  [downloaded: {here.parent}]" if here.is_file() else ""
-        click.echo(f"  {name:<{width}}  {dataset.title}{status}")
+    for name, title, downloaded in downloadable_datasets():
+        status = f"  [downloaded: {downloaded}]" if downloaded else ""
+        click.echo(f"  {name:<{width}}  {title}{status}")
 
 
 @command.command()
@@ -43,10 +42,10 @@ def list_():
 def get(name, folder, mirror):
     """Download NAME (mnist, fashion-mnist), verify md5 and sha256, write train/test .npz
     (flat rows) and train/test_images.npz ((n, 1, 28, 28) images for conv2d layers)."""
-    from nettrain.data import downloads
+    from nettrain.api import download_dataset
 
-    train, test, *images = downloads.get(name, folder, mirror,
-                                         report=lambda line: click.echo(f"  {line}"))
+    train, test, *images = download_dataset(name, folder, mirror,
+                                            report=lambda line: click.echo(f"  {line}"))
     as_images = f", and as images {' and '.join(map(str, images))}" if images else ""
     click.echo(f"Ready: {train} and {test}{as_images}. "
                "Name them as data.train and data.test in a config (paths in a config are "

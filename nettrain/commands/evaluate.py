@@ -32,45 +32,22 @@ def command(run, split, data, threshold, confusion_csv, as_json):
     also report precision/recall/F1 of the positive class. Regression: mse, rmse, mae and
     R², per output. Every score follows scikit-learn's definition.
     """
-    from nettrain.inference.loading import captured_warnings, load
+    from nettrain.api import captured_warnings, evaluate, write_csv
 
     if split is not None and data is not None:
         raise click.UsageError("Give either --split or --data, not both.")
     with captured_warnings() as messages:
-        report = load(run).evaluate(data, split=split, threshold=threshold)
+        report = evaluate(run, data, split=split, threshold=threshold)
     for text in messages:
         click.echo(f"Warning: {text}", err=True)
     if confusion_csv and report["task"] == "classification":
-        write_confusion(report["confusion_matrix"], confusion_csv)
+        write_csv(report.confusion_table(), confusion_csv)
     if as_json:
-        click.echo(json.dumps(plain_json(report), indent=2))
+        click.echo(json.dumps(report.json_ready(), indent=2))
     else:
         from rich.console import Console
 
         print_report(Console(), report, confusion_csv)
-
-
-def plain_json(value):
-    """The report with NaN (an undefined score, e.g. ROC AUC of one class) as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: plain_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain_json(v) for v in value]
-    return value
-
-
-def write_confusion(confusion, out):
-    """The confusion matrix as CSV: a `true \\ predicted` column, then one per predicted label."""
-    import pandas as pd
-
-    from nettrain.commands.predict import write_csv
-
-    labels = [str(label) for label in confusion["labels"]]
-    table = pd.DataFrame(confusion["matrix"], columns=labels)
-    table.insert(0, "true \\ predicted", labels)
-    write_csv(table, out)
 
 
 def print_report(console, report, confusion_csv=None):

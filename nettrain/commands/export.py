@@ -18,8 +18,8 @@ def command(run, out, fmt):
     levels, scaling, softmax/sigmoid and target unscaling are inside the graph. Needs the
     onnx package: pip install "nettrain[onnx]".
     """
-    from nettrain.export import export
+    from nettrain.api import export_model
 
-    path, *vocabulary = export(run, out, fmt)
+    path, *vocabulary = export_model(run, out, fmt)
     extra = f" and its vocabulary {vocabulary[0]} (the model takes token ids)" if vocabulary else ""
     click.echo(f"Wrote {path}{extra}")

@@ -26,25 +26,23 @@ def command(config, overrides, rows, max_entries):
     from rich.console import Console
     from rich.table import Table
 
-    from nettrain.config.loading import load_config
+    from nettrain.api import gradcheck
     from nettrain.errors import RunError
-    from nettrain.nn.finite_differences import THRESHOLD
-    from nettrain.training.config_gradients import check_config_gradients
 
-    cfg = load_config(config, overrides)
-    results, sizes, used = check_config_gradients(cfg, n_rows=rows, max_entries=max_entries or None)
-    table = Table(title=f"Gradient check of {config} (float64, {used} rows)", title_justify="left")
+    check = gradcheck(config, overrides=overrides, rows=rows, max_entries=max_entries or None)
+    threshold = check.threshold
+    table = Table(title=f"Gradient check of {config} (float64, {check.n_rows} rows)",
+                  title_justify="left")
     for name, justify in [("layer", "left"), ("parameter", "left"), ("entries", "right"),
                           ("max abs error", "right"), ("max relative error", "right")]:
         table.add_column(name, justify=justify)
-    for (layer, param, abs_err, rel_err), (checked, total) in zip(results, sizes):
-        style = "red" if rel_err > THRESHOLD else None
+    for (layer, param, abs_err, rel_err), (checked, total) in zip(check.rows, check.sizes):
+        style = "red" if rel_err > threshold else None
         entries = f"{checked}" if checked == total else f"{checked} of {total}"
         table.add_row(layer, param, entries, f"{abs_err:.2e}", f"{rel_err:.2e}", style=style)
     Console(highlight=False).print(table)
-    failed = [f"{layer}.{param} ({rel_err:.1e})" for layer, param, _, rel_err in results
-              if rel_err > THRESHOLD]
+    failed = [f"{layer}.{param} ({rel_err:.1e})" for layer, param, _, rel_err in check.failed()]
     if failed:
         raise RunError(f"Gradient check failed: the relative error of {', '.join(failed)} exceeds "
-                       f"{THRESHOLD:g}. The backward pass of those layers disagrees with finite differences.")
-    click.echo(f"OK: every gradient matches within a relative error of {THRESHOLD:g}.")
+                       f"{threshold:g}. The backward pass of those layers disagrees with finite differences.")
+    click.echo(f"OK: every gradient matches within a relative error of {threshold:g}.")

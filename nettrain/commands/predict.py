@@ -27,7 +27,7 @@ def command(run, data, out, proba, keep, threshold, missing):
     column in DATA is not read, so gaps or new labels there do no harm. A run trained on
     an image folder also takes a folder of images as DATA (one row per file, with its path).
     """
-    from nettrain.inference.loading import captured_warnings, load
+    from nettrain.api import captured_warnings, load, write_csv
 
     keep = [c.strip() for c in keep.split(",") if c.strip()]
     loaded = load(run)
@@ -40,16 +40,3 @@ def command(run, data, out, proba, keep, threshold, missing):
     else:
         write_csv(table, out)
         click.echo(f"Wrote {len(table)} predictions to {out}", err=True)
-
-
-def write_csv(table, out):
-    """Write the table to `out` atomically; an unwritable place is a usage error (exit 2)."""
-    from nettrain.errors import DataError
-    from nettrain.store.rundir import atomic_open
-
-    try:
-        with atomic_open(out, "w") as f:
-            table.to_csv(f, index=False)
-    except OSError as err:
-        raise DataError(f"Cannot write -o {out}: {err.strerror or err}. Check that its folder "
-                        "exists and is writable.") from None

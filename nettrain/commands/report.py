@@ -29,6 +29,6 @@ def command(paths, out):
       nettrain report runs/iris-mlp-search
       nettrain report runs/iris-mlp-cv/20240517-101500
     """
-    from nettrain.reporting import write_report
+    from nettrain.api import report
 
-    click.echo(f"Wrote {write_report(paths, out)}")
+    click.echo(f"Wrote {report(paths, out)}")

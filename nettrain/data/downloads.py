@@ -110,6 +110,12 @@ def default_dir(name):
     return Path("datasets") / name
 
 
+def downloaded_dir(name):
+    """The folder `get` wrote dataset `name` to by default, or None when it is not there."""
+    here = default_dir(name) / ("train.csv" if name in TEXT_ARCHIVES else "train.npz")
+    return here.parent if here.is_file() else None
+
+
 def mirrors_for(name, mirror=None):
     """The mirrors to try in order: `mirror`, else $NETTRAIN_MIRROR, else the published ones.
 

@@ -17,6 +17,7 @@ import pandas as pd
 from nettrain.data.dataset import SPLITS, prepare_data
 from nettrain.data.kinds import load_data_kind
 from nettrain.errors import ConfigError, DataError, NettrainError
+from nettrain.inference.evaluation import EvaluationReport
 from nettrain.nn.metrics import (
     as_class_columns,
     classification_report,
@@ -342,8 +343,8 @@ class LoadedRun:
         return out.reset_index(drop=True)
 
     def evaluate(self, data=None, *, split=None, threshold=None):
-        """The full metrics report (the dict `nettrain evaluate --json` prints), on labelled
-        data or on one of fit's splits.
+        """The full metrics report (an `EvaluationReport`, the dict `nettrain evaluate`
+        prints), on labelled data or on one of fit's splits.
 
         Args:
             data: labelled data (a DataFrame or a file path) read through the saved
@@ -362,8 +363,8 @@ class LoadedRun:
             split = split or self.default_split()
             X, y = self.split_arrays(split)
             source = {"split": split, "data": None}
-        return {"run": str(self.path), **source, "task": self.task,
-                **self.report(X, y, threshold)}
+        return EvaluationReport({"run": str(self.path), **source, "task": self.task,
+                                 **self.report(X, y, threshold)})
 
     def default_split(self):
         have = self.splits

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from nettrain.inference.evaluation import EvaluationReport
     from nettrain.inference.loading import DataSource, LoadedRun
 
 
@@ -73,7 +74,7 @@ class Run:
         return load(self.path)
 
     def evaluate(self, data: DataSource | None = None, *, split: str | None = None,
-                 threshold: float | None = None) -> dict:
+                 threshold: float | None = None) -> EvaluationReport:
         """The metrics report on labelled data or on a split (see `LoadedRun.evaluate`)."""
         return self.load().evaluate(data, split=split, threshold=threshold)
 

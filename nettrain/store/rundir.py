@@ -104,6 +104,12 @@ def write_csv(path, header, rows):
     write_text(path, buffer.getvalue())
 
 
+def write_table(path, table):
+    """Write a pandas DataFrame as a CSV file, without its index."""
+    with atomic_open(path, "w") as f:
+        table.to_csv(f, index=False)
+
+
 def append_csv_row(path, header, row):
     """Append one row to a CSV file, atomically: the whole file is rewritten with the row.
 

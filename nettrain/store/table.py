@@ -1,6 +1,5 @@
 """`nettrain runs`: the runs under a folder as one table (a pandas DataFrame), newest first."""
 
-import math
 from pathlib import Path
 
 from nettrain.errors import ConfigError, DataError
@@ -63,55 +62,3 @@ def _mode(frame, key):
         return metric_mode(name)
     except ConfigError:
         return None
-
-
-WIDE = 160  # narrower consoles get fewer, merged columns
-
-
-def print_runs(frame, console):
-    """The table on a rich Console, compact: the best value with its monitor, the test
-    metrics in one column, numbers to 4 significant digits. A console narrower than WIDE
-    leaves out name and stopped reason (the path holds the name; --csv has every column)
-    and shows the best epoch with the best value."""
-    from rich.table import Table
-
-    wide = console.width >= WIDE
-    columns = (["name", "path", "started", "state", "epochs", "stopped", "best epoch", "best",
-                "test", "note"] if wide else
-               ["path", "started", "state", "epochs", "best", "test", "note"])
-    table = Table(show_edge=False, pad_edge=False)
-    for title in columns:
-        table.add_column(title, justify="right" if title in ("epochs", "best epoch") else "left",
-                         no_wrap=title in ("started", "state", "epochs", "best epoch")
-                         or (wide and title == "path"),
-                         overflow="fold")
-    metrics = [c for c in frame.columns if c.startswith("test_")]
-    for _, row in frame.iterrows():
-        best = f"{row['monitor']}={_cell(row['best_value'])}" if _cell(row["best_value"]) else ""
-        if best and not wide:
-            best += f" (epoch {_cell(row['best_epoch'])})"
-        cells = {
-            "name": row["name"], "path": row["path"], "started": _cell(row["started"]),
-            "state": row["state"], "epochs": _cell(row["epochs"]),
-            "stopped": _cell(row["stopped_reason"]), "best epoch": _cell(row["best_epoch"]),
-            "best": best, "note": _cell(row["note"]),
-            "test": " ".join(f"{c[5:]}={_cell(row[c])}" for c in metrics if _cell(row[c])),
-        }
-        table.add_row(*(cells[c] for c in columns), style=_style(row["state"]))
-    console.print(table)
-
-
-def _style(state):
-    return {"damaged": "red", "unfinished": "yellow", "interrupted": "yellow", "running": "cyan"}.get(state)
-
-
-def _cell(value):
-    import pandas as pd
-
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    return str(value)

@@ -1,94 +1,107 @@
-"""`nettrain init --data FILE --target COL`: a config written for one table, with reasons.
+"""Starter configs (`nettrain init`): a template that validates and trains as written, or a
+config written for one table with a comment saying why for each choice.
 
-The table is read as `fit` reads it; then each choice follows from what it holds: the task
+For a table, each choice follows from what it holds (see `nettrain.data.profile`): the task
 (from the target), `units: auto`, the columns to leave out (row ids, text with too many
 values, columns that give the target away), date columns, what to do with missing values
-and missing targets, class weights for a rare class, the split and the metrics. Each
-choice is written with a comment that says why.
+and missing targets, class weights for a rare class, the split and the metrics.
 """
 
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 
-import numpy as np
+from nettrain.config.locations import flow
+from nettrain.data.downloads import shipped_dir
+from nettrain.data.profile import profile_table
+from nettrain.data.values import shorten
+from nettrain.errors import ConfigError, NettrainError
 
-from nettrain.data.columns import ONEHOT_LIMIT, infer_task
-from nettrain.data.dates import find_date_columns
-from nettrain.data.files import read_table
-from nettrain.data.inspect import id_range, suspects
-from nettrain.data.values import shorten, text_values
-from nettrain.errors import DataError
-from nettrain.registry import suggest
-
+TEMPLATES = {"classification": "iris.csv", "regression": "diabetes.csv"}  # template -> dataset
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 IMBALANCED = 0.25  # a class under this share of the largest one's rows: class_weights: balanced
 RARE_ROWS = 3  # fewer rows than this cannot be stratified into three splits
 WEIGHED_ROWS = 20  # a class with fewer rows is not weighed up (its few rows would dominate)
 
 
-def profile(path, target, sep=None):
-    """What `nettrain init --data` needs to know about a table: a dict of findings."""
-    frame = read_table(path, str(path), targets=[target], fast=False, sep=sep)
-    columns = [str(c) for c in frame.columns]
-    if target not in columns:
-        raise DataError(f"--target: column {target!r} not found in '{path}'.{suggest(target, columns)} "
-                        f"Its columns are: {shorten(columns, 40)}.")
-    features = [c for c in columns if c != target]
-    if not features:
-        raise DataError(f"'{path}' has only the column {target!r}: nothing to learn from.")
-    found = {"path": path, "target": target, "rows": len(frame), "exclude": {}, "dates": {}}
-    target_missing = text_values(frame[target])[1]
-    found["missing_target"] = int(target_missing.sum())
-    known = frame[~target_missing]
-    if len(known) == 0:
-        raise DataError(f"Column {target!r} of '{path}' is empty in every row.")
-    task, _ = infer_task(known, [target])
-    found["task"] = task
-    for name, why in suspects(known, features, [target], task).items():
-        found["exclude"][name] = ("a row number" if id_range(known[name]) is not None
-                                  else "gives the target away (a leak)")
-    found["dates"] = find_date_columns(frame, [f for f in features if f not in found["exclude"]])
-    for name in features:
-        if name in found["exclude"] or name in found["dates"]:
-            continue
-        levels = _text_levels(frame[name])
-        if levels is not None and levels > ONEHOT_LIMIT:
-            found["exclude"][name] = f"text with {levels:,} distinct values (an id or free text)"
-    kept = [f for f in features if f not in found["exclude"]]
-    if not kept:
-        raise DataError(f"Every feature column of '{path}' looks like an id or a leak "
-                        f"({', '.join(found['exclude'])}); there is nothing to learn from.")
-    found["features"] = kept
-    found["gaps"] = {c: int(n) for c in kept if (n := _missing(frame[c]).sum())}
-    found["inputs"] = sum(len(found["dates"][c]) if c in found["dates"] else
-                          (_text_levels(frame[c]) or 1) for c in kept)
-    if task == "classification":
-        labels, counts = np.unique(text_values(known[target])[0], return_counts=True)
-        if len(labels) < 2:
-            raise DataError(f"Column {target!r} of '{path}' holds a single class ({labels[0]!r}): "
-                            "there is nothing to tell apart.")
-        found["classes"] = dict(zip(labels.tolist(), counts.tolist()))
-    return found
+@dataclass(frozen=True)
+class StarterConfig:
+    """A starter config's YAML text, the file it is meant for and what to tell about it.
+
+    Attributes:
+        text: the commented YAML config.
+        path: the file it is written to by `write` (its data path is relative to that
+            file's folder), or None: it is printed, relative to the working directory.
+        notes: what the user should know: columns left out and why, dates split into
+            parts, a template's dataset that is not there.
+    """
+
+    text: str
+    path: str | os.PathLike | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def write(self, force=False):
+        """Write the config to `path`, refusing to overwrite a file unless `force`; return
+        the path written."""
+        path = Path(self.path)
+        if path.exists() and not force:
+            raise NettrainError(f"{self.path} already exists; nothing was written. Use --force to "
+                                "overwrite it, or choose another file with -o.")
+        if path.is_dir():
+            raise NettrainError(f"{self.path} is a directory; give a file name such as "
+                                f"{path / 'config.yaml'}.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.text, encoding="utf-8")
+        except OSError as err:
+            raise NettrainError(f"Cannot write {self.path}: {err.strerror or err}.") from None
+        return path
 
 
-def _text_levels(series):
-    """The number of distinct values of a text column, None for a numeric one."""
-    from nettrain.data.csvfast import is_number_dtype
+def starter_config(template=None, data=None, target=None, path=None):
+    """A starter config: the `template` (classification, the default, or regression), or one
+    written for the table `data` to predict its column `target`.
 
-    if is_number_dtype(series.dtype):
-        return None
-    return int(series.dropna().nunique())
+    Args:
+        path: the file the config is meant for; its data path is written relative to that
+            file's folder (None: to the working directory, the config named config.yaml).
+    """
+    out_dir = Path(path).parent if path else Path.cwd()
+    name = str(path) if path else "config.yaml"
+    if data is None and target is None:
+        template = template or "classification"
+        dataset = shipped_dir() / TEMPLATES[template]
+        notes = [] if dataset.is_file() else [f"{dataset} was not found; point data.path at "
+                                              "your data before training."]
+        return StarterConfig(template_config(template, out_dir, name), path, notes)
+    if template is not None or data is None or target is None:
+        raise ConfigError("A starter config comes from a template, or from a table (data) and "
+                          "the column to predict in it (target), not both.")
+    found = profile_table(Path(data), target)
+    notes = [f"left out {c!r}: {why}" for c, why in found["exclude"].items()]
+    notes += [f"dates: {c!r} -> {', '.join(parts)}" for c, parts in found["dates"].items()]
+    return StarterConfig(table_config(found, out_dir, name), path, notes)
 
 
-def _missing(series):
-    from nettrain.data.csvfast import is_number_dtype
+def _relative(file, out_dir):
+    """`file`'s path relative to `out_dir`, as a config writes it."""
+    try:
+        return Path(os.path.relpath(file, Path(out_dir).resolve())).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        return Path(file).as_posix()
 
-    if is_number_dtype(series.dtype):
-        return ~np.isfinite(np.asarray(series.to_numpy(), dtype=np.float64))
-    return text_values(series)[1]
+
+def template_config(template, out_dir, name="config.yaml"):
+    """The starter config `template` to be saved as `name` in `out_dir` (the data path is
+    relative to it)."""
+    data_path = _relative(shipped_dir() / TEMPLATES[template], out_dir)
+    text = (TEMPLATE_DIR / f"{template}.yaml").read_text(encoding="utf-8")
+    return Template(text).substitute(data_path=flow(data_path).ljust(19) + " ", config=name)
 
 
-# ---------------------------------------------------------------- writing the config
+# ---------------------------------------------------------------- a config for a table
 
 
 def _comment(line, why, width=40):
@@ -98,15 +111,11 @@ def _comment(line, why, width=40):
     return f"{line.ljust(width)}# {why}" if len(line) < width else f"{line}  # {why}"
 
 
-def render(found, out_dir, config_name):
-    """The commented YAML config for `found` (see `profile`), its path relative to `out_dir`."""
-    from nettrain.config.locations import flow
-
+def table_config(found, out_dir, config_name):
+    """The commented YAML config for a table's findings (see `profile_table`), its data path
+    relative to `out_dir`; `config_name` is how its comments name the file."""
     path = Path(found["path"]).resolve()
-    try:
-        data_path = Path(os.path.relpath(path, Path(out_dir).resolve())).as_posix()
-    except ValueError:  # another drive (Windows)
-        data_path = path.as_posix()
+    data_path = _relative(path, out_dir)
     n, target = found["rows"], found["target"]
     lines = [f"# A nettrain config written for {path.name} ({n:,} rows), to predict {target!r}.",
              f"#   nettrain validate {config_name}   # check it; prints every value",
