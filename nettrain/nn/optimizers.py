@@ -60,6 +60,10 @@ class Optimizer:
     def lr(self, value):
         self._lr = float(value)
 
+    # The momentum one_cycle cycles, as torch picks it: beta1 where the optimizer has betas,
+    # else its `momentum`; None for an optimizer with neither (adagrad, which one_cycle refuses).
+    cycled_momentum = None
+
     def add_hook(self, hook):
         """Add a gradient hook (nettrain.nn.optimizer_hooks); `step` runs the hooks by their
         `order`, not the order they were added in. One hook of each kind."""
@@ -218,6 +222,9 @@ class SGD(Optimizer):
 
     scratch = ("u", "d")
 
+    cycled_momentum = property(lambda self: self.momentum,
+                               lambda self, value: setattr(self, "momentum", value))
+
     def __init__(self, lr=0.001, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(lr)
         self.momentum = check_float("momentum", momentum, low=0)
@@ -288,6 +295,9 @@ class Adam(Optimizer):
 
     scratch = ("u", "d")
     decoupled = False
+
+    cycled_momentum = property(lambda self: self.betas[0],
+                               lambda self, value: setattr(self, "betas", (value, *self.betas[1:])))
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         super().__init__(lr)
@@ -386,6 +396,9 @@ class RMSprop(Optimizer):
     """
 
     scratch = ("u", "d")
+
+    cycled_momentum = property(lambda self: self.momentum,
+                               lambda self, value: setattr(self, "momentum", value))
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr)

@@ -316,18 +316,12 @@ class OneCycleLR(Schedule):
 
 
 def momentum_of(optimizer):
-    """The momentum one_cycle cycles: beta1 when the optimizer has betas (as torch decides),
-    else its `momentum`; None for an optimizer with neither (adagrad)."""
-    if hasattr(optimizer, "betas"):
-        return optimizer.betas[0]
-    return getattr(optimizer, "momentum", None)
+    """The momentum one_cycle cycles (the optimizer's `cycled_momentum`); None for adagrad."""
+    return optimizer.cycled_momentum
 
 
 def set_momentum(optimizer, value):
-    if hasattr(optimizer, "betas"):
-        optimizer.betas = (value, *optimizer.betas[1:])
-    else:
-        optimizer.momentum = value
+    optimizer.cycled_momentum = value
 
 
 def get_schedule(spec, base_lr, where="schedule"):
