@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -133,3 +134,78 @@ def test_a_scheduler_that_does_not_answer_is_a_clear_error(config_path):
     assert result.exit_code == 2
     assert f"Could not connect to the Dask scheduler at tcp://127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- a study on the cluster
+
+IRIS = str(Path(__file__).resolve().parent.parent / "datasets" / "iris.csv")
+# The first point learns fastest; the others are slower the smaller their rate, so the last is
+# worse at epoch 1 than any trial it competes with and ASHA prunes it, whatever order the two
+# workers finish in (ASHA starts pruning once a trial has completed).
+RATES = [0.1, 0.0004, 0.0003, 0.0002, 0.0001]
+
+
+def study_config(tmp_path, **search):
+    return {"name": "iris", "seed": 0, "output": str(tmp_path / "runs"),
+            "data": {"path": IRIS, "target": "species"},
+            "model": {"layers": [{"type": "dense", "units": 4, "activation": "relu"},
+                                 {"type": "dense", "units": 3}]},
+            "metrics": ["accuracy"], "training": {"epochs": 4, "batch_size": 16},
+            "search": {"method": "grid", "pruner": "asha", "space": {"optimizer.lr": RATES}, **search}}
+
+
+def test_a_pruned_search_on_the_cluster_shares_its_sqlite_study_with_the_workers(cluster, tmp_path):
+    import optuna
+
+    config = study_config(tmp_path)
+    console = Console(file=io.StringIO(), width=200)
+    done = search.grid_search(config, scheduler=cluster, console=console)
+    storage = f"sqlite:///{done.path / 'search.db'}"
+    assert f"study 'iris' in {storage}" in console.file.getvalue()
+    table = done.results.set_index("optimizer.lr")
+    assert table.loc[0.1, "status"] == "ok" and table.loc[0.1, "epochs"] == 4
+    assert table.loc[0.0001, "status"] == "pruned" and table.loc[0.0001, "epochs"] == 1
+    study = optuna.load_study(study_name="iris", storage=storage)
+    assert len(study.trials) == len(RATES)
+    for trial in study.trials:  # every epoch was reported by the worker that trained it
+        run = done.path / trial.user_attrs["trial_id"]
+        history = pd.read_csv(run / "history.csv")
+        assert trial.intermediate_values == dict(zip(history["epoch"], history["val_loss"]))
+        stopped = json.loads((run / "metrics.json").read_text())["stopped_reason"]
+        assert (stopped == "pruned") == (trial.state == optuna.trial.TrialState.PRUNED)
+    resumed = search.grid_search(config, scheduler=cluster, console=console)
+    assert f"({len(RATES)} already ended)" in console.file.getvalue()
+    pd.testing.assert_frame_equal(resumed.results, done.results)
+    assert len(optuna.load_study(study_name="iris", storage=storage).trials) == len(RATES)
+
+
+def test_cross_validated_trials_come_back_from_the_cluster_with_their_folds(cluster, tmp_path):
+    import optuna
+
+    config = study_config(tmp_path, pruner="median", folds=2, space={"optimizer.lr": [0.1, 0.01]})
+    config["training"]["epochs"] = 1
+    done = search.grid_search(config, scheduler=cluster, console=Console(file=io.StringIO()))
+    study = optuna.load_study(study_name="iris", storage=f"sqlite:///{done.path / 'search.db'}")
+    for trial in study.trials:
+        folder = done.path / trial.user_attrs["trial_id"]
+        scores = pd.read_csv(folder / "cv.csv", dtype={"fold": str}).set_index("fold")
+        assert trial.intermediate_values == pytest.approx(
+            {1: scores.loc["1", "val_loss"], 2: (scores.loc["1", "val_loss"] + scores.loc["2", "val_loss"]) / 2})
+        fold = yaml.safe_load((folder / "fold-2" / "config.yaml").read_text())
+        assert fold["data"]["test"] == str(folder / "data" / "fold-2-test.csv")
+        assert (folder / "fold-2" / "model.npz").is_file()
+    assert list(done.results["status"]) == ["ok", "ok"] and list(done.results["folds"]) == [2, 2]
+
+
+def test_a_worker_that_cannot_reach_the_study_says_where_it_must_be(tmp_path):
+    from nettrain.errors import RunError
+    from nettrain.search.study import StudyRef, load_worker_trial
+
+    elsewhere = tmp_path / "not-on-this-machine" / "search.db"
+    ref = StudyRef(f"sqlite:///{elsewhere}", "iris", 0, "asha", 4, "val_loss")
+    with pytest.raises(RunError, match=r"has no .*search\.db, the study's SQLite file: .*give search\.storage"):
+        load_worker_trial(ref)
+    assert not elsewhere.parent.exists()
+    tmp_path.joinpath("empty.db").touch()
+    with pytest.raises(RunError, match="cannot open the study 'iris'"):
+        load_worker_trial(StudyRef(f"sqlite:///{tmp_path / 'empty.db'}", "iris", 0, "asha", 4, "val_loss"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nettrain.config.space import Choice, IntRange, LogUniformRange
-from nettrain.errors import ConfigError
+from nettrain.errors import ConfigError, RunError
 from nettrain.training.callbacks import Callback
 
 STUDY_FILE = "search.db"
@@ -156,10 +156,33 @@ def load_worker_trial(ref):
     key = (ref.storage, ref.name, ref.pruner, ref.max_steps)
     if key not in _STUDIES:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        _STUDIES[key] = optuna.load_study(study_name=ref.name, storage=open_storage(optuna, ref.storage),
-                                          sampler=optuna.samplers.RandomSampler(),
-                                          pruner=make_pruner(optuna, ref.pruner, ref.max_steps))
+        _STUDIES[key] = _open_worker_study(optuna, ref)
     return optuna.trial.Trial(_STUDIES[key], ref.trial_id)
+
+
+def _open_worker_study(optuna, ref):
+    """The study a worker reports to; a RunError saying where it must be when this worker
+    cannot reach it (a Dask worker on another machine, given the default search.db)."""
+    import socket
+
+    fix = ("each worker reports every epoch to the study itself, so the study must be where every "
+           "worker reaches it: give search.storage a database URL they all reach "
+           "(postgresql+psycopg2://...), or run the workers on machines that share the search "
+           "directory's path")
+    if ref.storage.startswith("sqlite:"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(ref.storage).database
+        if database and not Path(database).is_file():  # opening it would make an empty one here
+            raise RunError(f"The worker on {socket.gethostname()} has no {database}, the study's "
+                           f"SQLite file: {fix}.")
+    try:
+        return optuna.load_study(study_name=ref.name, storage=open_storage(optuna, ref.storage),
+                                 sampler=optuna.samplers.RandomSampler(),
+                                 pruner=make_pruner(optuna, ref.pruner, ref.max_steps))
+    except Exception as err:  # no such study there, a server this worker cannot reach, ...
+        raise RunError(f"The worker on {socket.gethostname()} cannot open the study {ref.name!r} at "
+                       f"{ref.storage} ({type(err).__name__}: {err}): {fix}.") from None
 
 
 class ReportToStudy(Callback):
