@@ -1,12 +1,13 @@
 """TPE + ASHA against random search without pruning: the same trials, seed and space.
 
-    python benchmarks/pruned_search.py [CONFIG] [--trials 20] [--epochs 60] [--out DIR]
+    python benchmarks/pruned_search.py [CONFIG] [--trials 20] [--epochs 60] [--folds K] [--out DIR]
 
 Searches a 3-parameter space (learning rate, width, batch size) on the config's data (default
 configs/breast_cancer.yaml) twice, in this process (workers=1, so the times compare): random
 search training every trial to its last epoch, then TPE with Optuna's SuccessiveHalvingPruner.
-Prints, for each, the epochs trained in all, the best val_loss and the wall time. Needs the
-`search` extra (Optuna).
+Prints, for each, the epochs trained in all, the best val_loss and the wall time. With
+`--folds K` every trial is scored by its mean over K folds (search.folds), ASHA pruning between
+folds. Needs the `search` extra (Optuna).
 """
 
 import argparse
@@ -23,16 +24,23 @@ SPACE = {"optimizer.lr": {"log_uniform": [0.0001, 0.1]}, "model.layers.0.units":
          "training.batch_size": [16, 32, 64]}
 
 
-def search(config, out, trials, epochs, method, pruner):
+def epochs_trained(trial_dir):
+    """The epochs a trial trained: its run's, or the sum over its folds' runs."""
+    runs = sorted(trial_dir.glob("fold-*")) if (trial_dir / "cv.csv").exists() else [trial_dir]
+    return sum(json.loads((run / "metrics.json").read_text())["epochs_run"] for run in runs)
+
+
+def search(config, out, trials, epochs, method, pruner, folds=None):
     overrides = [f"search.method={method}", f"search.pruner={pruner}", f"search.trials={trials}",
                  f"search.space={json.dumps(SPACE)}", "search.metric=val_loss",
-                 f"training.epochs={epochs}", "training.early_stopping=null"]
+                 f"training.epochs={epochs}", "training.early_stopping=null",
+                 f"search.folds={json.dumps(folds)}"]
     start = time.perf_counter()
     result = nettrain.grid_search(config, overrides=overrides, workers=1, out=out, quiet=True,
                                   console=Console(file=io.StringIO()))
     seconds = time.perf_counter() - start
     ids = result.results["id"].astype(str)
-    epochs_run = sum(json.loads((result.path / i / "metrics.json").read_text())["epochs_run"] for i in ids)
+    epochs_run = sum(epochs_trained(result.path / i) for i in ids)
     return {"epochs": epochs_run, "best": float(result.results["val_loss"].iloc[0]), "seconds": seconds,
             "pruned": int((result.results["status"] == "pruned").sum())}
 
@@ -43,12 +51,15 @@ def main():
                                                          "breast_cancer.yaml"))
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--folds", type=int, default=None, help="score each trial by K-fold cross-validation")
     parser.add_argument("--out", default="bench-search")
     args = parser.parse_args()
-    out, trials, epochs = Path(args.out), args.trials, args.epochs
-    rows = {"random, no pruning": search(args.config, out / "random", trials, epochs, "random", "none"),
-            "tpe + asha": search(args.config, out / "tpe", trials, epochs, "tpe", "asha")}
-    print(f"{args.trials} trials of up to {args.epochs} epochs on {args.config}")
+    out, trials, epochs, folds = Path(args.out), args.trials, args.epochs, args.folds
+    rows = {"random, no pruning": search(args.config, out / "random", trials, epochs, "random", "none",
+                                         folds),
+            "tpe + asha": search(args.config, out / "tpe", trials, epochs, "tpe", "asha", folds)}
+    each = f", each the mean over {folds} folds" if folds else ""
+    print(f"{args.trials} trials of up to {args.epochs} epochs{each} on {args.config}")
     print(f"{'search':<20} {'epochs':>7} {'pruned':>7} {'best val_loss':>14} {'seconds':>8}")
     for name, row in rows.items():
         print(f"{name:<20} {row['epochs']:>7} {row['pruned']:>7} {row['best']:>14.4f} {row['seconds']:>8.1f}")
