@@ -30,6 +30,11 @@ class ParamList(list):
         self.weights = list(weights)
 
 
+def flat_buffers(named_params):
+    """The (params, grads) flat buffers behind a ParamList; None for a plain list of triples."""
+    return named_params.flat if isinstance(named_params, ParamList) else None
+
+
 def _dtype(dtype):
     try:
         name = xp.dtype(dtype).name

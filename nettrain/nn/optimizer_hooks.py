@@ -21,6 +21,7 @@ import math
 
 from nettrain.backend import xp
 from nettrain.checks import check_float
+from nettrain.nn.model import flat_buffers
 
 
 class GradientHook:
@@ -114,7 +115,7 @@ def penalty_term(hooks, named_params):
 
 
 def _grads(named_params):
-    flat = getattr(named_params, "flat", None)
+    flat = flat_buffers(named_params)
     return [flat[1]] if flat is not None else [grad for _, _, grad in named_params]
 
 

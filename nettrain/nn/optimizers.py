@@ -23,6 +23,7 @@ from nettrain import registry
 from nettrain.backend import xp
 from nettrain.checks import check_bool, check_float
 from nettrain.errors import ConfigError
+from nettrain.nn.model import flat_buffers
 
 # Steps between flushes of state decaying toward subnormal numbers: a moment with beta >= 0.78
 # cannot fall from the threshold (2**24 times the smallest normal) to subnormal in between.
@@ -86,7 +87,7 @@ class Optimizer:
         self._update_all(named_params)
 
     def _update_all(self, named_params):
-        flat = getattr(named_params, "flat", None)
+        flat = flat_buffers(named_params)
         if named_params is not self._bound:
             self._setup(named_params)
             self._chunks = self._chunked(flat) if flat is not None else None

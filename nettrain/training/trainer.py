@@ -6,6 +6,7 @@ import time
 from nettrain.backend import blas_threads, default_rng, is_array, quiet_overflow, take_rows, xp
 from nettrain.errors import DivergenceError
 from nettrain.nn.metrics import LoggedMetrics
+from nettrain.nn.model import flat_buffers
 from nettrain.training.callbacks import Best, Callback, EarlyStopping
 
 # Rows evaluated per forward pass in evaluation mode: bounds memory on large splits.
@@ -278,7 +279,7 @@ class Trainer:
         # One BLAS dot product over the model's flat gradient buffer on the healthy path (a
         # third of the time of a sum): the squared norm is non-finite iff some entry is (or
         # a gradient exceeds 1e19, divergence too); only then look layer by layer.
-        flat = getattr(named, "flat", None)
+        flat = flat_buffers(named)
         grads = [flat[1]] if flat is not None else [grad for _, _, grad in named]
         if math.isfinite(sum(float(xp.vdot(g, g)) for g in grads)):
             return
