@@ -7,6 +7,7 @@ import pytest
 from nettrain.config.loading import Config
 from nettrain.config.locations import Places
 from nettrain.config.schema import resolve
+from nettrain.search import executors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,3 +34,17 @@ def assert_usage_error(result, *phrases):
     assert "Traceback" not in result.output
     for phrase in phrases:
         assert phrase in result.stderr
+
+
+@pytest.fixture
+def count_runs(monkeypatch):
+    """Count the units trained in this process (workers=1 calls executors.run_unit)."""
+    calls = []
+    real = executors.run_unit
+
+    def counting(unit, dataset, ship=False):
+        calls.append(unit)
+        return real(unit, dataset, ship)
+
+    monkeypatch.setattr(executors, "run_unit", counting)
+    return calls

@@ -69,20 +69,6 @@ def run_search(path, **kwargs):
     return search.grid_search(path, **kwargs)
 
 
-@pytest.fixture
-def count_runs(monkeypatch):
-    """Count the units trained in this process (workers=1 calls executors.run_unit)."""
-    calls = []
-    real = executors.run_unit
-
-    def counting(unit, dataset, ship=False):
-        calls.append(unit)
-        return real(unit, dataset, ship)
-
-    monkeypatch.setattr(executors, "run_unit", counting)
-    return calls
-
-
 # ---------------------------------------------------------------- a whole search
 
 

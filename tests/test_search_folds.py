@@ -49,19 +49,6 @@ def cv_table(trial_dir):
     return pd.read_csv(trial_dir / "cv.csv", dtype={"fold": str}).set_index("fold")
 
 
-@pytest.fixture
-def count_runs(monkeypatch):
-    calls = []
-    real = executors.run_unit
-
-    def counting(unit, dataset, ship=False):
-        calls.append(unit)
-        return real(unit, dataset, ship)
-
-    monkeypatch.setattr(executors, "run_unit", counting)
-    return calls
-
-
 @pytest.fixture(scope="module")
 def pruned(tmp_path_factory):
     """A grid of 6 points under ASHA, each trial scored by 3 folds."""

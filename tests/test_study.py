@@ -35,19 +35,6 @@ def search(cfg, **kwargs):
     return nettrain.grid_search(cfg, workers=1, quiet=True, console=Console(file=io.StringIO()), **kwargs)
 
 
-@pytest.fixture
-def count_runs(monkeypatch):
-    calls = []
-    real = executors.run_unit
-
-    def counting(unit, dataset, ship=False):
-        calls.append(unit)
-        return real(unit, dataset, ship)
-
-    monkeypatch.setattr(executors, "run_unit", counting)
-    return calls
-
-
 @pytest.fixture(scope="module")
 def pruned_search(tmp_path_factory):
     return search(config(tmp_path_factory.mktemp("pruned")))
